@@ -1,0 +1,71 @@
+//! The sub-reactors seen from outside: hands each new socket to the next one, round-robin.
+//!
+//! Used by the acceptor for accepted sockets and by [`crate::Server::connect`] for
+//! outgoing ones. It builds the connection's shared half and posts a `Register` notice;
+//! the chosen reactor takes the socket from there.
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use crate::codec::Codec;
+use crate::counters::Counters;
+use crate::handle::{ConnHandle, ConnShared};
+use crate::notifier::{Notice, Notifier, Origin};
+
+/// Round-robin assignment of sockets to sub-reactors.
+pub(crate) struct LoopPool {
+    reactors: Vec<Arc<Notifier>>,
+    next: AtomicUsize,
+    codec: Arc<dyn Codec>,
+    high_water: usize,
+    counters: Arc<Counters>,
+}
+
+impl LoopPool {
+    pub(crate) fn new(
+        reactors: Vec<Arc<Notifier>>,
+        codec: Arc<dyn Codec>,
+        high_water: usize,
+        counters: Arc<Counters>,
+    ) -> Self {
+        Self {
+            reactors,
+            next: AtomicUsize::new(0),
+            codec,
+            high_water,
+            counters,
+        }
+    }
+
+    pub(crate) fn counters(&self) -> &Arc<Counters> {
+        &self.counters
+    }
+
+    /// Gives `stream` to the next sub-reactor and returns its handle.
+    pub(crate) fn assign(
+        &self,
+        stream: mio::net::TcpStream,
+        peer: SocketAddr,
+        origin: Origin,
+    ) -> ConnHandle {
+        let index = self.next.fetch_add(1, Ordering::Relaxed) % self.reactors.len();
+        let notifier = &self.reactors[index];
+        let shared = ConnShared::new(
+            peer,
+            Arc::clone(notifier),
+            Arc::clone(&self.codec),
+            self.high_water,
+            Arc::clone(&self.counters),
+        );
+        if origin != Origin::Rejected {
+            self.counters.opened();
+        }
+        notifier.notify(Notice::Register {
+            stream,
+            shared: Arc::clone(&shared),
+            origin,
+        });
+        ConnHandle::new(shared)
+    }
+}

@@ -1,0 +1,50 @@
+//! A connection's mailbox: the FIFO of events waiting for the worker pool, and the
+//! application's session for that connection.
+//!
+//! The mailbox is what makes "one connection at a time, in order" hold: it sits in the
+//! pool's run queue at most once (`scheduled`), and only the worker that took it from
+//! there pops its events, so two workers never run the same connection's callbacks.
+
+use std::collections::VecDeque;
+
+use parking_lot::Mutex;
+
+use crate::codec::FrameError;
+use crate::handle::ConnHandle;
+use crate::handler::CloseReason;
+
+/// Something that happened on a connection, for the application.
+pub(crate) enum Event {
+    Connect,
+    Frame(Vec<u8>),
+    FrameError(FrameError),
+    Close(CloseReason),
+    Rejected,
+}
+
+pub(crate) struct Queue {
+    pub(crate) events: VecDeque<Event>,
+    /// The mailbox is in the run queue or being run by a worker.
+    pub(crate) scheduled: bool,
+}
+
+/// Events and session of one connection.
+pub(crate) struct Mailbox<S> {
+    pub(crate) conn: ConnHandle,
+    pub(crate) queue: Mutex<Queue>,
+    /// Only ever locked by the single worker running this mailbox, so never contended.
+    pub(crate) session: Mutex<Option<S>>,
+}
+
+impl<S> Mailbox<S> {
+    pub(crate) fn new(conn: ConnHandle) -> Self {
+        Self {
+            conn,
+            queue: Mutex::new(Queue {
+                events: VecDeque::new(),
+                scheduled: false,
+            }),
+            session: Mutex::new(None),
+        }
+    }
+}

@@ -1,0 +1,638 @@
+//! A sub-reactor: one thread, one `mio::Poll`, a slab of connections.
+//!
+//! It reads sockets until `WouldBlock`, cuts the bytes into frames with the codec and
+//! dispatches them to the worker pool; it moves frames queued by any thread to the
+//! socket with one `write` per readiness, registering for writable readiness only while
+//! output is pending; and it enforces deadlines from its own timer heap. It never runs
+//! application code and never blocks: everything it does is non-blocking I/O,
+//! bookkeeping, or a handoff to the pool.
+//!
+//! It may touch: its own connections and poll, the connections' shared halves (outbox,
+//! state, deadline), the worker pool's dispatch and counters.
+
+use std::io::{self, Read, Write};
+use std::net::Shutdown;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+
+use mio::{Events, Interest, Poll, Token};
+use slab::Slab;
+
+use crate::clock;
+use crate::codec::Codec;
+use crate::connection::{Connection, Phase};
+use crate::counters::Counters;
+use crate::handle::{ConnHandle, ConnShared, CLOSED};
+use crate::handler::{CloseReason, Handler};
+use crate::mailbox::{Event, Mailbox};
+use crate::notifier::{Notice, Notifier, Origin};
+use crate::timer_heap::TimerHeap;
+use crate::worker_pool::WorkerPool;
+
+/// The token of the reactor's waker.
+pub(crate) const WAKER: Token = Token(usize::MAX);
+
+/// Size of the per-reactor read buffer; connections keep only incomplete frames.
+const READ_CHUNK: usize = 64 * 1024;
+/// Reads per readiness event before other connections get a turn.
+const READS_PER_TURN: usize = 16;
+/// Buffers larger than this are released once empty, so idle connections stay small.
+const KEEP_CAPACITY: usize = 16 * 1024;
+
+/// How long the phases after `Open` may last.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct PhaseLimits {
+    /// For the application's `on_close` (or `on_rejected`) to finish.
+    pub(crate) await_app: Duration,
+    /// To flush output and then wait for the peer's FIN.
+    pub(crate) drain: Duration,
+    /// To flush everything at shutdown before connections are cut.
+    pub(crate) shutdown_grace: Duration,
+}
+
+/// One sub-reactor thread's state.
+pub(crate) struct SubReactor<H: Handler> {
+    poll: Poll,
+    notifier: Arc<Notifier>,
+    pool: Arc<WorkerPool<H>>,
+    codec: Arc<dyn Codec>,
+    counters: Arc<Counters>,
+    limits: PhaseLimits,
+    conns: Slab<Connection<H::Session>>,
+    timers: TimerHeap,
+    scratch: Box<[u8]>,
+    notices: Vec<Notice>,
+    /// Connections not reading because the pool is full.
+    paused: Vec<(usize, u64)>,
+    /// Connections that still have input to read this turn (fairness cap, resume).
+    to_read: Vec<(usize, u64)>,
+    /// Engine-clock time at which shutdown stops waiting for output to drain.
+    stopping: Option<u64>,
+}
+
+impl<H: Handler> SubReactor<H> {
+    pub(crate) fn new(
+        poll: Poll,
+        notifier: Arc<Notifier>,
+        pool: Arc<WorkerPool<H>>,
+        codec: Arc<dyn Codec>,
+        counters: Arc<Counters>,
+        limits: PhaseLimits,
+    ) -> Self {
+        Self {
+            poll,
+            notifier,
+            pool,
+            codec,
+            counters,
+            limits,
+            conns: Slab::new(),
+            timers: TimerHeap::default(),
+            scratch: vec![0; READ_CHUNK].into_boxed_slice(),
+            notices: Vec::new(),
+            paused: Vec::new(),
+            to_read: Vec::new(),
+            stopping: None,
+        }
+    }
+
+    /// The thread's loop; returns after shutdown has closed every connection.
+    pub(crate) fn run(mut self) {
+        let mut events = Events::with_capacity(1024);
+        loop {
+            let timeout = self.poll_timeout();
+            if let Err(e) = self.poll.poll(&mut events, timeout) {
+                if e.kind() != io::ErrorKind::Interrupted {
+                    log::error!("sub-reactor poll failed: {e}");
+                    std::thread::sleep(Duration::from_millis(10));
+                }
+                continue;
+            }
+            for event in events.iter() {
+                if event.token() == WAKER {
+                    continue; // notices are drained below, woken or not
+                }
+                let readable = event.is_readable() || event.is_read_closed() || event.is_error();
+                let writable = event.is_writable() || event.is_write_closed();
+                self.on_ready(event.token().0, readable, writable);
+            }
+            self.drain_notices();
+            self.fire_timers();
+            self.read_again();
+            if self.stopping.is_some() && self.finish_shutdown() {
+                return;
+            }
+        }
+    }
+
+    fn poll_timeout(&self) -> Option<Duration> {
+        if !self.to_read.is_empty() {
+            return Some(Duration::ZERO);
+        }
+        let mut timeout = self
+            .timers
+            .next_deadline()
+            .map(|at| Duration::from_millis(at.saturating_sub(clock::now_ms())));
+        // Safety nets: resume wake-ups and shutdown progress are re-checked regularly.
+        let cap = if self.stopping.is_some() {
+            Some(Duration::from_millis(10))
+        } else if !self.paused.is_empty() {
+            Some(Duration::from_millis(100))
+        } else {
+            None
+        };
+        if let Some(cap) = cap {
+            timeout = Some(timeout.map_or(cap, |t| t.min(cap)));
+        }
+        timeout
+    }
+
+    /// The slot of a live connection named by a shared half, if it is still here.
+    fn slot_of(&self, shared: &ConnShared) -> Option<usize> {
+        let slot = shared.slot.load(Ordering::Acquire);
+        self.live(slot, shared.id.0).then_some(slot)
+    }
+
+    fn live(&self, slot: usize, id: u64) -> bool {
+        self.conns.get(slot).is_some_and(|c| c.shared.id.0 == id)
+    }
+
+    fn on_ready(&mut self, slot: usize, readable: bool, writable: bool) {
+        let Some(conn) = self.conns.get(slot) else {
+            return; // a stale event for a connection dropped earlier in this turn
+        };
+        if conn.phase == Phase::Connecting {
+            self.finish_connect(slot);
+            return;
+        }
+        if writable {
+            self.write(slot);
+        }
+        if readable {
+            self.read(slot);
+        }
+    }
+
+    // ---- notices -------------------------------------------------------------------
+
+    fn drain_notices(&mut self) {
+        let mut notices = std::mem::take(&mut self.notices);
+        self.notifier.drain_into(&mut notices);
+        for notice in notices.drain(..) {
+            match notice {
+                Notice::Register {
+                    stream,
+                    shared,
+                    origin,
+                } => self.register(stream, shared, origin),
+                Notice::Flush(shared) => {
+                    if let Some(slot) = self.slot_of(&shared) {
+                        self.write(slot);
+                    }
+                }
+                Notice::Rearm(shared) => {
+                    if let Some(slot) = self.slot_of(&shared) {
+                        let at = shared.deadline.load(Ordering::Acquire);
+                        if at != 0 {
+                            self.timers.push(at, slot, shared.id.0);
+                        }
+                    }
+                }
+                Notice::Close(shared) => {
+                    if let Some(slot) = self.slot_of(&shared) {
+                        self.close_requested(slot);
+                    }
+                }
+                Notice::Abort(shared, reason) => {
+                    if let Some(slot) = self.slot_of(&shared) {
+                        self.drop_conn(slot, reason);
+                    }
+                }
+                Notice::Resume => self.resume(),
+                Notice::Shutdown => {
+                    if self.stopping.is_none() {
+                        self.stopping = Some(clock::after(self.limits.shutdown_grace));
+                    }
+                }
+            }
+        }
+        self.notices = notices;
+    }
+
+    fn register(
+        &mut self,
+        mut stream: mio::net::TcpStream,
+        shared: Arc<ConnShared>,
+        origin: Origin,
+    ) {
+        let entry = self.conns.vacant_entry();
+        let slot = entry.key();
+        let interest = match origin {
+            Origin::Connecting => Interest::READABLE | Interest::WRITABLE,
+            Origin::Accepted | Origin::Rejected => Interest::READABLE,
+        };
+        if let Err(e) = self
+            .poll
+            .registry()
+            .register(&mut stream, Token(slot), interest)
+        {
+            log::error!(
+                "cannot register connection {} ({}): {e}",
+                shared.id,
+                shared.peer
+            );
+            shared.state.store(CLOSED, Ordering::Release);
+            if origin == Origin::Rejected {
+                self.counters.rejected_closed();
+            } else {
+                self.counters.closed();
+            }
+            return;
+        }
+        shared.slot.store(slot, Ordering::Release);
+        let mailbox = Arc::new(Mailbox::new(ConnHandle::new(Arc::clone(&shared))));
+        let phase = match origin {
+            Origin::Accepted => Phase::Open,
+            Origin::Rejected => Phase::AwaitingApp,
+            Origin::Connecting => Phase::Connecting,
+        };
+        let mut conn = Connection::new(stream, shared, Arc::clone(&mailbox), phase);
+        conn.want_write = origin == Origin::Connecting;
+        if origin == Origin::Rejected {
+            conn.close_dispatched = true;
+            conn.rejected = true;
+            self.pool.dispatch(&mailbox, Event::Rejected);
+        } else {
+            self.pool.dispatch(&mailbox, Event::Connect);
+        }
+        let id = conn.shared.id.0;
+        entry.insert(conn);
+        if origin == Origin::Rejected {
+            self.arm(slot, id, self.limits.await_app);
+        }
+    }
+
+    fn finish_connect(&mut self, slot: usize) {
+        let conn = &mut self.conns[slot];
+        let outcome = match conn.stream.take_error() {
+            Ok(None) => conn.stream.peer_addr().map(|_| ()),
+            Ok(Some(e)) | Err(e) => Err(e),
+        };
+        match outcome {
+            Ok(()) => {
+                conn.phase = Phase::Open;
+                if let Err(e) = conn.stream.set_nodelay(true) {
+                    log::debug!("set_nodelay on {}: {e}", conn.shared.id);
+                }
+                self.write(slot); // sends queued before the connection completed
+                self.read(slot);
+            }
+            Err(e) if e.kind() == io::ErrorKind::NotConnected => {} // not yet: wait
+            Err(e) => self.drop_conn(slot, CloseReason::ConnectFailed(e.kind())),
+        }
+    }
+
+    /// The application asked to close: tell it (if nobody has), then flush and shut down.
+    fn close_requested(&mut self, slot: usize) {
+        let conn = &mut self.conns[slot];
+        match conn.phase {
+            Phase::Connecting => self.drop_conn(slot, CloseReason::Local),
+            Phase::Open | Phase::AwaitingApp => {
+                if !conn.close_dispatched {
+                    conn.close_dispatched = true;
+                    self.pool
+                        .dispatch(&conn.mailbox, Event::Close(CloseReason::Local));
+                }
+                conn.phase = Phase::Draining;
+                let id = conn.shared.id.0;
+                self.arm(slot, id, self.limits.drain);
+                self.write(slot);
+            }
+            Phase::Draining | Phase::Lingering => {}
+        }
+    }
+
+    // ---- reading -------------------------------------------------------------------
+
+    fn read(&mut self, slot: usize) {
+        for _ in 0..READS_PER_TURN {
+            let Some(conn) = self.conns.get_mut(slot) else {
+                return;
+            };
+            if conn.read_closed || conn.paused || conn.phase == Phase::Connecting {
+                return;
+            }
+            if conn.dispatches_input() {
+                if self.stopping.is_some() {
+                    return; // shutting down: take no new requests, leave them in the kernel
+                }
+                if self.pool.is_full() {
+                    self.pause(slot);
+                    return;
+                }
+            }
+            match (&conn.stream).read(&mut self.scratch) {
+                Ok(0) => {
+                    self.on_eof(slot);
+                    return;
+                }
+                Ok(n) => {
+                    self.counters.read(n);
+                    if conn.dispatches_input() {
+                        self.ingest(slot, n);
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    self.drop_conn(slot, CloseReason::Io(e.kind()));
+                    return;
+                }
+            }
+        }
+        // More may be waiting; edge-triggered readiness will not say so again.
+        let id = self.conns[slot].shared.id.0;
+        self.to_read.push((slot, id));
+    }
+
+    /// Cuts `scratch[..n]` (plus any incomplete frame kept from before) into frames.
+    fn ingest(&mut self, slot: usize, n: usize) {
+        let conn = &mut self.conns[slot];
+        let fresh = &self.scratch[..n];
+        let carried = !conn.input.is_empty();
+        if carried {
+            conn.input.extend_from_slice(fresh);
+        }
+        let buf: &[u8] = if carried { &conn.input } else { fresh };
+        let mut pos = 0;
+        let outcome = loop {
+            match self.codec.decode(&buf[pos..]) {
+                Ok(Some(frame)) => {
+                    let body = buf[pos + frame.body.start..pos + frame.body.end].to_vec();
+                    pos += frame.consumed.max(1);
+                    self.counters.frame_in();
+                    self.pool.dispatch(&conn.mailbox, Event::Frame(body));
+                }
+                Ok(None) => break Ok(()),
+                Err(e) => break Err(e),
+            }
+        };
+        match outcome {
+            Ok(()) if carried => {
+                conn.input.drain(..pos);
+            }
+            Ok(()) => conn.input.extend_from_slice(&fresh[pos..]),
+            Err(e) => {
+                conn.input.clear();
+                conn.close_dispatched = true;
+                conn.phase = Phase::AwaitingApp;
+                log::debug!("connection {} ({}): {e}", conn.shared.id, conn.shared.peer);
+                self.pool
+                    .dispatch(&conn.mailbox, Event::FrameError(e.clone()));
+                self.pool
+                    .dispatch(&conn.mailbox, Event::Close(CloseReason::Frame(e)));
+                let id = conn.shared.id.0;
+                self.arm(slot, id, self.limits.await_app);
+            }
+        }
+        let conn = &mut self.conns[slot];
+        if conn.input.is_empty() && conn.input.capacity() > KEEP_CAPACITY {
+            conn.input = Vec::new();
+        }
+    }
+
+    fn on_eof(&mut self, slot: usize) {
+        let conn = &mut self.conns[slot];
+        conn.read_closed = true;
+        match conn.phase {
+            Phase::Open => {
+                conn.phase = Phase::AwaitingApp;
+                conn.close_dispatched = true;
+                self.pool
+                    .dispatch(&conn.mailbox, Event::Close(CloseReason::PeerClosed));
+                let id = conn.shared.id.0;
+                self.arm(slot, id, self.limits.await_app);
+            }
+            Phase::Lingering => self.drop_conn(slot, CloseReason::PeerClosed),
+            Phase::Connecting | Phase::AwaitingApp | Phase::Draining => {}
+        }
+    }
+
+    fn pause(&mut self, slot: usize) {
+        let conn = &mut self.conns[slot];
+        conn.paused = true;
+        self.paused.push((slot, conn.shared.id.0));
+        if self.pool.reactor_paused() {
+            self.resume(); // the pool drained while we were pausing
+        }
+    }
+
+    fn resume(&mut self) {
+        for (slot, id) in std::mem::take(&mut self.paused) {
+            if self.live(slot, id) {
+                self.conns[slot].paused = false;
+                self.to_read.push((slot, id));
+            }
+        }
+    }
+
+    fn read_again(&mut self) {
+        for (slot, id) in std::mem::take(&mut self.to_read) {
+            if self.live(slot, id) {
+                self.read(slot);
+            }
+        }
+    }
+
+    // ---- writing -------------------------------------------------------------------
+
+    /// Moves the outbox into the connection's output and makes one write attempt.
+    fn write(&mut self, slot: usize) {
+        let conn = &mut self.conns[slot];
+        if conn.phase == Phase::Connecting {
+            return;
+        }
+        take_outbox(conn);
+        if conn.pending_output() > 0 {
+            match (&conn.stream).write(&conn.output[conn.written..]) {
+                Ok(n) => {
+                    conn.written += n;
+                    conn.shared.queued.fetch_sub(n, Ordering::AcqRel);
+                    self.counters.wrote(n);
+                }
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted
+                    ) => {}
+                Err(e) => {
+                    self.drop_conn(slot, CloseReason::Io(e.kind()));
+                    return;
+                }
+            }
+        }
+        let conn = &mut self.conns[slot];
+        let interest = if conn.pending_output() == 0 {
+            conn.output.clear();
+            conn.written = 0;
+            if conn.output.capacity() > KEEP_CAPACITY {
+                conn.output = Vec::new();
+            }
+            if conn.phase == Phase::Draining {
+                self.shut_down_write(slot);
+                return;
+            }
+            (conn.want_write).then_some((Interest::READABLE, false))
+        } else {
+            (!conn.want_write).then_some((Interest::READABLE | Interest::WRITABLE, true))
+        };
+        if let Some((interest, want_write)) = interest {
+            let conn = &mut self.conns[slot];
+            conn.want_write = want_write;
+            if let Err(e) = self
+                .poll
+                .registry()
+                .reregister(&mut conn.stream, Token(slot), interest)
+            {
+                log::error!("reregister connection {}: {e}", conn.shared.id);
+                self.drop_conn(slot, CloseReason::Io(e.kind()));
+            }
+        }
+    }
+
+    /// Output is flushed after the application closed: send FIN, wait for the peer's.
+    fn shut_down_write(&mut self, slot: usize) {
+        let conn = &mut self.conns[slot];
+        // Failure means the peer is gone already; dropping is all that is left either way.
+        let _ = conn.stream.shutdown(Shutdown::Write);
+        if conn.read_closed {
+            self.drop_conn(slot, CloseReason::Local);
+        } else {
+            conn.phase = Phase::Lingering;
+            let id = conn.shared.id.0;
+            self.arm(slot, id, self.limits.drain);
+        }
+    }
+
+    // ---- deadlines -----------------------------------------------------------------
+
+    /// Sets a reactor-imposed deadline (for the phases after `Open`).
+    fn arm(&mut self, slot: usize, id: u64, after: Duration) {
+        let at = clock::after(after);
+        self.conns[slot]
+            .shared
+            .deadline
+            .store(at, Ordering::Release);
+        self.timers.push(at, slot, id);
+    }
+
+    fn fire_timers(&mut self) {
+        let now = clock::now_ms();
+        while let Some((slot, id)) = self.timers.pop_due(now) {
+            if !self.live(slot, id) {
+                continue;
+            }
+            let deadline = &self.conns[slot].shared.deadline;
+            let at = deadline.load(Ordering::Acquire);
+            if at == 0 {
+                continue;
+            }
+            if at > now {
+                self.timers.push(at, slot, id); // moved later since this entry was pushed
+                continue;
+            }
+            deadline.store(0, Ordering::Release);
+            self.deadline_passed(slot);
+        }
+    }
+
+    fn deadline_passed(&mut self, slot: usize) {
+        let conn = &mut self.conns[slot];
+        match conn.phase {
+            Phase::Open => {
+                conn.phase = Phase::AwaitingApp;
+                conn.close_dispatched = true;
+                self.pool
+                    .dispatch(&conn.mailbox, Event::Close(CloseReason::DeadlineExpired));
+                let id = conn.shared.id.0;
+                self.arm(slot, id, self.limits.await_app);
+            }
+            Phase::Connecting => self.drop_conn(slot, CloseReason::DeadlineExpired),
+            Phase::AwaitingApp | Phase::Draining | Phase::Lingering => {
+                log::debug!(
+                    "connection {} did not close in time; dropping it",
+                    conn.shared.id
+                );
+                self.drop_conn(slot, CloseReason::Local);
+            }
+        }
+    }
+
+    // ---- closing -------------------------------------------------------------------
+
+    /// Drops the socket now; tells the application why unless it was told already.
+    fn drop_conn(&mut self, slot: usize, reason: CloseReason) {
+        let mut conn = self.conns.remove(slot);
+        if let Err(e) = self.poll.registry().deregister(&mut conn.stream) {
+            log::debug!("deregister connection {}: {e}", conn.shared.id);
+        }
+        conn.shared.state.store(CLOSED, Ordering::Release);
+        conn.shared.deadline.store(0, Ordering::Release);
+        if !conn.close_dispatched {
+            log::debug!(
+                "connection {} ({}) closed: {reason}",
+                conn.shared.id,
+                conn.shared.peer
+            );
+            self.pool.dispatch(&conn.mailbox, Event::Close(reason));
+        }
+        if conn.rejected {
+            self.counters.rejected_closed();
+        } else {
+            self.counters.closed();
+        }
+    }
+
+    /// During shutdown: once the pool is idle and output flushed (or the grace period is
+    /// over), close every connection. Returns true when the thread may exit.
+    fn finish_shutdown(&mut self) -> bool {
+        let Some(deadline) = self.stopping else {
+            return false;
+        };
+        let flushed = self
+            .conns
+            .iter()
+            .all(|(_, c)| c.shared.queued.load(Ordering::Acquire) == 0);
+        if !(flushed && self.pool.queued() == 0) && clock::now_ms() < deadline {
+            return false;
+        }
+        let slots: Vec<usize> = self.conns.iter().map(|(slot, _)| slot).collect();
+        for slot in slots {
+            self.drop_conn(slot, CloseReason::Shutdown);
+        }
+        true
+    }
+}
+
+/// Moves frames queued by senders into the connection's output buffer.
+fn take_outbox<S>(conn: &mut Connection<S>) {
+    let mut outbox = conn.shared.outbox.lock();
+    outbox.flush_scheduled = false;
+    if outbox.buf.is_empty() {
+        return;
+    }
+    if conn.pending_output() == 0 {
+        conn.output.clear();
+        conn.written = 0;
+        std::mem::swap(&mut conn.output, &mut outbox.buf);
+        if outbox.buf.capacity() > KEEP_CAPACITY {
+            outbox.buf = Vec::new();
+        }
+    } else {
+        conn.output.drain(..conn.written);
+        conn.written = 0;
+        conn.output.extend_from_slice(&outbox.buf);
+        outbox.buf.clear();
+    }
+}

@@ -1,0 +1,183 @@
+//! The worker pool: fixed threads that run the application's [`Handler`] callbacks.
+//!
+//! Sub-reactors put events into connection mailboxes ([`WorkerPool::dispatch`]); a
+//! mailbox with work sits once in the run queue; a worker takes it, runs up to
+//! `BATCH` of its events in order, then puts it back if more are waiting (so one busy
+//! connection cannot starve the others).
+//!
+//! Bound and back-pressure: `queued_events` counts events dispatched and not yet
+//! handled. At `capacity` the sub-reactors stop reading sockets (data waits in the
+//! kernel, and TCP flow control slows the peers); when workers bring it down to half,
+//! they wake the reactors, which resume reading. A reactor may overshoot by the frames
+//! of the one read that found the pool full. The run queue holds each connection at
+//! most once, so it is bounded by the number of connections.
+//!
+//! A panicking callback is caught and logged; its connection is closed, the worker lives.
+
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use crossbeam_channel::{Receiver, Sender};
+
+use crate::counters::Counters;
+use crate::handler::Handler;
+use crate::mailbox::{Event, Mailbox};
+use crate::notifier::{Notice, Notifier};
+
+/// Events handled from one mailbox before it goes to the back of the run queue.
+const BATCH: usize = 32;
+
+pub(crate) enum Job<S> {
+    Run(Arc<Mailbox<S>>),
+    Stop,
+}
+
+/// State shared by the reactors (producers) and the workers (consumers).
+pub(crate) struct WorkerPool<H: Handler> {
+    handler: Arc<H>,
+    jobs: Sender<Job<H::Session>>,
+    counters: Arc<Counters>,
+    capacity: usize,
+    /// Some reactor paused reading because the pool was full.
+    reactors_paused: AtomicBool,
+    reactors: Vec<Arc<Notifier>>,
+}
+
+impl<H: Handler> WorkerPool<H> {
+    pub(crate) fn new(
+        handler: Arc<H>,
+        counters: Arc<Counters>,
+        capacity: usize,
+        reactors: Vec<Arc<Notifier>>,
+    ) -> (Arc<Self>, Receiver<Job<H::Session>>) {
+        let (jobs, rx) = crossbeam_channel::unbounded();
+        let pool = Arc::new(Self {
+            handler,
+            jobs,
+            counters,
+            capacity: capacity.max(1),
+            reactors_paused: AtomicBool::new(false),
+            reactors,
+        });
+        (pool, rx)
+    }
+
+    /// Events dispatched and not yet handled.
+    pub(crate) fn queued(&self) -> usize {
+        self.counters.queued_events.load(Ordering::SeqCst)
+    }
+
+    /// True when reactors should stop reading.
+    pub(crate) fn is_full(&self) -> bool {
+        self.queued() >= self.capacity
+    }
+
+    /// A reactor paused reading; returns true if the pool drained meanwhile and the
+    /// reactor should resume at once (it would otherwise miss the wake-up).
+    pub(crate) fn reactor_paused(&self) -> bool {
+        self.reactors_paused.store(true, Ordering::SeqCst);
+        self.queued() <= self.capacity / 2
+    }
+
+    /// Queues one event for a connection.
+    pub(crate) fn dispatch(&self, mailbox: &Arc<Mailbox<H::Session>>, event: Event) {
+        self.counters.queued_events.fetch_add(1, Ordering::AcqRel);
+        let schedule = {
+            let mut queue = mailbox.queue.lock();
+            queue.events.push_back(event);
+            !std::mem::replace(&mut queue.scheduled, true)
+        };
+        if schedule {
+            self.schedule(Arc::clone(mailbox));
+        }
+    }
+
+    fn schedule(&self, mailbox: Arc<Mailbox<H::Session>>) {
+        // Sending only fails once every worker is gone, after shutdown; nothing is left
+        // to run the event then.
+        let _ = self.jobs.send(Job::Run(mailbox));
+    }
+
+    /// Asks `n` workers to exit once they reach this point of the run queue.
+    pub(crate) fn stop_workers(&self, n: usize) {
+        for _ in 0..n {
+            let _ = self.jobs.send(Job::Stop);
+        }
+    }
+
+    /// A worker thread's loop.
+    pub(crate) fn run_worker(&self, jobs: Receiver<Job<H::Session>>) {
+        while let Ok(Job::Run(mailbox)) = jobs.recv() {
+            self.run_mailbox(mailbox);
+        }
+    }
+
+    fn run_mailbox(&self, mailbox: Arc<Mailbox<H::Session>>) {
+        for _ in 0..BATCH {
+            let event = {
+                let mut queue = mailbox.queue.lock();
+                match queue.events.pop_front() {
+                    Some(event) => event,
+                    None => {
+                        queue.scheduled = false;
+                        return;
+                    }
+                }
+            };
+            self.handle(&mailbox, event);
+            self.event_done();
+        }
+        self.schedule(mailbox);
+    }
+
+    fn handle(&self, mailbox: &Mailbox<H::Session>, event: Event) {
+        let conn = &mailbox.conn;
+        let handler = &*self.handler;
+        let mut session = mailbox.session.lock();
+        let outcome = catch_unwind(AssertUnwindSafe(|| match event {
+            Event::Connect => *session = Some(handler.on_connect(conn)),
+            Event::Frame(frame) => {
+                if let Some(s) = session.as_mut() {
+                    handler.on_frame(conn, s, frame);
+                }
+            }
+            Event::FrameError(e) => {
+                if let Some(s) = session.as_mut() {
+                    handler.on_frame_error(conn, s, &e);
+                }
+            }
+            Event::Close(reason) => {
+                if let Some(s) = session.take() {
+                    handler.on_close(conn, s, &reason);
+                }
+                // The application is done with the connection: flush and release it.
+                conn.close();
+            }
+            Event::Rejected => {
+                handler.on_rejected(conn);
+                conn.close();
+            }
+        }));
+        if outcome.is_err() {
+            log::error!(
+                "handler panicked on connection {} ({}); closing it",
+                conn.id(),
+                conn.peer_addr()
+            );
+            conn.close();
+        }
+    }
+
+    fn event_done(&self) {
+        let left = self.counters.queued_events.fetch_sub(1, Ordering::SeqCst) - 1;
+        if left <= self.capacity / 2
+            && self.reactors_paused.load(Ordering::SeqCst)
+            && self.reactors_paused.swap(false, Ordering::SeqCst)
+        {
+            for reactor in &self.reactors {
+                reactor.notify(Notice::Resume);
+            }
+        }
+    }
+}

@@ -1,0 +1,134 @@
+//! Per-connection order under parallel connections, and sends from foreign threads.
+
+mod support;
+
+use std::io::Write;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use parking_lot::Mutex;
+use reactor::{ConnHandle, Handler};
+use support::*;
+
+/// Checks each connection's frames arrive numbered 0, 1, 2, … and echoes them.
+struct Sequencer {
+    out_of_order: Arc<AtomicBool>,
+}
+
+impl Handler for Sequencer {
+    type Session = u64;
+
+    fn on_connect(&self, _conn: &ConnHandle) -> u64 {
+        0
+    }
+
+    fn on_frame(&self, conn: &ConnHandle, expected: &mut u64, frame: Vec<u8>) {
+        let got = u64::from_be_bytes(frame[..8].try_into().unwrap());
+        if got != *expected {
+            self.out_of_order.store(true, Ordering::SeqCst);
+        }
+        *expected += 1;
+        conn.send(&frame);
+    }
+}
+
+#[test]
+fn ten_thousand_frames_per_connection_keep_order_across_parallel_connections() {
+    const CONNS: usize = 8;
+    const FRAMES: u64 = 10_000;
+    let out_of_order = Arc::new(AtomicBool::new(false));
+    let server = start(Sequencer {
+        out_of_order: Arc::clone(&out_of_order),
+    });
+    let addr = server.local_addr().unwrap();
+    let clients: Vec<_> = (0..CONNS)
+        .map(|_| {
+            std::thread::spawn(move || {
+                let mut c = client(addr);
+                let mut writer = c.try_clone().unwrap();
+                let sender = std::thread::spawn(move || {
+                    let mut batch = Vec::new();
+                    for i in 0..FRAMES {
+                        batch.extend(frame(&i.to_be_bytes()));
+                        if batch.len() > 16 * 1024 {
+                            writer.write_all(&batch).unwrap();
+                            batch.clear();
+                        }
+                    }
+                    writer.write_all(&batch).unwrap();
+                });
+                for i in 0..FRAMES {
+                    assert_eq!(expect_frame(&mut c), i.to_be_bytes(), "echo out of order");
+                }
+                sender.join().unwrap();
+            })
+        })
+        .collect();
+    for c in clients {
+        c.join().unwrap();
+    }
+    assert!(
+        !out_of_order.load(Ordering::SeqCst),
+        "handler saw frames out of order"
+    );
+    assert_eq!(
+        server.counters().snapshot().frames_in,
+        CONNS as u64 * FRAMES
+    );
+}
+
+/// Hands every new connection to the test through a slot.
+#[derive(Clone, Default)]
+struct Grab {
+    conn: Arc<Mutex<Option<ConnHandle>>>,
+}
+
+impl Handler for Grab {
+    type Session = ();
+    fn on_connect(&self, conn: &ConnHandle) {
+        *self.conn.lock() = Some(conn.clone());
+    }
+    fn on_frame(&self, _conn: &ConnHandle, _s: &mut (), _frame: Vec<u8>) {}
+}
+
+#[test]
+fn sends_from_eight_foreign_threads_never_corrupt_frames() {
+    const THREADS: u32 = 8;
+    const PER_THREAD: u32 = 2_000;
+    let grab = Grab::default();
+    let server = start(grab.clone());
+    let mut c = client(server.local_addr().unwrap());
+    assert!(wait_until(std::time::Duration::from_secs(5), || grab
+        .conn
+        .lock()
+        .is_some()));
+    let conn = grab.conn.lock().clone().unwrap();
+    let senders: Vec<_> = (0..THREADS)
+        .map(|t| {
+            let conn = conn.clone();
+            std::thread::spawn(move || {
+                for i in 0..PER_THREAD {
+                    // Varying sizes make torn frames visible: body = [t, i, i % 500 filler bytes of t].
+                    let mut body = vec![t as u8];
+                    body.extend_from_slice(&i.to_be_bytes());
+                    body.extend(std::iter::repeat_n(t as u8, (i % 500) as usize));
+                    assert!(conn.send(&body));
+                }
+            })
+        })
+        .collect();
+    let mut next = vec![0u32; THREADS as usize];
+    for _ in 0..THREADS * PER_THREAD {
+        let body = expect_frame(&mut c);
+        let t = body[0];
+        let i = u32::from_be_bytes(body[1..5].try_into().unwrap());
+        assert_eq!(i, next[t as usize], "thread {t}'s frames out of order");
+        assert_eq!(body.len(), 5 + (i % 500) as usize, "torn frame");
+        assert!(body[5..].iter().all(|&b| b == t), "interleaved bytes");
+        next[t as usize] += 1;
+    }
+    for s in senders {
+        s.join().unwrap();
+    }
+    assert!(next.iter().all(|&n| n == PER_THREAD));
+}
