@@ -1,0 +1,46 @@
+# Developer entry points. `make` alone lists them.
+
+CARGO ?= cargo
+PORT ?= 12345
+# MariaDB server the store tests use (tools/services.sh makes sure it answers).
+CHAT_TEST_MYSQL ?= mysql://root@127.0.0.1:3306
+export CHAT_TEST_MYSQL
+
+# Honour a CARGO_TARGET_DIR from the environment when running the built server.
+TARGET_DIR = $${CARGO_TARGET_DIR:-target}
+
+.DEFAULT_GOAL := help
+.PHONY: help run services test lint bench fmt clean
+
+help:
+	@echo "make run       build the release server and run startserv on PORT (default $(PORT))"
+	@echo "make services  make sure MariaDB (127.0.0.1:3306) and Redis (127.0.0.1:6379) answer"
+	@echo "make test      services, then cargo test --workspace --all-targets (CHAT_TEST_MYSQL=$(CHAT_TEST_MYSQL))"
+	@echo "make lint      cargo fmt --check and cargo clippy -D warnings on the whole workspace"
+	@echo "make bench     services, then benches/run.sh"
+	@echo "make fmt       cargo fmt --all"
+	@echo "make clean     cargo clean and remove data/"
+
+run:
+	$(CARGO) build --release -p server
+	$(TARGET_DIR)/release/startserv $(PORT)
+
+services:
+	bash tools/services.sh
+
+test: services
+	$(CARGO) test --workspace --all-targets
+
+lint:
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+
+bench: services
+	bash benches/run.sh
+
+fmt:
+	$(CARGO) fmt --all
+
+clean:
+	$(CARGO) clean
+	rm -rf data/

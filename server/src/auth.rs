@@ -1,0 +1,322 @@
+//! Password hashing (argon2id, PHC strings) and session tokens.
+//!
+//! * [`PasswordHasher`] hashes with argon2id v0x13, a random 16-byte salt and the configured
+//!   [`Argon2Params`]; it verifies against the parameters stored in each PHC string, so
+//!   hashes made under older settings keep working after the settings change.
+//! * [`PasswordHasher::dummy_verify`] costs what a verification costs: run it for unknown
+//!   usernames so that response times do not reveal which usernames exist.
+//! * [`new_token`] makes a session token (256 random bits, hex); only [`token_hash`] of it
+//!   is ever stored.
+//!
+//! Hashing is deliberately slow (tens of milliseconds with [`Argon2Params::owasp`]): call it
+//! from worker threads, never from a reactor.
+
+use argon2::password_hash::{PasswordHash, PasswordVerifier, SaltString};
+use argon2::{Algorithm, Argon2, Params, Version};
+use sha2::{Digest, Sha256};
+
+/// Why hashing failed.
+#[derive(Debug, thiserror::Error)]
+pub enum AuthError {
+    /// The argon2 parameters are out of range.
+    #[error("invalid argon2 parameters: {0}")]
+    Params(String),
+    /// The hash could not be computed.
+    #[error("password hashing failed: {0}")]
+    Hash(String),
+}
+
+/// The argon2id cost parameters (the `[auth]` section of the configuration).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Argon2Params {
+    /// Memory per hash, in KiB.
+    pub memory_kib: u32,
+    /// Number of passes over the memory.
+    pub iterations: u32,
+    /// Lanes (degree of parallelism).
+    pub parallelism: u32,
+}
+
+impl Argon2Params {
+    /// Largest accepted `memory_kib`: 4 GiB.
+    pub const MAX_MEMORY_KIB: u32 = 4 * 1024 * 1024;
+    /// Largest accepted `iterations`.
+    pub const MAX_ITERATIONS: u32 = 100;
+    /// Largest accepted `parallelism`.
+    pub const MAX_PARALLELISM: u32 = 64;
+
+    /// The OWASP recommendation for argon2id: 19 MiB, 2 iterations, 1 lane.
+    pub const fn owasp() -> Argon2Params {
+        Argon2Params {
+            memory_kib: 19_456,
+            iterations: 2,
+            parallelism: 1,
+        }
+    }
+
+    /// `Ok` when every value is in range, else a message naming the bad value.
+    ///
+    /// Ranges: `parallelism` 1..=64, `iterations` 1..=100, `memory_kib` from
+    /// 8 × `parallelism` (argon2's minimum) to 4 GiB.
+    pub fn validate(&self) -> Result<(), String> {
+        if !(1..=Self::MAX_PARALLELISM).contains(&self.parallelism) {
+            return Err(format!(
+                "argon2 parallelism must be 1..={}, got {}",
+                Self::MAX_PARALLELISM,
+                self.parallelism
+            ));
+        }
+        if !(1..=Self::MAX_ITERATIONS).contains(&self.iterations) {
+            return Err(format!(
+                "argon2 iterations must be 1..={}, got {}",
+                Self::MAX_ITERATIONS,
+                self.iterations
+            ));
+        }
+        let min_memory = 8 * self.parallelism;
+        if !(min_memory..=Self::MAX_MEMORY_KIB).contains(&self.memory_kib) {
+            return Err(format!(
+                "argon2 memory_kib must be {min_memory}..={} (8 KiB per lane at least), got {}",
+                Self::MAX_MEMORY_KIB,
+                self.memory_kib
+            ));
+        }
+        Ok(())
+    }
+}
+
+impl Default for Argon2Params {
+    fn default() -> Self {
+        Self::owasp()
+    }
+}
+
+/// Hashes and verifies passwords with argon2id (see the module docs).
+#[derive(Clone)]
+pub struct PasswordHasher {
+    argon2: Argon2<'static>,
+    params: Argon2Params,
+    /// A hash made with `params` at construction, verified by [`Self::dummy_verify`].
+    dummy_phc: String,
+}
+
+impl std::fmt::Debug for PasswordHasher {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PasswordHasher")
+            .field("params", &self.params)
+            .finish_non_exhaustive()
+    }
+}
+
+impl PasswordHasher {
+    /// A hasher for `params` (validated). Computes one hash up front, for
+    /// [`Self::dummy_verify`], so construction takes as long as one [`Self::hash`].
+    pub fn new(params: Argon2Params) -> Result<PasswordHasher, AuthError> {
+        params.validate().map_err(AuthError::Params)?;
+        let argon_params = Params::new(
+            params.memory_kib,
+            params.iterations,
+            params.parallelism,
+            None,
+        )
+        .map_err(|e| AuthError::Params(e.to_string()))?;
+        let mut hasher = PasswordHasher {
+            argon2: Argon2::new(Algorithm::Argon2id, Version::V0x13, argon_params),
+            params,
+            dummy_phc: String::new(),
+        };
+        hasher.dummy_phc = hasher.hash("dummy password for timing equalisation")?;
+        Ok(hasher)
+    }
+
+    /// The parameters new hashes are made with.
+    pub fn params(&self) -> Argon2Params {
+        self.params
+    }
+
+    /// The argon2id PHC string of `password` with a fresh random 16-byte salt, e.g.
+    /// `$argon2id$v=19$m=19456,t=2,p=1$<salt>$<hash>`.
+    pub fn hash(&self, password: &str) -> Result<String, AuthError> {
+        use argon2::password_hash::PasswordHasher as _;
+        let salt_bytes: [u8; 16] = rand::random();
+        let salt =
+            SaltString::encode_b64(&salt_bytes).map_err(|e| AuthError::Hash(e.to_string()))?;
+        self.argon2
+            .hash_password(password.as_bytes(), &salt)
+            .map(|h| h.to_string())
+            .map_err(|e| AuthError::Hash(e.to_string()))
+    }
+
+    /// Whether `password` matches the PHC string `phc`. The algorithm, version and costs
+    /// are read from `phc`, not from this hasher. A malformed `phc` never matches.
+    pub fn verify(&self, password: &str, phc: &str) -> bool {
+        let parsed = match PasswordHash::new(phc) {
+            Ok(parsed) => parsed,
+            Err(e) => {
+                log::warn!("stored password hash is not a valid PHC string: {e}");
+                return false;
+            }
+        };
+        // Verification takes the costs from the PHC string; the instance only supplies
+        // the (absent) secret.
+        Argon2::default()
+            .verify_password(password.as_bytes(), &parsed)
+            .is_ok()
+    }
+
+    /// Spends the time of one [`Self::verify`] against a hash made with this hasher's
+    /// parameters, and discards the result. Call it when the username is unknown.
+    pub fn dummy_verify(&self) {
+        let matched = self.verify("not the dummy password", &self.dummy_phc);
+        std::hint::black_box(matched);
+    }
+}
+
+/// A new session token: 32 random bytes from a cryptographically secure generator, as 64
+/// lowercase hex characters.
+pub fn new_token() -> String {
+    let bytes: [u8; 32] = rand::random();
+    hex::encode(bytes)
+}
+
+/// The SHA-256 of `token`'s bytes as 64 lowercase hex characters: what the store keeps.
+pub fn token_hash(token: &str) -> String {
+    hex::encode(Sha256::digest(token.as_bytes()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cheap() -> Argon2Params {
+        Argon2Params {
+            memory_kib: 64,
+            iterations: 1,
+            parallelism: 1,
+        }
+    }
+
+    #[test]
+    fn hash_then_verify() {
+        let hasher = PasswordHasher::new(cheap()).unwrap();
+        let phc = hasher.hash("correct horse").unwrap();
+        assert!(phc.starts_with("$argon2id$v=19$m=64,t=1,p=1$"), "{phc}");
+        assert!(hasher.verify("correct horse", &phc));
+        assert!(!hasher.verify("correct horsE", &phc));
+        assert!(!hasher.verify("", &phc));
+    }
+
+    #[test]
+    fn salts_differ() {
+        let hasher = PasswordHasher::new(cheap()).unwrap();
+        let a = hasher.hash("same").unwrap();
+        let b = hasher.hash("same").unwrap();
+        assert_ne!(a, b);
+        assert!(hasher.verify("same", &a) && hasher.verify("same", &b));
+        // The salt is 16 bytes: 22 characters of unpadded base64.
+        let salt = a.split('$').nth(4).unwrap();
+        assert_eq!(salt.len(), 22, "{a}");
+    }
+
+    #[test]
+    fn verify_uses_params_of_the_phc() {
+        let old = PasswordHasher::new(cheap()).unwrap();
+        let phc = old.hash("pw-under-old-params").unwrap();
+        let new = PasswordHasher::new(Argon2Params {
+            memory_kib: 128,
+            iterations: 2,
+            parallelism: 2,
+        })
+        .unwrap();
+        assert!(new.verify("pw-under-old-params", &phc));
+        assert!(new
+            .hash("x")
+            .unwrap()
+            .starts_with("$argon2id$v=19$m=128,t=2,p=2$"));
+    }
+
+    #[test]
+    fn unicode_password() {
+        let hasher = PasswordHasher::new(cheap()).unwrap();
+        let phc = hasher.hash("pässwörd 🔑").unwrap();
+        assert!(hasher.verify("pässwörd 🔑", &phc));
+        assert!(!hasher.verify("passwörd 🔑", &phc));
+    }
+
+    #[test]
+    fn malformed_phc_never_matches() {
+        let hasher = PasswordHasher::new(cheap()).unwrap();
+        assert!(!hasher.verify("x", ""));
+        assert!(!hasher.verify("x", "not a phc"));
+        assert!(!hasher.verify("x", "$argon2id$v=19$m=64,t=1,p=1$AAAA$BBBB"));
+        hasher.dummy_verify();
+    }
+
+    #[test]
+    fn params_validation() {
+        assert!(Argon2Params::owasp().validate().is_ok());
+        assert_eq!(
+            Argon2Params::owasp(),
+            Argon2Params {
+                memory_kib: 19456,
+                iterations: 2,
+                parallelism: 1
+            }
+        );
+        assert!(cheap().validate().is_ok());
+        let bad = [
+            Argon2Params {
+                parallelism: 0,
+                ..cheap()
+            },
+            Argon2Params {
+                parallelism: 65,
+                ..cheap()
+            },
+            Argon2Params {
+                iterations: 0,
+                ..cheap()
+            },
+            Argon2Params {
+                iterations: 101,
+                ..cheap()
+            },
+            Argon2Params {
+                memory_kib: 7,
+                ..cheap()
+            },
+            Argon2Params {
+                memory_kib: 16,
+                parallelism: 4,
+                ..cheap()
+            },
+            Argon2Params {
+                memory_kib: u32::MAX,
+                ..cheap()
+            },
+        ];
+        for p in bad {
+            assert!(p.validate().is_err(), "{p:?} should be rejected");
+            assert!(matches!(PasswordHasher::new(p), Err(AuthError::Params(_))));
+        }
+    }
+
+    #[test]
+    fn tokens() {
+        let a = new_token();
+        let b = new_token();
+        assert_eq!(a.len(), 64);
+        assert!(a
+            .bytes()
+            .all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase()));
+        assert_ne!(a, b);
+        let h = token_hash(&a);
+        assert_eq!(h.len(), 64);
+        assert_eq!(h, token_hash(&a));
+        assert_ne!(h, token_hash(&b));
+        assert_eq!(
+            token_hash("abc"),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+    }
+}

@@ -1,0 +1,57 @@
+//! `send_message`: validated here, committed by the batched writer, acked after commit.
+//!
+//! The worker checks the fields and the friendship, takes a ticket in the connection's
+//! reply queue and hands the message to the writer. The writer answers the ticket after
+//! the commit (or with `server_busy`), so later responses wait behind it in order.
+
+use std::time::Instant;
+
+use super::{CmdResult, Ctx, Reply};
+use crate::app::now_ms;
+use crate::model::NewMessage;
+use crate::protocol::{response, ChatError, ErrorCode};
+use crate::writer::Job;
+
+/// Queues the message; the answer comes later from the writer.
+pub fn run(ctx: &mut Ctx) -> CmdResult {
+    let req = ctx.req;
+    let to = req.id("to")?;
+    let text = req.str_chars("text", 1, 4096)?;
+    let client_msg_id = req.str_chars("client_msg_id", 1, 64)?;
+    let me = ctx.my_id()?;
+    let app = ctx.app;
+    if to == me || !app.friends.are_friends(&*app.store, me, to)? {
+        ctx.user(to)?; // `no_such_user` when nobody has that id
+        return Err(ChatError::new(
+            ErrorCode::NotFriends,
+            format!("you and user {to} are not friends"),
+        ));
+    }
+    let replies = &ctx.session.replies;
+    let ticket = replies.reserve();
+    let job = Job {
+        msg: NewMessage {
+            from: me,
+            to,
+            text: text.to_string(),
+            ts: now_ms(),
+            client_msg_id: client_msg_id.to_string(),
+        },
+        replies: replies.clone(),
+        ticket,
+        seq: req.seq.clone(),
+        origin: ctx.conn.id(),
+        accepted: Instant::now(),
+    };
+    if let Err(job) = app.writer.submit(job) {
+        let busy = ChatError::new(
+            ErrorCode::ServerBusy,
+            "the server is overloaded; the message was not stored, retry",
+        );
+        replies.answer(
+            job.ticket,
+            response::error(&req.op, req.seq.as_ref(), &busy),
+        );
+    }
+    Ok(Reply::Later)
+}

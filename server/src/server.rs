@@ -1,0 +1,152 @@
+//! Start-up and shutdown of `startserv`: wires config, store, writer, hub and the
+//! reactor engine together, runs until SIGINT/SIGTERM, then stops in order.
+//!
+//! Shutdown order: the engine stops accepting, flushes and closes connections and joins
+//! its threads; then the last handle to the writer is dropped, so the writer commits
+//! what is queued and exits; then the store closes.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use reactor::{LengthPrefixed, Server};
+
+use crate::app::{App, Settings};
+use crate::auth::{Argon2Params, PasswordHasher};
+use crate::config::{self, redact_url, Config};
+use crate::handler::ChatHandler;
+use crate::hub::Hub;
+use crate::store::mysql::MysqlStore;
+use crate::store::sqlite::SqliteStore;
+use crate::store::{Store, StoreError};
+use crate::writer::{Writer, WriterSettings};
+
+/// Why the server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// The configuration names an invalid address or value.
+    #[error(transparent)]
+    Config(#[from] config::ConfigError),
+    /// The store could not be opened.
+    #[error("cannot open the store {what}: {source}")]
+    Store {
+        /// Which store.
+        what: String,
+        /// Why.
+        source: StoreError,
+    },
+    /// The password hasher rejected its parameters.
+    #[error("auth: {0}")]
+    Auth(String),
+    /// A thread or socket could not be created.
+    #[error("cannot start: {0}")]
+    Io(#[from] std::io::Error),
+    /// The engine could not start (the port is taken, for instance).
+    #[error(transparent)]
+    Engine(#[from] reactor::Error),
+}
+
+/// Opens the configured store: MySQL/MariaDB when `store.mysql_url` is set, else SQLite.
+pub fn open_store(config: &Config) -> Result<Arc<dyn Store>, StartError> {
+    match &config.store.mysql_url {
+        Some(url) => MysqlStore::open(url, config.store.mysql_pool_size)
+            .map(|s| Arc::new(s) as Arc<dyn Store>)
+            .map_err(|source| StartError::Store {
+                what: redact_url(url),
+                source,
+            }),
+        None => {
+            let path: PathBuf = config.sqlite_path();
+            SqliteStore::open(&path, config.store.sqlite_pool_size)
+                .map(|s| Arc::new(s) as Arc<dyn Store>)
+                .map_err(|source| StartError::Store {
+                    what: path.display().to_string(),
+                    source,
+                })
+        }
+    }
+}
+
+/// Runs the server until it is asked to stop.
+pub fn run(config: Config) -> Result<(), StartError> {
+    let fd = config::raise_fd_limit();
+    let max_connections = config.resolved_max_connections(&fd);
+    let addr = config.listen_addr()?;
+    let store = open_store(&config)?;
+
+    let auth = &config.auth;
+    let hasher = PasswordHasher::new(Argon2Params {
+        memory_kib: auth.argon2_memory_kib,
+        iterations: auth.argon2_iterations,
+        parallelism: auth.argon2_parallelism,
+    })
+    .map_err(|e| StartError::Auth(e.to_string()))?;
+
+    let hub = Arc::new(Hub::default());
+    let w = &config.writer;
+    let (writer, writer_thread) = Writer::start(
+        Arc::clone(&store),
+        Arc::clone(&hub),
+        WriterSettings {
+            batch_max: w.batch_max,
+            batch_wait: w.batch_wait(),
+            queue_capacity: w.queue_capacity,
+            commit_deadline: w.commit_deadline(),
+        },
+    )?;
+    let s = &config.server;
+    let settings = Settings {
+        max_frame: s.max_frame,
+        login_timeout: s.login_timeout(),
+        idle_timeout: s.idle_timeout(),
+        rate_limit_per_sec: s.rate_limit_per_sec,
+        rate_limit_burst: s.rate_limit_burst,
+        token_ttl: auth.token_ttl(),
+    };
+    let app = Arc::new(App::new(settings, Arc::clone(&store), hub, writer, hasher));
+
+    let (reactors, workers) = (config.resolved_reactors(), config.resolved_workers());
+    let server = Server::builder()
+        .name("chat")
+        .bind(addr)
+        .reactors(reactors)
+        .workers(workers)
+        .codec(LengthPrefixed::new(s.max_frame))
+        .high_water(s.output_high_water)
+        .max_connections(max_connections)
+        .queue_capacity(s.worker_queue)
+        .shutdown_grace(s.shutdown_grace())
+        .start(ChatHandler::new(Arc::clone(&app)))?;
+    let local = server.local_addr().map_or(addr, |a| a);
+    log::info!("startserv listening on {local}");
+    log::info!("store: {}", store.describe());
+    log::info!(
+        "threads: {reactors} sub-reactors, {workers} workers, 1 writer; \
+         file limit {} (hard {}), max_connections {max_connections}",
+        fd.soft,
+        fd.hard
+    );
+    log::info!(
+        "limits: max_frame {} B, output high-water {} B, login {} s, idle {} s, \
+         rate {}/s burst {}, writer batch {} / {} ms, queue {}, commit deadline {} ms",
+        s.max_frame,
+        s.output_high_water,
+        s.login_timeout_secs,
+        s.idle_timeout_secs,
+        s.rate_limit_per_sec,
+        s.rate_limit_burst,
+        w.batch_max,
+        w.batch_wait_ms,
+        w.queue_capacity,
+        w.commit_deadline_ms
+    );
+
+    server.shutdown_handle().on_signals()?;
+    server.join();
+    log::info!("connections closed; committing what the writer still holds");
+    drop(app); // the last handle to the writer: it drains its queue and exits
+    if writer_thread.join().is_err() {
+        log::error!("the writer thread panicked");
+    }
+    log::info!("stopped");
+    Ok(())
+}

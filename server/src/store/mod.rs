@@ -1,0 +1,144 @@
+//! The storage interface of the chat server, and its two implementations.
+//!
+//! * [`sqlite::SqliteStore`]: embedded, zero set-up, the default (`<data_dir>/chat.db`).
+//! * [`mysql::MysqlStore`]: MySQL/MariaDB through a connection pool.
+//!
+//! Both run the same conformance suite (`server/tests/store_conformance.rs`). Every call
+//! is synchronous and may block: only worker threads and the batched writer call it,
+//! never a reactor. Every statement is parameterised. Every query is served by an index.
+
+pub mod mysql;
+pub mod sqlite;
+
+use crate::model::{Conversation, FriendRequest, Message, MsgId, NewMessage, User, UserId};
+
+/// Why a store call failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The database could not be reached or the statement failed for a reason that may
+    /// pass (connection lost, lock timeout, disk full). The caller answers
+    /// `server_busy` or retries; nothing was half-done (transactions roll back).
+    #[error("store unavailable: {0}")]
+    Unavailable(String),
+    /// A uniqueness rule was broken (the username is taken).
+    #[error("conflict: {0}")]
+    Conflict(String),
+    /// Anything else: a bug or a corrupt database.
+    #[error("store error: {0}")]
+    Internal(String),
+}
+
+/// Shorthand for store results.
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// What `send_friend_request` did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FriendRequestOutcome {
+    /// A new pending request from `from` to `to`.
+    Created(i64),
+    /// A pending request from `from` to `to` already existed: its id (note updated).
+    AlreadyPending(i64),
+    /// The two are friends already.
+    AlreadyFriends,
+}
+
+/// The result of storing one message of a batch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Stored {
+    /// The stored message (for a duplicate `client_msg_id`: the original one).
+    pub message: Message,
+    /// False when the message had been stored before (an idempotent retry).
+    pub new: bool,
+}
+
+/// Everything the server persists.
+pub trait Store: Send + Sync + 'static {
+    /// Which implementation, for logs ("sqlite:/path/chat.db", "mysql://host/db").
+    fn describe(&self) -> String;
+
+    // ---- accounts ----------------------------------------------------------------
+    /// Creates a user. `Conflict` if the username is taken (compared ASCII case-insensitively).
+    fn create_user(
+        &self,
+        username: &str,
+        password_hash: &str,
+        nickname: &str,
+        email: Option<&str>,
+    ) -> StoreResult<UserId>;
+    /// The user and their password hash, by username (ASCII case-insensitive).
+    fn credentials(&self, username: &str) -> StoreResult<Option<(User, String)>>;
+    /// A user by id.
+    fn user(&self, user_id: UserId) -> StoreResult<Option<User>>;
+    /// Up to `limit` users whose username starts with `prefix` (ASCII case-insensitive;
+    /// `%` and `_` in `prefix` are literal), ordered by username.
+    fn search_users(&self, prefix: &str, limit: usize) -> StoreResult<Vec<User>>;
+    /// Sets the given fields; returns the updated user (None if no such user).
+    fn update_profile(
+        &self,
+        user_id: UserId,
+        nickname: Option<&str>,
+        avatar: Option<&str>,
+    ) -> StoreResult<Option<User>>;
+
+    // ---- sessions ----------------------------------------------------------------
+    /// Stores a session token's hash (the token itself is never stored).
+    fn insert_token(&self, token_hash: &str, user_id: UserId, expires_ms: i64) -> StoreResult<()>;
+    /// The user of an unexpired token hash.
+    fn token_user(&self, token_hash: &str, now_ms: i64) -> StoreResult<Option<User>>;
+    /// Revokes one token. Revoking an unknown token is not an error.
+    fn delete_token(&self, token_hash: &str) -> StoreResult<()>;
+
+    // ---- friends -----------------------------------------------------------------
+    /// Records a request from `from` to `to` (different users, both exist).
+    fn send_friend_request(
+        &self,
+        from: UserId,
+        to: UserId,
+        message: &str,
+        ts: i64,
+    ) -> StoreResult<FriendRequestOutcome>;
+    /// Pending requests sent to `to`, oldest first.
+    fn pending_requests(&self, to: UserId) -> StoreResult<Vec<FriendRequest>>;
+    /// Accepts request `request_id` if it is pending and addressed to `me`: in one
+    /// transaction, marks it accepted and makes the two friends. Returns the requester.
+    fn accept_request(&self, request_id: i64, me: UserId) -> StoreResult<Option<User>>;
+    /// Rejects request `request_id` if pending and addressed to `me`; false otherwise.
+    fn reject_request(&self, request_id: i64, me: UserId) -> StoreResult<bool>;
+    /// Ends a friendship both ways; false if they were not friends.
+    fn delete_friend(&self, me: UserId, other: UserId) -> StoreResult<bool>;
+    /// Whether the two are friends.
+    fn are_friends(&self, a: UserId, b: UserId) -> StoreResult<bool>;
+    /// The user's friends, ordered by username.
+    fn friends(&self, me: UserId) -> StoreResult<Vec<User>>;
+    /// Ids of the user's friends (for presence fan-out).
+    fn friend_ids(&self, me: UserId) -> StoreResult<Vec<UserId>>;
+
+    // ---- messages ----------------------------------------------------------------
+    /// Stores a batch in ONE transaction, in order, and returns one [`Stored`] per input,
+    /// in input order. A `(from, client_msg_id)` stored before (or earlier in the same
+    /// batch) is not stored again: its original message is returned with `new: false`.
+    /// New messages get increasing `msg_id`s in batch order. Also advances each
+    /// participant's conversation list. On error nothing of the batch is stored.
+    fn insert_messages(&self, batch: &[NewMessage]) -> StoreResult<Vec<Stored>>;
+    /// The message `from` stored under `client_msg_id`, if any.
+    fn message_by_client_id(
+        &self,
+        from: UserId,
+        client_msg_id: &str,
+    ) -> StoreResult<Option<Message>>;
+    /// Messages sent to or by `me` with `msg_id > after`, ascending, at most `limit`.
+    fn sync(&self, me: UserId, after: MsgId, limit: usize) -> StoreResult<Vec<Message>>;
+    /// Messages between `me` and `peer` with `msg_id < before` (all if None), newest
+    /// first, at most `limit`.
+    fn history(
+        &self,
+        me: UserId,
+        peer: UserId,
+        before: Option<MsgId>,
+        limit: usize,
+    ) -> StoreResult<Vec<Message>>;
+    /// The user's conversations, most recent first, with unread counts.
+    fn conversations(&self, me: UserId) -> StoreResult<Vec<Conversation>>;
+    /// Moves `me`'s read cursor for messages from `peer` up to `up_to` (never backwards).
+    fn mark_read(&self, me: UserId, peer: UserId, up_to: MsgId) -> StoreResult<()>;
+}

@@ -1,0 +1,83 @@
+-- Chat server schema for SQLite, schema version 1: the twin of sql/schema.sql (MySQL).
+--
+-- Embedded in server/src/store/sqlite.rs with include_str! and run by `SqliteStore::open`
+-- (every statement is IF NOT EXISTS, so running it on an existing database is harmless).
+-- The `schema_version` row (id 1, version 1) is inserted by the store on open.
+--
+-- Differences from the MySQL schema: ids are INTEGER PRIMARY KEY AUTOINCREMENT (never
+-- reused, even after deletes), the length limits MySQL enforces through column types are
+-- CHECK constraints here (length() counts characters), status is a TEXT with a CHECK, and
+-- tables keyed by a pair of ids are WITHOUT ROWID. TEXT compares with the BINARY
+-- collation (memcmp of UTF-8 = code-point order), like the VARBINARY keys of MySQL.
+
+CREATE TABLE IF NOT EXISTS schema_version (
+    id INTEGER NOT NULL PRIMARY KEY CHECK (id = 1),
+    version INTEGER NOT NULL
+);
+
+CREATE TABLE IF NOT EXISTS users (
+    user_id INTEGER PRIMARY KEY AUTOINCREMENT,
+    username TEXT NOT NULL CHECK (length(username) <= 64),
+    username_key TEXT NOT NULL CHECK (length(username_key) <= 64),
+    password_hash TEXT NOT NULL CHECK (length(password_hash) <= 255),
+    nickname TEXT NOT NULL DEFAULT '' CHECK (length(nickname) <= 64),
+    avatar TEXT NOT NULL DEFAULT '' CHECK (length(avatar) <= 256),
+    email TEXT NULL CHECK (email IS NULL OR length(email) <= 320),
+    created_ms INTEGER NOT NULL
+);
+CREATE UNIQUE INDEX IF NOT EXISTS users_username_key ON users (username_key);
+
+CREATE TABLE IF NOT EXISTS tokens (
+    token_hash TEXT NOT NULL PRIMARY KEY CHECK (length(token_hash) = 64),
+    user_id INTEGER NOT NULL REFERENCES users (user_id) ON DELETE CASCADE,
+    expires_ms INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS tokens_user ON tokens (user_id);
+
+CREATE TABLE IF NOT EXISTS friend_requests (
+    request_id INTEGER PRIMARY KEY AUTOINCREMENT,
+    from_id INTEGER NOT NULL REFERENCES users (user_id) ON DELETE CASCADE,
+    to_id INTEGER NOT NULL REFERENCES users (user_id) ON DELETE CASCADE,
+    message TEXT NOT NULL DEFAULT '' CHECK (length(message) <= 256),
+    ts INTEGER NOT NULL,
+    status TEXT NOT NULL DEFAULT 'pending' CHECK (status IN ('pending', 'accepted', 'rejected'))
+);
+CREATE INDEX IF NOT EXISTS friend_requests_to ON friend_requests (to_id, status, request_id);
+CREATE INDEX IF NOT EXISTS friend_requests_pair ON friend_requests (from_id, to_id, status);
+
+CREATE TABLE IF NOT EXISTS friendships (
+    user_id INTEGER NOT NULL REFERENCES users (user_id) ON DELETE CASCADE,
+    friend_id INTEGER NOT NULL REFERENCES users (user_id) ON DELETE CASCADE,
+    PRIMARY KEY (user_id, friend_id)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS friendships_friend ON friendships (friend_id);
+
+CREATE TABLE IF NOT EXISTS messages (
+    msg_id INTEGER PRIMARY KEY AUTOINCREMENT,
+    from_id INTEGER NOT NULL REFERENCES users (user_id),
+    to_id INTEGER NOT NULL REFERENCES users (user_id),
+    text TEXT NOT NULL,
+    ts INTEGER NOT NULL,
+    client_msg_id TEXT NOT NULL CHECK (length(client_msg_id) <= 64)
+);
+CREATE UNIQUE INDEX IF NOT EXISTS messages_client ON messages (from_id, client_msg_id);
+CREATE INDEX IF NOT EXISTS messages_to ON messages (to_id, msg_id);
+CREATE INDEX IF NOT EXISTS messages_from ON messages (from_id, msg_id);
+CREATE INDEX IF NOT EXISTS messages_pair ON messages (from_id, to_id, msg_id);
+
+CREATE TABLE IF NOT EXISTS read_cursors (
+    user_id INTEGER NOT NULL REFERENCES users (user_id) ON DELETE CASCADE,
+    peer_id INTEGER NOT NULL REFERENCES users (user_id) ON DELETE CASCADE,
+    up_to INTEGER NOT NULL,
+    PRIMARY KEY (user_id, peer_id)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS read_cursors_peer ON read_cursors (peer_id);
+
+CREATE TABLE IF NOT EXISTS conversations (
+    user_id INTEGER NOT NULL REFERENCES users (user_id) ON DELETE CASCADE,
+    peer_id INTEGER NOT NULL REFERENCES users (user_id) ON DELETE CASCADE,
+    last_msg_id INTEGER NOT NULL,
+    PRIMARY KEY (user_id, peer_id)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS conversations_recent ON conversations (user_id, last_msg_id);
+CREATE INDEX IF NOT EXISTS conversations_peer ON conversations (peer_id);
