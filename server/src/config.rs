@@ -892,8 +892,8 @@ mod tests {
             [server]
             port = 4000
             workers = 7
-            max_frame = 1024
-            output_high_water = 2048
+            max_frame = 131072
+            output_high_water = 1048576
             [store]
             data_dir = "/tmp/chat-data"
             mysql_url = "mysql://root@127.0.0.1:3306/chat"
@@ -910,7 +910,7 @@ mod tests {
         assert_eq!(c.server.port, 4000);
         assert_eq!(c.server.workers, 7);
         assert_eq!(c.resolved_workers(), 7);
-        assert_eq!(c.server.max_frame, 1024);
+        assert_eq!(c.server.max_frame, 131072);
         assert_eq!(c.server.reactors, 0, "unset keys keep their default");
         assert_eq!(
             c.store.mysql_url.as_deref(),

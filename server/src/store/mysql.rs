@@ -14,7 +14,7 @@
 //!   ones in batch order, read their ids back, upsert both participants' conversation rows.
 //! * Every statement is parameterised and served by an index (see the `explain` test).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
 use mysql::prelude::{FromRow, Queryable};
@@ -43,6 +43,9 @@ const POOL_WAIT: Duration = Duration::from_secs(5);
 const ATTEMPTS: u32 = 3;
 /// Rows per multi-row statement (keeps statements well under the placeholder limit).
 const CHUNK: usize = 500;
+/// Text per multi-row insert, roughly: well under any server's `max_allowed_packet`
+/// (4 MiB on old MySQL defaults), whatever the batch size.
+const CHUNK_BYTES: usize = 1 << 20;
 
 /// Run on every new connection (and after a reset).
 const INIT: [&str; 3] = [
@@ -524,19 +527,35 @@ impl MysqlStore {
     }
 }
 
+/// Splits messages into runs of at most [`CHUNK`] messages and about [`CHUNK_BYTES`]
+/// bytes (a run holds at least one message, however long).
+fn insert_chunks<'a>(messages: &'a [&'a NewMessage]) -> Vec<&'a [&'a NewMessage]> {
+    let mut chunks = Vec::new();
+    let mut start = 0;
+    let mut bytes = 0;
+    for (i, m) in messages.iter().enumerate() {
+        let size = m.text.len() + m.client_msg_id.len() + 64;
+        if i > start && (i - start == CHUNK || bytes + size > CHUNK_BYTES) {
+            chunks.push(&messages[start..i]);
+            start = i;
+            bytes = 0;
+        }
+        bytes += size;
+    }
+    if start < messages.len() {
+        chunks.push(&messages[start..]);
+    }
+    chunks
+}
+
 /// Stores a batch in the open transaction `tx` (see [`Store::insert_messages`]).
 fn insert_batch<Q: Queryable>(tx: &mut Q, batch: &[NewMessage]) -> Result<Vec<Stored>, Fail> {
     // The distinct (from, client_msg_id) keys of the batch, first occurrence first.
-    let mut first_of: HashMap<(UserId, &str), usize> = HashMap::new();
-    let mut distinct: Vec<&NewMessage> = Vec::new();
-    for m in batch {
-        first_of
-            .entry((m.from, m.client_msg_id.as_str()))
-            .or_insert_with(|| {
-                distinct.push(m);
-                distinct.len() - 1
-            });
-    }
+    let mut seen: HashSet<(UserId, &str)> = HashSet::new();
+    let distinct: Vec<&NewMessage> = batch
+        .iter()
+        .filter(|m| seen.insert((m.from, m.client_msg_id.as_str())))
+        .collect();
 
     // Which of them were stored before.
     let mut stored: HashMap<(UserId, String), Message> = HashMap::new();
@@ -558,7 +577,7 @@ fn insert_batch<Q: Queryable>(tx: &mut Q, batch: &[NewMessage]) -> Result<Vec<St
 
     // Insert the new ones in batch order, then read their ids back by key.
     let mut heads = ConversationHeads::default();
-    for chunk in fresh.chunks(CHUNK) {
+    for chunk in insert_chunks(&fresh) {
         let values: Vec<Value> = chunk
             .iter()
             .flat_map(|m| {
@@ -614,11 +633,11 @@ fn insert_batch<Q: Queryable>(tx: &mut Q, batch: &[NewMessage]) -> Result<Vec<St
     }
 
     // One result per input: new for the first occurrence of a freshly inserted key.
-    let fresh_keys: std::collections::HashSet<(UserId, &str)> = fresh
+    let fresh_keys: HashSet<(UserId, &str)> = fresh
         .iter()
         .map(|m| (m.from, m.client_msg_id.as_str()))
         .collect();
-    let mut reported: std::collections::HashSet<(UserId, &str)> = Default::default();
+    let mut reported: HashSet<(UserId, &str)> = HashSet::new();
     let mut out = Vec::with_capacity(batch.len());
     for m in batch {
         let key = (m.from, m.client_msg_id.as_str());
@@ -991,6 +1010,29 @@ mod tests {
     }
 
     #[test]
+    fn insert_chunks_bound_rows_and_bytes() {
+        let new = |text: String| NewMessage {
+            from: 1,
+            to: 2,
+            text,
+            ts: 0,
+            client_msg_id: "c".into(),
+        };
+        let many: Vec<NewMessage> = (0..1201).map(|_| new("x".into())).collect();
+        let refs: Vec<&NewMessage> = many.iter().collect();
+        let sizes: Vec<usize> = insert_chunks(&refs).iter().map(|c| c.len()).collect();
+        assert_eq!(sizes, [500, 500, 201]);
+        let big: Vec<NewMessage> = (0..5).map(|_| new("y".repeat(400_000))).collect();
+        let refs: Vec<&NewMessage> = big.iter().collect();
+        let sizes: Vec<usize> = insert_chunks(&refs).iter().map(|c| c.len()).collect();
+        assert_eq!(sizes, [2, 2, 1]);
+        let huge = [new("z".repeat(3 << 20))];
+        let refs: Vec<&NewMessage> = huge.iter().collect();
+        assert_eq!(insert_chunks(&refs).len(), 1);
+        assert!(insert_chunks(&[]).is_empty());
+    }
+
+    #[test]
     fn missing_database_is_explained() {
         let url = format!(
             "{}/chat_no_such_db_{}",
@@ -1021,7 +1063,7 @@ mod tests {
     #[test]
     fn every_query_uses_an_index() {
         let db = mysql_db::TestDb::new();
-        let store = MysqlStore::open(db.url(), 2).unwrap();
+        let store = MysqlStore::open(&db.url(), 2).unwrap();
         let mut users = Vec::new();
         for i in 0..40 {
             users.push(

@@ -1,0 +1,926 @@
+//! The store conformance suite: one set of behaviours, run against BOTH stores.
+//!
+//! Every behaviour is a function taking `&dyn Store`; [`sqlite_store_conforms`] runs them
+//! all on a fresh SQLite file in a temporary directory and [`mysql_store_conforms`] on a
+//! fresh MySQL/MariaDB database (created for the run and dropped after it; the server is
+//! `CHAT_TEST_MYSQL`, default `mysql://root@127.0.0.1:3306`). Behaviours share one store
+//! per run, so each registers its own users under its own name prefix. Every behaviour
+//! runs even when an earlier one fails; the test then lists all the failures.
+
+#[path = "support/mysql_db.rs"]
+mod mysql_db;
+
+use std::collections::HashSet;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+
+use chat::model::{Message, NewMessage, User, UserId};
+use chat::store::mysql::MysqlStore;
+use chat::store::sqlite::SqliteStore;
+use chat::store::{FriendRequestOutcome, Store, StoreError, Stored};
+
+type Behaviour = fn(&dyn Store);
+
+/// Every behaviour of the suite, by name.
+const BEHAVIOURS: &[(&str, Behaviour)] = &[
+    ("user_create_and_conflict", user_create_and_conflict),
+    ("credentials", credentials),
+    ("search_users", search_users),
+    ("update_profile", update_profile),
+    ("tokens", tokens),
+    ("friend_request_flow", friend_request_flow),
+    ("reject_and_delete_friend", reject_and_delete_friend),
+    ("crossed_requests", crossed_requests),
+    ("friends_ordered", friends_ordered),
+    (
+        "insert_messages_ids_and_order",
+        insert_messages_ids_and_order,
+    ),
+    ("insert_messages_idempotent", insert_messages_idempotent),
+    ("client_msg_id_is_exact", client_msg_id_is_exact),
+    ("large_batches", large_batches),
+    ("sync", sync),
+    ("history", history),
+    ("messages_to_oneself", messages_to_oneself),
+    ("conversations_and_unread", conversations_and_unread),
+    ("text_round_trip", text_round_trip),
+    ("unicode_nickname", unicode_nickname),
+    ("concurrent_writers", concurrent_writers),
+    ("concurrent_duplicate_sends", concurrent_duplicate_sends),
+];
+
+/// Runs every behaviour on `store`, then fails listing the ones that failed.
+fn run_all(store: &dyn Store) {
+    let mut failed = Vec::new();
+    for (name, behaviour) in BEHAVIOURS {
+        eprintln!("--- {name} on {}", store.describe());
+        if catch_unwind(AssertUnwindSafe(|| behaviour(store))).is_err() {
+            failed.push(*name);
+        }
+    }
+    assert!(
+        failed.is_empty(),
+        "{}: failed behaviours: {failed:?}",
+        store.describe()
+    );
+}
+
+#[test]
+fn sqlite_store_conforms() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(&dir.path().join("data/chat.db"), 4).unwrap();
+    run_all(&store);
+}
+
+#[test]
+fn mysql_store_conforms() {
+    let db = mysql_db::TestDb::new();
+    let store = MysqlStore::open(&db.url(), 8).unwrap();
+    assert!(store.describe().starts_with("mysql://"));
+    assert!(store.describe().ends_with(db.name()));
+    run_all(&store);
+    drop(store);
+    // Opening an existing database again keeps its data and checks the version.
+    let again = MysqlStore::open(&db.url(), 2).unwrap();
+    assert!(again.credentials("uc_alice").unwrap().is_some());
+}
+
+// ---- helpers -----------------------------------------------------------------------------
+
+/// Registers `name` (nickname = name) and returns its id.
+fn register(store: &dyn Store, name: &str) -> UserId {
+    store
+        .create_user(
+            name,
+            "$argon2id$v=19$m=8,t=1,p=1$c2FsdHNhbHQ$aGFzaA",
+            name,
+            None,
+        )
+        .unwrap_or_else(|e| panic!("create_user({name}): {e}"))
+}
+
+/// A message to store.
+fn msg(from: UserId, to: UserId, text: &str, client_msg_id: &str) -> NewMessage {
+    NewMessage {
+        from,
+        to,
+        text: text.to_string(),
+        ts: 1_700_000_000_000,
+        client_msg_id: client_msg_id.to_string(),
+    }
+}
+
+/// Stores one message and returns it (asserting it is new).
+fn send(store: &dyn Store, from: UserId, to: UserId, text: &str, cid: &str) -> Message {
+    let mut out = store.insert_messages(&[msg(from, to, text, cid)]).unwrap();
+    assert_eq!(out.len(), 1);
+    let stored = out.remove(0);
+    assert!(stored.new, "{cid} should be new");
+    stored.message
+}
+
+fn ids(messages: &[Message]) -> Vec<i64> {
+    messages.iter().map(|m| m.msg_id).collect()
+}
+
+fn names(users: &[User]) -> Vec<&str> {
+    users.iter().map(|u| u.username.as_str()).collect()
+}
+
+/// Makes `a` and `b` friends through a request and its acceptance.
+fn befriend(store: &dyn Store, a: UserId, b: UserId) {
+    match store.send_friend_request(a, b, "", 1).unwrap() {
+        FriendRequestOutcome::Created(id) | FriendRequestOutcome::AlreadyPending(id) => {
+            assert!(store.accept_request(id, b).unwrap().is_some());
+        }
+        FriendRequestOutcome::AlreadyFriends => {}
+    }
+}
+
+// ---- accounts ----------------------------------------------------------------------------
+
+fn user_create_and_conflict(store: &dyn Store) {
+    let alice = store
+        .create_user("uc_Alice", "hash-a", "Alice A.", Some("alice@example.com"))
+        .unwrap();
+    for taken in ["uc_Alice", "uc_alice", "UC_ALICE", "uC_aLiCe"] {
+        match store.create_user(taken, "h", "", None) {
+            Err(StoreError::Conflict(_)) => {}
+            other => panic!("{taken}: expected Conflict, got {other:?}"),
+        }
+    }
+    let bob = store.create_user("uc_bob", "hash-b", "", None).unwrap();
+    assert_ne!(alice, bob);
+    assert!(bob > alice, "ids increase");
+    let user = store.user(alice).unwrap().unwrap();
+    assert_eq!(
+        user,
+        User {
+            user_id: alice,
+            username: "uc_Alice".into(),
+            nickname: "Alice A.".into(),
+            avatar: String::new(),
+        }
+    );
+    assert_eq!(store.user(bob).unwrap().unwrap().nickname, "");
+    assert_eq!(store.user(i64::MAX).unwrap(), None);
+    assert_eq!(store.user(-1).unwrap(), None);
+}
+
+fn credentials(store: &dyn Store) {
+    let id = store
+        .create_user("cr_Carol", "$argon2id$v=19$carol", "Carol", None)
+        .unwrap();
+    for name in ["cr_Carol", "cr_carol", "CR_CAROL"] {
+        let (user, hash) = store.credentials(name).unwrap().unwrap();
+        assert_eq!(user.user_id, id);
+        assert_eq!(user.username, "cr_Carol");
+        assert_eq!(hash, "$argon2id$v=19$carol");
+    }
+    assert!(store.credentials("cr_nobody").unwrap().is_none());
+    assert!(store.credentials("cr_Caro").unwrap().is_none());
+    assert!(store.credentials("").unwrap().is_none());
+}
+
+fn search_users(store: &dyn Store) {
+    for name in [
+        "sr_abc", "SR_Abd", "sr_b", "srXabc", "sr_abz", "sr%one", "srYone", "sr_", "sr_zz",
+    ] {
+        register(store, name);
+    }
+    let found = |prefix: &str, limit: usize| {
+        names(&store.search_users(prefix, limit).unwrap())
+            .into_iter()
+            .map(str::to_string)
+            .collect::<Vec<_>>()
+    };
+    // Prefix, ASCII case-insensitive, ordered by the case-folded name.
+    assert_eq!(found("sr_a", 20), ["sr_abc", "SR_Abd", "sr_abz"]);
+    assert_eq!(found("SR_A", 20), ["sr_abc", "SR_Abd", "sr_abz"]);
+    assert_eq!(found("sr_ab", 20), ["sr_abc", "SR_Abd", "sr_abz"]);
+    // '_' and '%' are literal characters, not wildcards.
+    assert_eq!(
+        found("sr_", 20),
+        ["sr_", "sr_abc", "SR_Abd", "sr_abz", "sr_b", "sr_zz"]
+    );
+    assert_eq!(found("sr%", 20), ["sr%one"]);
+    assert_eq!(found("srx", 20), ["srXabc"]);
+    // Limit.
+    assert_eq!(found("sr_", 2), ["sr_", "sr_abc"]);
+    assert_eq!(found("sr_a", 1), ["sr_abc"]);
+    assert!(found("sr_", 0).is_empty());
+    // Exact name, no match, a prefix past every name.
+    assert_eq!(found("sr_abc", 20), ["sr_abc"]);
+    assert!(found("sr_abcd", 20).is_empty());
+    assert!(found("sr_q", 20).is_empty());
+    assert!(found("\u{10FFFF}", 20).is_empty());
+    // The whole result carries user ids and nicknames.
+    let users = store.search_users("sr_b", 20).unwrap();
+    assert_eq!(users.len(), 1);
+    assert_eq!(users[0].nickname, "sr_b");
+    assert_eq!(store.user(users[0].user_id).unwrap().unwrap(), users[0]);
+}
+
+fn update_profile(store: &dyn Store) {
+    let id = register(store, "up_dave");
+    let u = store
+        .update_profile(id, Some("Dave"), None)
+        .unwrap()
+        .unwrap();
+    assert_eq!((u.nickname.as_str(), u.avatar.as_str()), ("Dave", ""));
+    let u = store
+        .update_profile(id, None, Some("https://example.com/d.png"))
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (u.nickname.as_str(), u.avatar.as_str()),
+        ("Dave", "https://example.com/d.png")
+    );
+    let u = store
+        .update_profile(id, Some(""), Some("a2"))
+        .unwrap()
+        .unwrap();
+    assert_eq!((u.nickname.as_str(), u.avatar.as_str()), ("", "a2"));
+    let unchanged = store.update_profile(id, None, None).unwrap().unwrap();
+    assert_eq!(unchanged, u);
+    assert_eq!(store.user(id).unwrap().unwrap(), u);
+    assert_eq!(u.username, "up_dave");
+    assert_eq!(
+        store.update_profile(i64::MAX, Some("x"), None).unwrap(),
+        None
+    );
+}
+
+fn tokens(store: &dyn Store) {
+    let id = register(store, "tk_erin");
+    let h1 = "a".repeat(64);
+    let h2 = "b".repeat(64);
+    store.insert_token(&h1, id, 1_000).unwrap();
+    store.insert_token(&h2, id, 5_000).unwrap();
+    assert_eq!(store.token_user(&h1, 999).unwrap().unwrap().user_id, id);
+    assert_eq!(
+        store.token_user(&h1, 1_000).unwrap(),
+        None,
+        "expired at expires_ms"
+    );
+    assert_eq!(store.token_user(&h1, 2_000).unwrap(), None);
+    assert_eq!(
+        store.token_user(&h2, 2_000).unwrap().unwrap().username,
+        "tk_erin"
+    );
+    assert_eq!(store.token_user(&"c".repeat(64), 0).unwrap(), None);
+    store.delete_token(&h2).unwrap();
+    assert_eq!(store.token_user(&h2, 2_000).unwrap(), None);
+    assert_eq!(store.token_user(&h1, 999).unwrap().unwrap().user_id, id);
+    store.delete_token(&h2).unwrap();
+    store.delete_token(&"d".repeat(64)).unwrap();
+}
+
+// ---- friends -----------------------------------------------------------------------------
+
+fn friend_request_flow(store: &dyn Store) {
+    let a = register(store, "fr_a");
+    let b = register(store, "fr_b");
+    let c = register(store, "fr_c");
+    assert!(store.pending_requests(b).unwrap().is_empty());
+
+    let FriendRequestOutcome::Created(r1) = store.send_friend_request(a, b, "hi b", 10).unwrap()
+    else {
+        panic!("expected Created");
+    };
+    // Asking again: the same request, note updated.
+    assert_eq!(
+        store.send_friend_request(a, b, "hello again", 11).unwrap(),
+        FriendRequestOutcome::AlreadyPending(r1)
+    );
+    let FriendRequestOutcome::Created(r2) = store.send_friend_request(c, b, "", 20).unwrap() else {
+        panic!("expected Created");
+    };
+    assert_ne!(r1, r2);
+
+    let pending = store.pending_requests(b).unwrap();
+    assert_eq!(pending.len(), 2, "{pending:?}");
+    assert_eq!(pending[0].request_id, r1, "oldest first");
+    assert_eq!(pending[0].from.username, "fr_a");
+    assert_eq!(pending[0].from.user_id, a);
+    assert_eq!(pending[0].message, "hello again");
+    assert_eq!(pending[0].ts, 10);
+    assert_eq!(pending[1].request_id, r2);
+    assert_eq!(pending[1].from.user_id, c);
+    assert!(
+        store.pending_requests(a).unwrap().is_empty(),
+        "sent, not received"
+    );
+
+    // Only the addressee accepts.
+    assert_eq!(store.accept_request(r1, a).unwrap(), None);
+    assert_eq!(store.accept_request(r1, c).unwrap(), None);
+    assert!(!store.are_friends(a, b).unwrap());
+    let requester = store.accept_request(r1, b).unwrap().unwrap();
+    assert_eq!(requester.user_id, a);
+    assert_eq!(requester.username, "fr_a");
+    assert!(store.are_friends(a, b).unwrap());
+    assert!(store.are_friends(b, a).unwrap());
+    assert!(!store.are_friends(a, c).unwrap());
+    assert_eq!(
+        store.accept_request(r1, b).unwrap(),
+        None,
+        "no longer pending"
+    );
+    assert_eq!(store.accept_request(i64::MAX, b).unwrap(), None);
+    let pending = store.pending_requests(b).unwrap();
+    assert_eq!(pending.len(), 1);
+    assert_eq!(pending[0].request_id, r2);
+
+    // Friends already, either way round.
+    assert_eq!(
+        store.send_friend_request(a, b, "", 30).unwrap(),
+        FriendRequestOutcome::AlreadyFriends
+    );
+    assert_eq!(
+        store.send_friend_request(b, a, "", 30).unwrap(),
+        FriendRequestOutcome::AlreadyFriends
+    );
+    assert_eq!(store.friend_ids(a).unwrap(), vec![b]);
+    assert_eq!(store.friend_ids(b).unwrap(), vec![a]);
+    assert!(store.friend_ids(c).unwrap().is_empty());
+}
+
+fn reject_and_delete_friend(store: &dyn Store) {
+    let a = register(store, "rj_a");
+    let b = register(store, "rj_b");
+    let FriendRequestOutcome::Created(r) = store.send_friend_request(a, b, "x", 1).unwrap() else {
+        panic!("expected Created");
+    };
+    assert!(
+        !store.reject_request(r, a).unwrap(),
+        "only the addressee rejects"
+    );
+    assert!(store.reject_request(r, b).unwrap());
+    assert!(!store.reject_request(r, b).unwrap(), "already rejected");
+    assert!(store.pending_requests(b).unwrap().is_empty());
+    assert_eq!(
+        store.accept_request(r, b).unwrap(),
+        None,
+        "rejected is final"
+    );
+    assert!(!store.are_friends(a, b).unwrap());
+    assert!(!store.reject_request(i64::MAX, b).unwrap());
+
+    // A new request after a rejection is a new request.
+    let FriendRequestOutcome::Created(r2) = store.send_friend_request(a, b, "again", 2).unwrap()
+    else {
+        panic!("expected Created");
+    };
+    assert_ne!(r, r2);
+    assert!(store.accept_request(r2, b).unwrap().is_some());
+
+    // Deleting ends it both ways, whoever deletes.
+    assert!(store.delete_friend(b, a).unwrap());
+    assert!(!store.are_friends(a, b).unwrap());
+    assert!(!store.are_friends(b, a).unwrap());
+    assert!(!store.delete_friend(a, b).unwrap(), "not friends any more");
+    assert!(store.friend_ids(a).unwrap().is_empty());
+    assert!(store.friends(b).unwrap().is_empty());
+    befriend(store, b, a);
+    assert!(store.delete_friend(a, b).unwrap());
+    assert!(!store.are_friends(b, a).unwrap());
+}
+
+fn crossed_requests(store: &dyn Store) {
+    let a = register(store, "cx_a");
+    let b = register(store, "cx_b");
+    let FriendRequestOutcome::Created(ab) = store.send_friend_request(a, b, "", 1).unwrap() else {
+        panic!("expected Created");
+    };
+    let FriendRequestOutcome::Created(ba) = store.send_friend_request(b, a, "", 2).unwrap() else {
+        panic!("expected Created");
+    };
+    assert_ne!(ab, ba);
+    // Accepting one settles the other.
+    assert!(store.accept_request(ba, a).unwrap().is_some());
+    assert!(store.pending_requests(a).unwrap().is_empty());
+    assert!(store.pending_requests(b).unwrap().is_empty());
+    assert!(store.are_friends(a, b).unwrap());
+}
+
+fn friends_ordered(store: &dyn Store) {
+    let me = register(store, "fo_me");
+    let zed = register(store, "fo_zed");
+    let amy = register(store, "FO_Amy");
+    let bob = register(store, "fo_bob");
+    let other = register(store, "fo_other");
+    befriend(store, me, zed);
+    befriend(store, amy, me);
+    befriend(store, me, bob);
+    befriend(store, zed, other);
+    assert_eq!(
+        names(&store.friends(me).unwrap()),
+        ["FO_Amy", "fo_bob", "fo_zed"]
+    );
+    let friends = store.friends(me).unwrap();
+    assert_eq!(friends[0].user_id, amy);
+    assert_eq!(friends[0].nickname, "FO_Amy");
+    let mut expected = vec![zed, amy, bob];
+    expected.sort_unstable();
+    let mut got = store.friend_ids(me).unwrap();
+    got.sort_unstable();
+    assert_eq!(got, expected);
+    assert_eq!(names(&store.friends(zed).unwrap()), ["fo_me", "fo_other"]);
+}
+
+// ---- messages ----------------------------------------------------------------------------
+
+fn insert_messages_ids_and_order(store: &dyn Store) {
+    let a = register(store, "im_a");
+    let b = register(store, "im_b");
+    assert!(store.insert_messages(&[]).unwrap().is_empty());
+    let batch: Vec<NewMessage> = (0..5)
+        .map(|i| NewMessage {
+            from: if i % 2 == 0 { a } else { b },
+            to: if i % 2 == 0 { b } else { a },
+            text: format!("text {i}"),
+            ts: 1_000 + i,
+            client_msg_id: format!("c{i}"),
+        })
+        .collect();
+    let out = store.insert_messages(&batch).unwrap();
+    assert_eq!(out.len(), batch.len());
+    for (stored, input) in out.iter().zip(&batch) {
+        assert!(stored.new);
+        assert_eq!(stored.message.from, input.from);
+        assert_eq!(stored.message.to, input.to);
+        assert_eq!(stored.message.text, input.text);
+        assert_eq!(stored.message.ts, input.ts);
+        assert_eq!(stored.message.client_msg_id, input.client_msg_id);
+    }
+    let got = ids(&out.iter().map(|s| s.message.clone()).collect::<Vec<_>>());
+    assert!(
+        got.windows(2).all(|w| w[0] < w[1]),
+        "increasing in batch order: {got:?}"
+    );
+    // A later batch gets later ids.
+    let later = send(store, a, b, "later", "c-later");
+    assert!(later.msg_id > got[got.len() - 1]);
+    // What sync returns is what insert_messages returned.
+    let synced = store.sync(a, 0, 100).unwrap();
+    let mut expected: Vec<Message> = out.into_iter().map(|s| s.message).collect();
+    expected.push(later);
+    assert_eq!(synced, expected);
+}
+
+fn insert_messages_idempotent(store: &dyn Store) {
+    let a = register(store, "id_a");
+    let b = register(store, "id_b");
+    let c = register(store, "id_c");
+    // A duplicate within the batch: the first one is stored, the repeat returns it.
+    let out = store
+        .insert_messages(&[
+            msg(a, b, "one", "k1"),
+            msg(a, b, "two", "k2"),
+            msg(a, b, "one, retried with other text", "k1"),
+            msg(a, b, "three", "k3"),
+        ])
+        .unwrap();
+    assert_eq!(
+        out.iter().map(|s| s.new).collect::<Vec<_>>(),
+        [true, true, false, true]
+    );
+    assert_eq!(out[2].message, out[0].message);
+    assert_eq!(out[2].message.text, "one");
+    assert!(out[1].message.msg_id < out[3].message.msg_id);
+    assert_eq!(store.sync(b, 0, 100).unwrap().len(), 3);
+
+    // A duplicate across batches, mixed with new ones.
+    let again = store
+        .insert_messages(&[
+            msg(a, b, "changed", "k2"),
+            msg(a, b, "four", "k4"),
+            msg(a, b, "changed again", "k2"),
+        ])
+        .unwrap();
+    assert_eq!(
+        again,
+        vec![
+            Stored {
+                message: out[1].message.clone(),
+                new: false
+            },
+            Stored {
+                message: again[1].message.clone(),
+                new: true
+            },
+            Stored {
+                message: out[1].message.clone(),
+                new: false
+            },
+        ]
+    );
+    assert!(again[1].message.msg_id > out[3].message.msg_id);
+    assert_eq!(
+        store.sync(b, 0, 100).unwrap().len(),
+        4,
+        "stored nothing new"
+    );
+    // Only duplicates: nothing stored, conversations untouched.
+    let before = store.conversations(b).unwrap();
+    let dup = store.insert_messages(&[msg(a, b, "x", "k1")]).unwrap();
+    assert!(!dup[0].new);
+    assert_eq!(store.conversations(b).unwrap(), before);
+    assert_eq!(store.sync(b, 0, 100).unwrap().len(), 4);
+
+    // Keys are per sender: the same client_msg_id from c is a new message.
+    let from_c = send(store, c, b, "from c", "k1");
+    assert_ne!(from_c.msg_id, out[0].message.msg_id);
+    assert_eq!(store.sync(b, 0, 100).unwrap().len(), 5);
+
+    assert_eq!(
+        store.message_by_client_id(a, "k1").unwrap(),
+        Some(out[0].message.clone())
+    );
+    assert_eq!(store.message_by_client_id(c, "k1").unwrap(), Some(from_c));
+    assert_eq!(store.message_by_client_id(b, "k1").unwrap(), None);
+    assert_eq!(store.message_by_client_id(a, "k9").unwrap(), None);
+}
+
+/// client_msg_ids are compared byte for byte: case, trailing spaces and Unicode
+/// normalisation all make different keys.
+fn client_msg_id_is_exact(store: &dyn Store) {
+    let a = register(store, "ce_a");
+    let b = register(store, "ce_b");
+    let keys = ["k", "k ", "K", " k", "k\t", "é", "e\u{301}", "k\0"];
+    let out = store
+        .insert_messages(&keys.iter().map(|k| msg(a, b, k, k)).collect::<Vec<_>>())
+        .unwrap();
+    assert!(out.iter().all(|s| s.new), "{out:?}");
+    let distinct: HashSet<i64> = out.iter().map(|s| s.message.msg_id).collect();
+    assert_eq!(distinct.len(), keys.len());
+    for k in keys {
+        let m = store.message_by_client_id(a, k).unwrap().unwrap();
+        assert_eq!(m.client_msg_id, k);
+        assert_eq!(m.text, k);
+    }
+    // A 64-character key of 4-byte characters.
+    let long: String = "🔑".repeat(64);
+    let m = send(store, a, b, "long key", &long);
+    assert_eq!(store.message_by_client_id(a, &long).unwrap(), Some(m));
+}
+
+/// Batches bigger than any internal statement size (many rows, many megabytes), with
+/// duplicates at both ends: still one ordered, idempotent batch.
+fn large_batches(store: &dyn Store) {
+    let a = register(store, "lb_a");
+    let b = register(store, "lb_b");
+    let mut batch: Vec<NewMessage> = (0..1200)
+        .map(|i| msg(a, b, &format!("m{i}"), &format!("k{i}")))
+        .collect();
+    batch.push(msg(a, b, "dup of the first", "k0"));
+    let out = store.insert_messages(&batch).unwrap();
+    assert_eq!(out.len(), 1201);
+    assert!(out[..1200].iter().all(|s| s.new));
+    assert!(!out[1200].new);
+    assert_eq!(out[1200].message, out[0].message);
+    let ids: Vec<i64> = out[..1200].iter().map(|s| s.message.msg_id).collect();
+    assert!(ids.windows(2).all(|w| w[0] < w[1]));
+
+    // 300 texts of 4,096 four-byte characters (about 5 MB), the last one a repeat.
+    let long = "𝄞".repeat(4096);
+    let mut batch: Vec<NewMessage> = (0..300)
+        .map(|i| msg(b, a, &long, &format!("big{i}")))
+        .collect();
+    batch.insert(0, msg(a, b, "repeat", "k5"));
+    let out = store.insert_messages(&batch).unwrap();
+    assert!(!out[0].new);
+    assert_eq!(out[0].message.text, "m5");
+    assert!(out[1..].iter().all(|s| s.new && s.message.text == long));
+    let ids: Vec<i64> = out[1..].iter().map(|s| s.message.msg_id).collect();
+    assert!(ids.windows(2).all(|w| w[0] < w[1]));
+    assert_eq!(store.sync(a, 0, 10_000).unwrap().len(), 1500);
+    let convs = store.conversations(a).unwrap();
+    assert_eq!(convs[0].last.msg_id, ids[ids.len() - 1]);
+    assert_eq!(convs[0].unread, 300);
+}
+
+fn sync(store: &dyn Store) {
+    let s1 = register(store, "sy_1");
+    let s2 = register(store, "sy_2");
+    let s3 = register(store, "sy_3");
+    assert!(store.sync(s1, 0, 100).unwrap().is_empty());
+    let m1 = send(store, s1, s2, "1→2", "a");
+    let m2 = send(store, s2, s1, "2→1", "b");
+    let _n1 = send(store, s2, s3, "2→3", "c");
+    let m3 = send(store, s3, s1, "3→1", "d");
+    let _n2 = send(store, s3, s2, "3→2", "e");
+    let m4 = send(store, s1, s3, "1→3", "f");
+    let mine = vec![m1.clone(), m2.clone(), m3.clone(), m4.clone()];
+    assert_eq!(
+        store.sync(s1, 0, 100).unwrap(),
+        mine,
+        "both directions, ascending"
+    );
+    assert_eq!(store.sync(s1, 0, 2).unwrap(), mine[..2]);
+    assert_eq!(store.sync(s1, m2.msg_id, 2).unwrap(), mine[2..]);
+    assert_eq!(store.sync(s1, m1.msg_id, 100).unwrap(), mine[1..]);
+    assert!(store.sync(s1, m4.msg_id, 100).unwrap().is_empty());
+    assert!(store.sync(s1, 0, 0).unwrap().is_empty());
+    // Paging through with the cursor visits each message once, in order.
+    let mut cursor = 0;
+    let mut paged = Vec::new();
+    loop {
+        let page = store.sync(s1, cursor, 1).unwrap();
+        let Some(last) = page.last() else { break };
+        cursor = last.msg_id;
+        paged.extend(page);
+    }
+    assert_eq!(paged, mine);
+    assert_eq!(store.sync(s2, 0, 100).unwrap().len(), 4);
+    assert_eq!(store.sync(s3, 0, 100).unwrap().len(), 4);
+    // Mostly one direction: the limit still takes the oldest of both branches.
+    let burst: Vec<Message> = (0..5)
+        .map(|i| send(store, s2, s1, "burst", &format!("burst{i}")))
+        .collect();
+    let reply = send(store, s1, s2, "reply", "reply");
+    let page = store.sync(s1, m4.msg_id, 3).unwrap();
+    assert_eq!(page, burst[..3]);
+    let page = store.sync(s1, burst[4].msg_id, 3).unwrap();
+    assert_eq!(page, vec![reply]);
+}
+
+fn history(store: &dyn Store) {
+    let h1 = register(store, "hi_1");
+    let h2 = register(store, "hi_2");
+    let h3 = register(store, "hi_3");
+    let mut between = Vec::new();
+    for i in 0..6 {
+        let (from, to) = if i % 3 == 0 { (h2, h1) } else { (h1, h2) };
+        between.push(send(store, from, to, &format!("m{i}"), &format!("h{i}")));
+        send(store, h3, h1, "noise", &format!("n{i}"));
+        send(store, h2, h3, "noise", &format!("n{i}"));
+    }
+    let newest_first: Vec<Message> = between.iter().rev().cloned().collect();
+    assert_eq!(store.history(h1, h2, None, 100).unwrap(), newest_first);
+    assert_eq!(store.history(h2, h1, None, 100).unwrap(), newest_first);
+    assert_eq!(store.history(h1, h2, None, 2).unwrap(), newest_first[..2]);
+    let before = between[3].msg_id;
+    assert_eq!(
+        store.history(h1, h2, Some(before), 100).unwrap(),
+        newest_first[3..],
+        "strictly before"
+    );
+    assert_eq!(
+        store.history(h1, h2, Some(before), 2).unwrap(),
+        newest_first[3..5]
+    );
+    assert!(store
+        .history(h1, h2, Some(between[0].msg_id), 100)
+        .unwrap()
+        .is_empty());
+    assert!(store.history(h1, h2, None, 0).unwrap().is_empty());
+    assert_eq!(store.history(h1, h3, None, 100).unwrap().len(), 6);
+    // Paging backwards visits everything once.
+    let mut before = None;
+    let mut paged = Vec::new();
+    loop {
+        let page = store.history(h2, h1, before, 4).unwrap();
+        let Some(last) = page.last() else { break };
+        before = Some(last.msg_id);
+        paged.extend(page);
+    }
+    assert_eq!(paged, newest_first);
+    let stranger = register(store, "hi_4");
+    assert!(store.history(h1, stranger, None, 100).unwrap().is_empty());
+}
+
+/// The contract never lets a user write to themselves, but a store must not duplicate
+/// such a message (it is in both branches of sync and history).
+fn messages_to_oneself(store: &dyn Store) {
+    let me = register(store, "self_me");
+    let m = send(store, me, me, "note to self", "n1");
+    assert_eq!(store.sync(me, 0, 10).unwrap(), vec![m.clone()]);
+    assert_eq!(store.history(me, me, None, 10).unwrap(), vec![m.clone()]);
+    let convs = store.conversations(me).unwrap();
+    assert_eq!(convs.len(), 1);
+    assert_eq!(convs[0].last, m);
+}
+
+fn conversations_and_unread(store: &dyn Store) {
+    let c1 = register(store, "cv_1");
+    let c2 = register(store, "cv_2");
+    let c3 = register(store, "cv_3");
+    assert!(store.conversations(c1).unwrap().is_empty());
+    let a = send(store, c2, c1, "hello", "a");
+    let b = send(store, c1, c3, "hi 3", "b");
+    let c = send(store, c2, c1, "are you there", "c");
+
+    let convs = store.conversations(c1).unwrap();
+    assert_eq!(convs.len(), 2);
+    assert_eq!(
+        convs[0].peer,
+        store.user(c2).unwrap().unwrap(),
+        "most recent first"
+    );
+    assert_eq!(convs[0].last, c);
+    assert_eq!(convs[0].unread, 2);
+    assert_eq!(convs[1].peer.user_id, c3);
+    assert_eq!(convs[1].last, b);
+    assert_eq!(convs[1].unread, 0, "my own messages are not unread");
+
+    let theirs = store.conversations(c2).unwrap();
+    assert_eq!(theirs.len(), 1);
+    assert_eq!(theirs[0].peer.user_id, c1);
+    assert_eq!(theirs[0].last, c);
+    assert_eq!(theirs[0].unread, 0);
+    assert_eq!(store.conversations(c3).unwrap()[0].unread, 1);
+
+    store.mark_read(c1, c2, a.msg_id).unwrap();
+    assert_eq!(store.conversations(c1).unwrap()[0].unread, 1);
+    store.mark_read(c1, c2, 0).unwrap();
+    assert_eq!(
+        store.conversations(c1).unwrap()[0].unread,
+        1,
+        "never backwards"
+    );
+    store.mark_read(c1, c2, c.msg_id).unwrap();
+    assert_eq!(store.conversations(c1).unwrap()[0].unread, 0);
+    store.mark_read(c1, c2, a.msg_id).unwrap();
+    assert_eq!(
+        store.conversations(c1).unwrap()[0].unread,
+        0,
+        "never backwards"
+    );
+    // Reading one conversation leaves the others alone.
+    assert_eq!(store.conversations(c3).unwrap()[0].unread, 1);
+
+    // A newer message moves its conversation to the top; unread counts past the cursor.
+    let d = send(store, c3, c1, "me too", "d");
+    let convs = store.conversations(c1).unwrap();
+    assert_eq!(convs[0].peer.user_id, c3);
+    assert_eq!(convs[0].last, d);
+    assert_eq!(convs[0].unread, 1);
+    assert_eq!(convs[1].peer.user_id, c2);
+    assert_eq!(convs[1].unread, 0);
+    let e = send(store, c2, c1, "new", "e");
+    let convs = store.conversations(c1).unwrap();
+    assert_eq!(convs[0].peer.user_id, c2);
+    assert_eq!(convs[0].last, e);
+    assert_eq!(convs[0].unread, 1);
+    // A batch touching one conversation many times counts every message.
+    store
+        .insert_messages(&[
+            msg(c3, c1, "x", "x1"),
+            msg(c3, c1, "y", "x2"),
+            msg(c1, c3, "z", "x3"),
+        ])
+        .unwrap();
+    let convs = store.conversations(c1).unwrap();
+    assert_eq!(convs[0].peer.user_id, c3);
+    assert_eq!(convs[0].last.client_msg_id, "x3");
+    assert_eq!(convs[0].unread, 3);
+}
+
+fn text_round_trip(store: &dyn Store) {
+    let a = register(store, "rt_a");
+    let b = register(store, "rt_b");
+    let texts: Vec<String> = vec![
+        "emoji 🦀👍🏽👨‍👩‍👧‍👦 and flags 🇫🇷".into(),
+        "nul \0 in the middle\0".into(),
+        "controls \u{1}\u{7}\u{8}\t\r\n\u{b}\u{c}\u{1b}[31m\u{7f}\u{85}\u{2028}".into(),
+        "  leading and trailing spaces  ".into(),
+        "quotes ' \" ` backslash \\ \\0 %_ ; -- /* */".into(),
+        "combining e\u{301} vs \u{e9}, BOM \u{feff}, RTL \u{202e}abc".into(),
+        "𝄞".repeat(4096),
+        "x".repeat(4096),
+        " ".into(),
+    ];
+    let batch: Vec<NewMessage> = texts
+        .iter()
+        .enumerate()
+        .map(|(i, t)| msg(a, b, t, &format!("rt{i}")))
+        .collect();
+    let out = store.insert_messages(&batch).unwrap();
+    assert_eq!(texts[6].chars().count(), 4096);
+    let synced = store.sync(b, 0, 100).unwrap();
+    let history = store.history(a, b, None, 100).unwrap();
+    for (i, text) in texts.iter().enumerate() {
+        assert_eq!(&out[i].message.text, text);
+        assert_eq!(&synced[i].text, text, "sync, text {i}");
+        assert_eq!(
+            &history[texts.len() - 1 - i].text,
+            text,
+            "history, text {i}"
+        );
+        let by_id = store
+            .message_by_client_id(a, &format!("rt{i}"))
+            .unwrap()
+            .unwrap();
+        assert_eq!(by_id.text.as_bytes(), text.as_bytes());
+    }
+    assert_eq!(
+        store.conversations(b).unwrap()[0].last.text,
+        texts[texts.len() - 1]
+    );
+}
+
+fn unicode_nickname(store: &dyn Store) {
+    let nick = "Zoë 🦀 李小龍 Ñandú";
+    let id = store.create_user("un_zoe", "h", nick, None).unwrap();
+    assert_eq!(store.user(id).unwrap().unwrap().nickname, nick);
+    assert_eq!(
+        store.credentials("UN_ZOE").unwrap().unwrap().0.nickname,
+        nick
+    );
+    // 64 four-byte characters: the longest nickname the protocol allows.
+    let long = "🦀".repeat(64);
+    let avatar = format!("https://example.com/{}", "é".repeat(200));
+    let u = store
+        .update_profile(id, Some(&long), Some(&avatar))
+        .unwrap()
+        .unwrap();
+    assert_eq!(u.nickname, long);
+    assert_eq!(u.avatar, avatar);
+    assert_eq!(store.search_users("un_z", 5).unwrap()[0].nickname, long);
+    // Notes on friend requests are text too.
+    let other = register(store, "un_other");
+    store
+        .send_friend_request(other, id, "salut 👋 ça va ?", 1)
+        .unwrap();
+    assert_eq!(
+        store.pending_requests(id).unwrap()[0].message,
+        "salut 👋 ça va ?"
+    );
+}
+
+// ---- concurrency -------------------------------------------------------------------------
+
+/// Several threads storing batches at once: every message stored once, ids unique, each
+/// sender's messages in its own order.
+fn concurrent_writers(store: &dyn Store) {
+    let users: Vec<UserId> = (0..4)
+        .map(|i| register(store, &format!("cw_{i}")))
+        .collect();
+    let hub = register(store, "cw_hub");
+    std::thread::scope(|scope| {
+        for &u in &users {
+            scope.spawn(move || {
+                for round in 0..20 {
+                    let batch: Vec<NewMessage> = (0..5)
+                        .flat_map(|i| {
+                            [
+                                msg(u, hub, "to hub", &format!("r{round}m{i}")),
+                                msg(hub, u, "from hub", &format!("u{u}r{round}m{i}")),
+                            ]
+                        })
+                        .collect();
+                    let out = store.insert_messages(&batch).unwrap();
+                    assert!(out.iter().all(|s| s.new));
+                }
+            });
+        }
+    });
+    let all = store.sync(hub, 0, 10_000).unwrap();
+    assert_eq!(all.len(), 4 * 20 * 10);
+    let distinct: HashSet<i64> = all.iter().map(|m| m.msg_id).collect();
+    assert_eq!(distinct.len(), all.len());
+    for &u in &users {
+        let sent: Vec<String> = all
+            .iter()
+            .filter(|m| m.from == u)
+            .map(|m| m.client_msg_id.clone())
+            .collect();
+        let expected: Vec<String> = (0..20)
+            .flat_map(|r| (0..5).map(move |i| format!("r{r}m{i}")))
+            .collect();
+        assert_eq!(sent, expected, "sender {u} in order");
+    }
+    let convs = store.conversations(hub).unwrap();
+    assert_eq!(convs.len(), 4);
+    assert!(convs
+        .windows(2)
+        .all(|w| w[0].last.msg_id > w[1].last.msg_id));
+    assert!(convs.iter().all(|c| c.unread == 100));
+}
+
+/// The same (from, client_msg_id) sent by several threads at once: stored exactly once.
+fn concurrent_duplicate_sends(store: &dyn Store) {
+    let a = register(store, "cd_a");
+    let b = register(store, "cd_b");
+    for round in 0..10 {
+        let cid = format!("dup{round}");
+        let results: Vec<Stored> = std::thread::scope(|scope| {
+            let handles: Vec<_> = (0..4)
+                .map(|_| {
+                    let cid = cid.clone();
+                    scope.spawn(move || {
+                        store
+                            .insert_messages(&[msg(a, b, "same", &cid)])
+                            .unwrap()
+                            .remove(0)
+                    })
+                })
+                .collect();
+            handles.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        assert_eq!(results.iter().filter(|s| s.new).count(), 1, "{results:?}");
+        assert!(results.iter().all(|s| s.message == results[0].message));
+    }
+    assert_eq!(store.sync(b, 0, 100).unwrap().len(), 10);
+}
