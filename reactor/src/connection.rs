@@ -32,7 +32,8 @@ pub(crate) enum Phase {
 
 /// A connection as its sub-reactor holds it.
 pub(crate) struct Connection<S> {
-    pub(crate) stream: mio::net::TcpStream,
+    /// The socket; shared with the outbox for write-through until the reactor drops it.
+    pub(crate) stream: Arc<mio::net::TcpStream>,
     pub(crate) shared: Arc<ConnShared>,
     pub(crate) mailbox: Arc<Mailbox<S>>,
     pub(crate) phase: Phase,
@@ -55,7 +56,7 @@ pub(crate) struct Connection<S> {
 
 impl<S> Connection<S> {
     pub(crate) fn new(
-        stream: mio::net::TcpStream,
+        stream: Arc<mio::net::TcpStream>,
         shared: Arc<ConnShared>,
         mailbox: Arc<Mailbox<S>>,
         phase: Phase,

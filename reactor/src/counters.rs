@@ -1,7 +1,24 @@
 //! Counters the application can read and export: cheap relaxed atomics, bumped by the
 //! acceptor, the sub-reactors and the worker pool.
+//!
+//! The per-frame counters are bumped by different threads (reactors count input,
+//! workers count output), so each sits on a cache line of its own: otherwise every
+//! frame would bounce one line between cores.
 
+use std::ops::Deref;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+
+/// A value alone on its (64-byte) cache line.
+#[derive(Debug, Default)]
+#[repr(align(64))]
+pub(crate) struct Padded<T>(T);
+
+impl<T> Deref for Padded<T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        &self.0
+    }
+}
 
 /// Live counters of one server.
 #[derive(Debug, Default)]
@@ -10,11 +27,11 @@ pub struct Counters {
     rejected: AtomicU64,
     open: AtomicUsize,
     closed: AtomicU64,
-    frames_in: AtomicU64,
-    frames_out: AtomicU64,
-    bytes_in: AtomicU64,
-    bytes_out: AtomicU64,
-    pub(crate) queued_events: AtomicUsize,
+    frames_in: Padded<AtomicU64>,
+    frames_out: Padded<AtomicU64>,
+    bytes_in: Padded<AtomicU64>,
+    bytes_out: Padded<AtomicU64>,
+    pub(crate) queued_events: Padded<AtomicUsize>,
     /// Rejected connections still being answered (bounded by the acceptor).
     pub(crate) rejecting: AtomicUsize,
 }

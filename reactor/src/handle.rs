@@ -1,14 +1,25 @@
 //! [`ConnHandle`]: the cheap, cloneable, `Send` name of one connection, with which any
 //! thread sends frames to it, sets its deadline or closes it.
 //!
-//! A handle owns no socket. It points at the connection's shared half ([`ConnShared`]):
-//! the outbox where senders append encoded frames, the byte count that enforces the
-//! high-water mark, the close state and the deadline. The owning sub-reactor moves the
-//! outbox to the socket. Connection ids come from one process-wide counter and are never
-//! reused, so a handle to a closed connection can never reach a newer one: it only ever
-//! sees its own connection's `Closed` state, and every send on it returns false.
+//! A handle points at the connection's shared half ([`ConnShared`]): the outbox where
+//! senders append encoded frames, the byte count that enforces the high-water mark, the
+//! close state and the deadline. Connection ids come from one process-wide counter and
+//! are never reused, so a handle to a closed connection can never reach a newer one: it
+//! only ever sees its own connection's `Closed` state, and every send on it returns false.
+//!
+//! Write-through: while the socket has nothing queued, a send writes to it at once from
+//! the sending thread (one non-blocking `write`, under the outbox lock, so frames never
+//! interleave). Only when the socket pushes back (a partial write) does the owning
+//! sub-reactor take over, writing on writable readiness until the outbox is empty again.
+//! Sends made by the worker running a connection's callbacks are *corked*: they collect
+//! in the outbox and leave in one `write` when the worker finishes that connection's
+//! batch of events. Either way a frame's header and body leave in the same `write`.
+//! The descriptor belongs to the reactor: when it drops the connection it takes the
+//! socket out of the outbox under the lock, so no send can touch a closed descriptor.
 
+use std::cell::Cell;
 use std::fmt;
+use std::io::{self, Write};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, AtomicU8, AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -55,11 +66,34 @@ pub(crate) const OPEN: u8 = 0;
 pub(crate) const CLOSING: u8 = 1;
 pub(crate) const CLOSED: u8 = 2;
 
-/// Frames queued by senders, waiting for the reactor to take them.
+/// Frames queued by senders, and the socket they may be written to directly.
 pub(crate) struct Outbox {
     pub(crate) buf: Vec<u8>,
     /// A `Flush` notice is on its way to the reactor; no need to send another.
     pub(crate) flush_scheduled: bool,
+    /// The reactor owns the output (it holds unwritten bytes, the connection is still
+    /// being established, or it is closed): senders queue behind it instead of writing.
+    pub(crate) reactor_writes: bool,
+    /// The socket, for write-through; `None` once the reactor dropped the connection.
+    pub(crate) stream: Option<Arc<mio::net::TcpStream>>,
+}
+
+/// Corked bytes are written anyway past this, so a callback that sends a lot streams it.
+const CORK_LIMIT: usize = 64 * 1024;
+
+thread_local! {
+    /// The connection whose callbacks this (worker) thread is running, if any.
+    static CORKED: Cell<u64> = const { Cell::new(0) };
+}
+
+/// Marks the calling thread as running `id`'s callbacks: its sends to `id` are corked.
+pub(crate) fn cork(id: ConnId) {
+    CORKED.with(|c| c.set(id.0));
+}
+
+/// Ends the cork; the caller then flushes the connection with [`ConnShared::flush`].
+pub(crate) fn uncork() {
+    CORKED.with(|c| c.set(0));
 }
 
 /// The half of a connection shared between its reactor and every handle.
@@ -85,6 +119,8 @@ static NEXT_CONN_ID: AtomicU64 = AtomicU64::new(1);
 impl ConnShared {
     pub(crate) fn new(
         peer: SocketAddr,
+        stream: Arc<mio::net::TcpStream>,
+        connecting: bool,
         notifier: Arc<Notifier>,
         codec: Arc<dyn Codec>,
         high_water: usize,
@@ -100,6 +136,8 @@ impl ConnShared {
             outbox: Mutex::new(Outbox {
                 buf: Vec::new(),
                 flush_scheduled: false,
+                reactor_writes: connecting,
+                stream: Some(stream),
             }),
             queued: AtomicUsize::new(0),
             state: AtomicU8::new(OPEN),
@@ -110,6 +148,44 @@ impl ConnShared {
 
     pub(crate) fn state(&self) -> u8 {
         self.state.load(Ordering::Acquire)
+    }
+
+    /// Writes what the outbox holds: straight to the socket when the reactor is not
+    /// writing, else by asking the reactor. Called with the outbox locked.
+    fn flush_locked(self: &Arc<Self>, outbox: &mut Outbox) {
+        if outbox.buf.is_empty() {
+            return;
+        }
+        if !outbox.reactor_writes {
+            if let Some(stream) = &outbox.stream {
+                match (&**stream).write(&outbox.buf) {
+                    Ok(n) => {
+                        self.queued.fetch_sub(n, Ordering::AcqRel);
+                        self.counters.wrote(n);
+                        if n == outbox.buf.len() {
+                            outbox.buf.clear();
+                            return;
+                        }
+                        outbox.buf.drain(..n);
+                    }
+                    // Full socket: the reactor waits for writability. Any other error
+                    // the reactor meets again on its own write and closes the connection.
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                    Err(_) => {}
+                }
+            }
+            outbox.reactor_writes = true;
+        }
+        if !outbox.flush_scheduled {
+            outbox.flush_scheduled = true;
+            self.notifier.notify(Notice::Flush(Arc::clone(self)));
+        }
+    }
+
+    /// Flushes frames corked while a worker ran this connection's callbacks.
+    pub(crate) fn flush(self: &Arc<Self>) {
+        let mut outbox = self.outbox.lock();
+        self.flush_locked(&mut outbox);
     }
 
     /// Asks the reactor to flush and close. Returns false if already closing or closed.
@@ -144,6 +220,10 @@ impl fmt::Debug for ConnHandle {
 impl ConnHandle {
     pub(crate) fn new(shared: Arc<ConnShared>) -> Self {
         Self { shared }
+    }
+
+    pub(crate) fn shared(&self) -> &Arc<ConnShared> {
+        &self.shared
     }
 
     /// The connection's process-unique id.
@@ -199,10 +279,8 @@ impl ConnHandle {
             return Err(SendError::Overflow { queued, limit });
         }
         shared.counters.frame_out();
-        if !outbox.flush_scheduled {
-            outbox.flush_scheduled = true;
-            drop(outbox);
-            shared.notifier.notify(Notice::Flush(Arc::clone(shared)));
+        if CORKED.with(Cell::get) != shared.id.0 || outbox.buf.len() >= CORK_LIMIT {
+            shared.flush_locked(&mut outbox);
         }
         Ok(())
     }

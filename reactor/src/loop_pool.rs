@@ -51,8 +51,11 @@ impl LoopPool {
     ) -> ConnHandle {
         let index = self.next.fetch_add(1, Ordering::Relaxed) % self.reactors.len();
         let notifier = &self.reactors[index];
+        let stream = Arc::new(stream);
         let shared = ConnShared::new(
             peer,
+            Arc::clone(&stream),
+            origin == Origin::Connecting,
             Arc::clone(notifier),
             Arc::clone(&self.codec),
             self.high_water,

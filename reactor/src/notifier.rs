@@ -31,7 +31,7 @@ pub(crate) enum Origin {
 pub(crate) enum Notice {
     /// Take ownership of a new socket.
     Register {
-        stream: mio::net::TcpStream,
+        stream: Arc<mio::net::TcpStream>,
         shared: Arc<ConnShared>,
         origin: Origin,
     },

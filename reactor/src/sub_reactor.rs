@@ -12,10 +12,12 @@
 
 use std::io::{self, Read, Write};
 use std::net::Shutdown;
+use std::os::fd::AsRawFd;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
+use mio::unix::SourceFd;
 use mio::{Events, Interest, Poll, Token};
 use slab::Slab;
 
@@ -113,9 +115,10 @@ impl<H: Handler> SubReactor<H> {
                 if event.token() == WAKER {
                     continue; // notices are drained below, woken or not
                 }
-                let readable = event.is_readable() || event.is_read_closed() || event.is_error();
+                let hangup = event.is_read_closed() || event.is_error();
+                let readable = event.is_readable() || hangup;
                 let writable = event.is_writable() || event.is_write_closed();
-                self.on_ready(event.token().0, readable, writable);
+                self.on_ready(event.token().0, readable, writable, hangup);
             }
             self.drain_notices();
             self.fire_timers();
@@ -158,7 +161,7 @@ impl<H: Handler> SubReactor<H> {
         self.conns.get(slot).is_some_and(|c| c.shared.id.0 == id)
     }
 
-    fn on_ready(&mut self, slot: usize, readable: bool, writable: bool) {
+    fn on_ready(&mut self, slot: usize, readable: bool, writable: bool, hangup: bool) {
         let Some(conn) = self.conns.get(slot) else {
             return; // a stale event for a connection dropped earlier in this turn
         };
@@ -170,7 +173,7 @@ impl<H: Handler> SubReactor<H> {
             self.write(slot);
         }
         if readable {
-            self.read(slot);
+            self.read(slot, !hangup);
         }
     }
 
@@ -222,7 +225,7 @@ impl<H: Handler> SubReactor<H> {
 
     fn register(
         &mut self,
-        mut stream: mio::net::TcpStream,
+        stream: Arc<mio::net::TcpStream>,
         shared: Arc<ConnShared>,
         origin: Origin,
     ) {
@@ -232,10 +235,11 @@ impl<H: Handler> SubReactor<H> {
             Origin::Connecting => Interest::READABLE | Interest::WRITABLE,
             Origin::Accepted | Origin::Rejected => Interest::READABLE,
         };
+        let fd = stream.as_raw_fd();
         if let Err(e) = self
             .poll
             .registry()
-            .register(&mut stream, Token(slot), interest)
+            .register(&mut SourceFd(&fd), Token(slot), interest)
         {
             log::error!(
                 "cannot register connection {} ({}): {e}",
@@ -243,6 +247,7 @@ impl<H: Handler> SubReactor<H> {
                 shared.peer
             );
             shared.state.store(CLOSED, Ordering::Release);
+            release_socket(&shared);
             if origin == Origin::Rejected {
                 self.counters.rejected_closed();
             } else {
@@ -286,7 +291,7 @@ impl<H: Handler> SubReactor<H> {
                     log::debug!("set_nodelay on {}: {e}", conn.shared.id);
                 }
                 self.write(slot); // sends queued before the connection completed
-                self.read(slot);
+                self.read(slot, false);
             }
             Err(e) if e.kind() == io::ErrorKind::NotConnected => {} // not yet: wait
             Err(e) => self.drop_conn(slot, CloseReason::ConnectFailed(e.kind())),
@@ -315,7 +320,11 @@ impl<H: Handler> SubReactor<H> {
 
     // ---- reading -------------------------------------------------------------------
 
-    fn read(&mut self, slot: usize) {
+    /// Reads until `WouldBlock` (at most `READS_PER_TURN` times). With `short_read_drains`,
+    /// a read shorter than the buffer ends the turn: the receive queue was empty, and new
+    /// data raises a new edge. Only valid when the event did not report a hang-up, whose
+    /// edge has been consumed already.
+    fn read(&mut self, slot: usize, short_read_drains: bool) {
         for _ in 0..READS_PER_TURN {
             let Some(conn) = self.conns.get_mut(slot) else {
                 return;
@@ -332,7 +341,7 @@ impl<H: Handler> SubReactor<H> {
                     return;
                 }
             }
-            match (&conn.stream).read(&mut self.scratch) {
+            match (&*conn.stream).read(&mut self.scratch) {
                 Ok(0) => {
                     self.on_eof(slot);
                     return;
@@ -341,6 +350,9 @@ impl<H: Handler> SubReactor<H> {
                     self.counters.read(n);
                     if conn.dispatches_input() {
                         self.ingest(slot, n);
+                    }
+                    if short_read_drains && n < READ_CHUNK {
+                        return; // skip the read that would only say WouldBlock
                     }
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
@@ -440,7 +452,7 @@ impl<H: Handler> SubReactor<H> {
     fn read_again(&mut self) {
         for (slot, id) in std::mem::take(&mut self.to_read) {
             if self.live(slot, id) {
-                self.read(slot);
+                self.read(slot, false);
             }
         }
     }
@@ -448,6 +460,7 @@ impl<H: Handler> SubReactor<H> {
     // ---- writing -------------------------------------------------------------------
 
     /// Moves the outbox into the connection's output and makes one write attempt.
+    /// While it holds unwritten bytes, senders queue behind it (no write-through).
     fn write(&mut self, slot: usize) {
         let conn = &mut self.conns[slot];
         if conn.phase == Phase::Connecting {
@@ -455,7 +468,7 @@ impl<H: Handler> SubReactor<H> {
         }
         take_outbox(conn);
         if conn.pending_output() > 0 {
-            match (&conn.stream).write(&conn.output[conn.written..]) {
+            match (&*conn.stream).write(&conn.output[conn.written..]) {
                 Ok(n) => {
                     conn.written += n;
                     conn.shared.queued.fetch_sub(n, Ordering::AcqRel);
@@ -479,7 +492,20 @@ impl<H: Handler> SubReactor<H> {
             if conn.output.capacity() > KEEP_CAPACITY {
                 conn.output = Vec::new();
             }
-            if conn.phase == Phase::Draining {
+            {
+                let mut outbox = conn.shared.outbox.lock();
+                if outbox.buf.is_empty() {
+                    // Nothing left: senders may write through again.
+                    outbox.reactor_writes = false;
+                } else if !outbox.flush_scheduled {
+                    // Queued while we wrote; its sender saw us writing. Take it next turn.
+                    outbox.flush_scheduled = true;
+                    drop(outbox);
+                    self.notifier
+                        .notify(Notice::Flush(Arc::clone(&conn.shared)));
+                }
+            }
+            if conn.phase == Phase::Draining && conn.shared.queued.load(Ordering::Acquire) == 0 {
                 self.shut_down_write(slot);
                 return;
             }
@@ -490,10 +516,11 @@ impl<H: Handler> SubReactor<H> {
         if let Some((interest, want_write)) = interest {
             let conn = &mut self.conns[slot];
             conn.want_write = want_write;
-            if let Err(e) = self
-                .poll
-                .registry()
-                .reregister(&mut conn.stream, Token(slot), interest)
+            let fd = conn.stream.as_raw_fd();
+            if let Err(e) =
+                self.poll
+                    .registry()
+                    .reregister(&mut SourceFd(&fd), Token(slot), interest)
             {
                 log::error!("reregister connection {}: {e}", conn.shared.id);
                 self.drop_conn(slot, CloseReason::Io(e.kind()));
@@ -573,11 +600,13 @@ impl<H: Handler> SubReactor<H> {
 
     /// Drops the socket now; tells the application why unless it was told already.
     fn drop_conn(&mut self, slot: usize, reason: CloseReason) {
-        let mut conn = self.conns.remove(slot);
-        if let Err(e) = self.poll.registry().deregister(&mut conn.stream) {
+        let conn = self.conns.remove(slot);
+        let fd = conn.stream.as_raw_fd();
+        if let Err(e) = self.poll.registry().deregister(&mut SourceFd(&fd)) {
             log::debug!("deregister connection {}: {e}", conn.shared.id);
         }
         conn.shared.state.store(CLOSED, Ordering::Release);
+        release_socket(&conn.shared);
         conn.shared.deadline.store(0, Ordering::Release);
         if !conn.close_dispatched {
             log::debug!(
@@ -615,13 +644,25 @@ impl<H: Handler> SubReactor<H> {
     }
 }
 
-/// Moves frames queued by senders into the connection's output buffer.
+/// Takes the socket out of the outbox: after this no sender can write to it, and the
+/// descriptor closes when the reactor's own reference goes.
+fn release_socket(shared: &ConnShared) {
+    let mut outbox = shared.outbox.lock();
+    outbox.stream = None;
+    outbox.reactor_writes = true;
+    outbox.buf = Vec::new();
+    shared.queued.store(0, Ordering::Release);
+}
+
+/// Moves frames queued by senders into the connection's output buffer; while any are
+/// unwritten the reactor owns the output.
 fn take_outbox<S>(conn: &mut Connection<S>) {
     let mut outbox = conn.shared.outbox.lock();
     outbox.flush_scheduled = false;
     if outbox.buf.is_empty() {
         return;
     }
+    outbox.reactor_writes = true;
     if conn.pending_output() == 0 {
         conn.output.clear();
         conn.written = 0;

@@ -114,6 +114,9 @@ impl<H: Handler> WorkerPool<H> {
     }
 
     fn run_mailbox(&self, mailbox: Arc<Mailbox<H::Session>>) {
+        // Frames the callbacks send collect in the outbox and leave in one write below.
+        crate::handle::cork(mailbox.conn.id());
+        let mut more = true;
         for _ in 0..BATCH {
             let event = {
                 let mut queue = mailbox.queue.lock();
@@ -121,14 +124,19 @@ impl<H: Handler> WorkerPool<H> {
                     Some(event) => event,
                     None => {
                         queue.scheduled = false;
-                        return;
+                        more = false;
+                        break;
                     }
                 }
             };
             self.handle(&mailbox, event);
             self.event_done();
         }
-        self.schedule(mailbox);
+        crate::handle::uncork();
+        mailbox.conn.shared().flush();
+        if more {
+            self.schedule(mailbox);
+        }
     }
 
     fn handle(&self, mailbox: &Mailbox<H::Session>, event: Event) {

@@ -93,3 +93,28 @@ fn zero_length_frame_is_answered_then_closed() {
     assert_eq!(rec.seen.lock().frame_errors, vec![FrameError::Empty]);
     assert_eq!(rec.seen.lock().frames, 1);
 }
+
+#[test]
+fn request_then_half_close_is_answered_then_closed_promptly() {
+    let rec = Recorder::default();
+    let server = start(rec.clone());
+    let addr = server.local_addr().unwrap();
+    for _ in 0..20 {
+        let mut c = client(addr);
+        c.set_read_timeout(Some(Duration::from_secs(3))).unwrap();
+        // Data and FIN leave back to back, usually in the same readiness event.
+        c.write_all(&frame(b"last words")).unwrap();
+        c.shutdown(std::net::Shutdown::Write).unwrap();
+        assert_eq!(expect_frame(&mut c), b"last words");
+        assert_eq!(
+            support::read_frame(&mut c).unwrap(),
+            None,
+            "server closed after answering"
+        );
+    }
+    assert!(wait_until(Duration::from_secs(5), || rec.closes().len() == 20));
+    assert!(rec
+        .closes()
+        .iter()
+        .all(|(_, r)| *r == CloseReason::PeerClosed));
+}
