@@ -44,3 +44,10 @@ fmt:
 clean:
 	$(CARGO) clean
 	rm -rf data/
+
+# JMeter load test (tools/jmeter/README.md): builds the release server, starts a throw-away
+# one on a free port, creates demo users, runs tools/jmeter/chat.jmx headless and fails on any
+# sample error. Override with e.g. `make jmeter THREADS=50 DURATION=60`.
+.PHONY: jmeter
+jmeter:
+	CARGO="$(CARGO)" bash tools/jmeter/run.sh

@@ -2,7 +2,7 @@
 
 use std::io;
 use std::net::SocketAddr;
-use std::sync::atomic::AtomicBool;
+use std::sync::atomic::{AtomicBool, AtomicUsize};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -34,6 +34,7 @@ pub struct Builder {
     max_connections: usize,
     queue_capacity: usize,
     limits: PhaseLimits,
+    drain_counter: Option<Arc<AtomicUsize>>,
 }
 
 impl Default for Builder {
@@ -54,6 +55,7 @@ impl Default for Builder {
                 drain: Duration::from_secs(10),
                 shutdown_grace: Duration::from_secs(5),
             },
+            drain_counter: None,
         }
     }
 }
@@ -117,6 +119,14 @@ impl Builder {
     /// How long shutdown waits for the pool to go idle and output to flush (default 5 s).
     pub fn shutdown_grace(mut self, grace: Duration) -> Self {
         self.limits.shutdown_grace = grace;
+        self
+    }
+
+    /// Work of the application's own that graceful shutdown waits for (within the grace
+    /// period) before closing connections: it waits until `counter` reads 0. For answers
+    /// produced off the worker pool, such as a batched writer's acknowledgements.
+    pub fn shutdown_waits_for(mut self, counter: Arc<AtomicUsize>) -> Self {
+        self.drain_counter = Some(counter);
         self
     }
 
@@ -208,6 +218,7 @@ impl Builder {
                 Arc::clone(&self.codec),
                 Arc::clone(&counters),
                 self.limits,
+                self.drain_counter.clone(),
             );
             let thread = spawn(format!("{}-sub-{i}", self.name), move || reactor.run())?;
             server.reactors.push(thread);

@@ -13,7 +13,7 @@
 use std::io::{self, Read, Write};
 use std::net::Shutdown;
 use std::os::fd::AsRawFd;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -71,6 +71,8 @@ pub(crate) struct SubReactor<H: Handler> {
     to_read: Vec<(usize, u64)>,
     /// Engine-clock time at which shutdown stops waiting for output to drain.
     stopping: Option<u64>,
+    /// The application's own pending work that shutdown waits for (see the builder).
+    drain_counter: Option<Arc<AtomicUsize>>,
 }
 
 impl<H: Handler> SubReactor<H> {
@@ -81,6 +83,7 @@ impl<H: Handler> SubReactor<H> {
         codec: Arc<dyn Codec>,
         counters: Arc<Counters>,
         limits: PhaseLimits,
+        drain_counter: Option<Arc<AtomicUsize>>,
     ) -> Self {
         Self {
             poll,
@@ -96,6 +99,7 @@ impl<H: Handler> SubReactor<H> {
             paused: Vec::new(),
             to_read: Vec::new(),
             stopping: None,
+            drain_counter,
         }
     }
 
@@ -623,8 +627,8 @@ impl<H: Handler> SubReactor<H> {
         }
     }
 
-    /// During shutdown: once the pool is idle and output flushed (or the grace period is
-    /// over), close every connection. Returns true when the thread may exit.
+    /// During shutdown: once the pool and the application are idle and output is flushed
+    /// (or the grace period is over), close every connection. Returns true when the thread may exit.
     fn finish_shutdown(&mut self) -> bool {
         let Some(deadline) = self.stopping else {
             return false;
@@ -633,7 +637,11 @@ impl<H: Handler> SubReactor<H> {
             .conns
             .iter()
             .all(|(_, c)| c.shared.queued.load(Ordering::Acquire) == 0);
-        if !(flushed && self.pool.queued() == 0) && clock::now_ms() < deadline {
+        let app_idle = self
+            .drain_counter
+            .as_ref()
+            .is_none_or(|c| c.load(Ordering::Acquire) == 0);
+        if !(flushed && app_idle && self.pool.queued() == 0) && clock::now_ms() < deadline {
             return false;
         }
         let slots: Vec<usize> = self.conns.iter().map(|(slot, _)| slot).collect();

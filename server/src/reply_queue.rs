@@ -5,8 +5,11 @@
 //! a response is written only when every earlier ticket has been answered. With no
 //! message in flight a response goes straight to the socket.
 //!
-//! Bound: tickets outstanding are at most the messages of this connection in the
-//! writer's queue (itself bounded) plus the responses waiting behind them.
+//! The first answer to a ticket wins: the writer's watchdog may answer `server_busy`
+//! for a message stuck in a commit, and the commit's late ack is then dropped.
+//!
+//! Bound: a ticket is answered within the writer's commit deadline, so the responses
+//! waiting behind it are at most what the connection's rate limit lets in meanwhile.
 
 use std::collections::VecDeque;
 
@@ -59,14 +62,16 @@ impl ReplyQueue {
         Ticket(slots.head + slots.waiting.len() as u64 - 1)
     }
 
-    /// Gives the response of `ticket`, and writes every response now in order.
-    pub fn answer(&self, ticket: Ticket, frame: Vec<u8>) {
+    /// Gives the response of `ticket` unless it has one already, and writes every
+    /// response now in order. Returns whether this answer was taken.
+    pub fn answer(&self, ticket: Ticket, frame: Vec<u8>) -> bool {
         let mut slots = self.slots.lock();
         let Some(index) = ticket.0.checked_sub(slots.head) else {
-            return; // answered already
+            return false; // answered and written already
         };
-        if let Some(slot) = slots.waiting.get_mut(index as usize) {
-            *slot = Some(frame);
+        match slots.waiting.get_mut(index as usize) {
+            Some(slot @ None) => *slot = Some(frame),
+            _ => return false, // answered already, or not a ticket of this queue
         }
         while let Some(Some(_)) = slots.waiting.front() {
             if let Some(Some(frame)) = slots.waiting.pop_front() {
@@ -74,10 +79,48 @@ impl ReplyQueue {
             }
             slots.head += 1;
         }
+        true
     }
 
     /// Responses reserved or queued and not yet written.
     pub fn pending(&self) -> usize {
         self.slots.lock().waiting.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn first_answer_wins_and_later_responses_wait_in_order() {
+        // A handle to a connection that is gone: sends are dropped, queueing still works.
+        let server = reactor::Server::builder()
+            .reactors(1)
+            .workers(1)
+            .start(Nop)
+            .unwrap();
+        let conn = server.connect("127.0.0.1:9".parse().unwrap()).unwrap();
+        let q = ReplyQueue::new(conn);
+        let t = q.reserve();
+        q.send(b"after".to_vec());
+        assert_eq!(q.pending(), 2);
+        assert!(q.answer(t, b"busy".to_vec()));
+        assert!(!q.answer(t, b"late ack".to_vec()));
+        assert_eq!(q.pending(), 0);
+        // An answer waiting behind an unanswered ticket is not replaced either.
+        let (first, second) = (q.reserve(), q.reserve());
+        assert!(q.answer(second, b"2".to_vec()));
+        assert!(!q.answer(second, b"2 again".to_vec()));
+        assert_eq!(q.pending(), 2);
+        assert!(q.answer(first, b"1".to_vec()));
+        assert_eq!(q.pending(), 0);
+    }
+
+    struct Nop;
+    impl reactor::Handler for Nop {
+        type Session = ();
+        fn on_connect(&self, _: &ConnHandle) {}
+        fn on_frame(&self, _: &ConnHandle, _: &mut (), _: Vec<u8>) {}
     }
 }

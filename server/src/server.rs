@@ -1,9 +1,11 @@
 //! Start-up and shutdown of `startserv`: wires config, store, writer, hub and the
 //! reactor engine together, runs until SIGINT/SIGTERM, then stops in order.
 //!
-//! Shutdown order: the engine stops accepting, flushes and closes connections and joins
-//! its threads; then the last handle to the writer is dropped, so the writer commits
-//! what is queued and exits; then the store closes.
+//! Shutdown order (SIGINT/SIGTERM): the engine stops accepting and stops reading; it
+//! waits (up to `shutdown_grace_secs`) until the workers are idle, the writer has
+//! committed and acked every queued message, and the acks are flushed; then it closes
+//! connections and joins its threads. The last handle to the writer is dropped, the
+//! writer exits, and the store closes.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -102,6 +104,7 @@ pub fn run(config: Config) -> Result<(), StartError> {
         rate_limit_burst: s.rate_limit_burst,
         token_ttl: auth.token_ttl(),
     };
+    let acks_pending = writer.in_flight();
     let app = Arc::new(App::new(settings, Arc::clone(&store), hub, writer, hasher));
 
     let (reactors, workers) = (config.resolved_reactors(), config.resolved_workers());
@@ -115,6 +118,7 @@ pub fn run(config: Config) -> Result<(), StartError> {
         .max_connections(max_connections)
         .queue_capacity(s.worker_queue)
         .shutdown_grace(s.shutdown_grace())
+        .shutdown_waits_for(acks_pending)
         .start(ChatHandler::new(Arc::clone(&app)))?;
     let local = server.local_addr().map_or(addr, |a| a);
     log::info!("startserv listening on {local}");

@@ -6,18 +6,28 @@
 //! sender (through the connection's [`ReplyQueue`], so responses stay in request order)
 //! and pushes each new message to the recipient's connections and the sender's others.
 //!
-//! Bounds and failure: the queue holds `queue_capacity` jobs; when it is full
-//! `send_message` answers `server_busy` at once. When the store is unavailable the
-//! writer retries with back-off (20 ms doubling to 1 s), answers `server_busy` to every
-//! job older than `commit_deadline`, and never acks what is not committed. A retried
-//! batch whose first attempt may have committed before failing is pushed again: the
-//! contract's delivery is at-least-once and clients dedup by `msg_id`.
+//! Bounds and failure:
+//! * The queue holds `queue_capacity` jobs; when it is full `send_message` answers
+//!   `server_busy` at once.
+//! * When the store is unavailable the writer retries with back-off (20 ms doubling to
+//!   1 s) and answers `server_busy` to every job older than `commit_deadline`. A store
+//!   that hangs (a frozen database) blocks the writer inside a call; a watchdog thread
+//!   then takes the queued jobs into the batch it watches and answers every expired
+//!   one, so no client waits much past the deadline. Nothing is acked before its commit; a commit that completes after its
+//!   job was answered `server_busy` is stored and pushed, and the client's retry with
+//!   the same `client_msg_id` returns its `msg_id` (first answer wins, see
+//!   [`ReplyQueue`]).
+//! * A retried batch whose first attempt may have committed before failing is pushed
+//!   again: delivery is at-least-once and clients dedup by `msg_id`.
+//! * [`Writer::in_flight`] counts jobs not yet finished, so shutdown can wait for acks.
 
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TrySendError};
+use parking_lot::Mutex;
 use reactor::ConnId;
 use serde_json::Value;
 
@@ -27,6 +37,9 @@ use crate::protocol::{response, ChatError, ErrorCode};
 use crate::reply_queue::{ReplyQueue, Ticket};
 use crate::result;
 use crate::store::{Store, StoreError, Stored};
+
+/// How often the watchdog looks at the batch being committed.
+const WATCHDOG_PERIOD: Duration = Duration::from_millis(100);
 
 /// Writer settings (from the `[writer]` config section).
 #[derive(Debug, Clone, Copy)]
@@ -58,7 +71,8 @@ pub struct Job {
 }
 
 impl Job {
-    fn answer_error(self, code: ErrorCode, message: &str) {
+    /// Answers the sender with an error (unless it was answered already).
+    pub fn answer_error(&self, code: ErrorCode, message: &str) {
         let frame = response::error(
             "send_message",
             self.seq.as_ref(),
@@ -66,22 +80,66 @@ impl Job {
         );
         self.replies.answer(self.ticket, frame);
     }
+
+    fn answer_busy(&self) {
+        self.answer_error(
+            ErrorCode::ServerBusy,
+            "the store is unavailable; the message was not stored, retry",
+        );
+    }
+}
+
+/// A job in the writer's hands.
+struct Entry {
+    job: Job,
+    /// The watchdog answered it `server_busy` while its commit was blocked.
+    busy_sent: bool,
+    _counted: InFlight,
+}
+
+/// One count in [`Writer::in_flight`], given back when dropped.
+struct InFlight(Arc<AtomicUsize>);
+
+impl InFlight {
+    fn new(counter: &Arc<AtomicUsize>) -> Self {
+        counter.fetch_add(1, Ordering::AcqRel);
+        Self(Arc::clone(counter))
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
 }
 
 /// The handle through which workers queue messages.
 pub struct Writer {
-    jobs: Sender<Job>,
+    jobs: Sender<Entry>,
+    in_flight: Arc<AtomicUsize>,
 }
 
 impl Writer {
-    /// Starts the writer thread. It exits once every `Writer` handle is dropped and the
-    /// queue is drained.
+    /// Starts the writer thread (and its watchdog). Both exit once every `Writer` handle
+    /// is dropped and the queue is drained.
     pub fn start(
         store: Arc<dyn Store>,
         hub: Arc<Hub>,
         settings: WriterSettings,
     ) -> std::io::Result<(Writer, JoinHandle<()>)> {
         let (jobs, rx) = crossbeam_channel::bounded(settings.queue_capacity.max(1));
+        let shared = Arc::new(Shared {
+            current: Mutex::new(Vec::new()),
+            in_store: AtomicBool::new(false),
+        });
+        let (stop_watchdog, stopped) = crossbeam_channel::bounded::<()>(0);
+        let watchdog = {
+            let (shared, rx) = (Arc::clone(&shared), rx.clone());
+            let deadline = settings.commit_deadline;
+            std::thread::Builder::new()
+                .name("writer-watchdog".into())
+                .spawn(move || watch(&shared, &rx, deadline, &stopped))?
+        };
         let thread = std::thread::Builder::new()
             .name("writer".into())
             .spawn(move || {
@@ -90,22 +148,59 @@ impl Writer {
                     hub,
                     settings,
                     rx,
+                    shared,
                 }
-                .run()
+                .run();
+                drop(stop_watchdog);
+                if watchdog.join().is_err() {
+                    log::error!("the writer's watchdog panicked");
+                }
             })?;
-        Ok((Writer { jobs }, thread))
+        let in_flight = Arc::new(AtomicUsize::new(0));
+        Ok((Writer { jobs, in_flight }, thread))
     }
 
     /// Queues a job; gives it back when the queue is full or the writer is gone.
     pub fn submit(&self, job: Job) -> Result<(), Box<Job>> {
-        self.jobs.try_send(job).map_err(|e| match e {
-            TrySendError::Full(job) | TrySendError::Disconnected(job) => Box::new(job),
+        let entry = Entry {
+            job,
+            busy_sent: false,
+            _counted: InFlight::new(&self.in_flight),
+        };
+        self.jobs.try_send(entry).map_err(|e| match e {
+            TrySendError::Full(entry) | TrySendError::Disconnected(entry) => Box::new(entry.job),
         })
     }
 
-    /// Jobs waiting in the queue.
-    pub fn queued(&self) -> usize {
-        self.jobs.len()
+    /// Jobs accepted and not yet finished (answered and, if committed, pushed).
+    pub fn in_flight(&self) -> Arc<AtomicUsize> {
+        Arc::clone(&self.in_flight)
+    }
+}
+
+/// What the writer and its watchdog share.
+struct Shared {
+    /// The batch being committed. The writer sends its first `n` entries to the store;
+    /// the watchdog may append (never remove) while the writer is blocked.
+    current: Mutex<Vec<Entry>>,
+    /// The writer is inside a store call.
+    in_store: AtomicBool,
+}
+
+/// The watchdog: while the writer is blocked in the store, takes queued jobs into the
+/// current batch and answers `server_busy` for every job past its deadline.
+fn watch(shared: &Shared, rx: &Receiver<Entry>, deadline: Duration, stopped: &Receiver<()>) {
+    while let Err(RecvTimeoutError::Timeout) = stopped.recv_timeout(WATCHDOG_PERIOD) {
+        let mut batch = shared.current.lock();
+        if shared.in_store.load(Ordering::Acquire) {
+            batch.extend(rx.try_iter());
+        }
+        for entry in batch.iter_mut() {
+            if !entry.busy_sent && entry.job.accepted.elapsed() >= deadline {
+                entry.busy_sent = true;
+                entry.job.answer_busy();
+            }
+        }
     }
 }
 
@@ -113,43 +208,56 @@ struct WriterLoop {
     store: Arc<dyn Store>,
     hub: Arc<Hub>,
     settings: WriterSettings,
-    rx: Receiver<Job>,
+    rx: Receiver<Entry>,
+    shared: Arc<Shared>,
 }
 
 impl WriterLoop {
     fn run(self) {
-        let mut batch = Vec::with_capacity(self.settings.batch_max);
         loop {
-            if batch.is_empty() {
+            if self.shared.current.lock().is_empty() {
                 match self.rx.recv() {
-                    Ok(job) => batch.push(job),
+                    Ok(entry) => self.shared.current.lock().push(entry),
                     Err(_) => return, // every Writer handle is gone and the queue is empty
                 }
             }
             let until = Instant::now() + self.settings.batch_wait;
-            while batch.len() < self.settings.batch_max {
+            while self.shared.current.lock().len() < self.settings.batch_max {
                 match self.rx.recv_deadline(until) {
-                    Ok(job) => batch.push(job),
+                    Ok(entry) => self.shared.current.lock().push(entry),
                     Err(RecvTimeoutError::Timeout | RecvTimeoutError::Disconnected) => break,
                 }
             }
-            self.commit(&mut batch);
+            self.commit();
         }
     }
 
-    /// Commits `batch` (emptying it), retrying while the store is unavailable.
-    fn commit(&self, batch: &mut Vec<Job>) {
+    /// Commits the current batch, retrying while the store is unavailable. Entries the
+    /// watchdog appended meanwhile stay for the next round.
+    fn commit(&self) {
         let mut backoff = Duration::from_millis(20);
         let mut retried = false;
         loop {
-            let messages: Vec<NewMessage> = batch.iter().map(|j| j.msg.clone()).collect();
-            match self.store.insert_messages(&messages) {
+            let messages: Vec<NewMessage> = {
+                let batch = self.shared.current.lock();
+                let n = batch.len().min(self.settings.batch_max.max(1) * 4);
+                batch[..n].iter().map(|e| e.job.msg.clone()).collect()
+            };
+            if messages.is_empty() {
+                return;
+            }
+            self.shared.in_store.store(true, Ordering::Release);
+            let outcome = self.store.insert_messages(&messages);
+            self.shared.in_store.store(false, Ordering::Release);
+            match outcome {
                 Ok(stored) => {
                     if retried {
                         log::info!("store is back: committed {} messages", stored.len());
                     }
-                    for (job, stored) in batch.drain(..).zip(stored) {
-                        self.deliver(job, stored, retried);
+                    let done: Vec<Entry> =
+                        self.shared.current.lock().drain(..messages.len()).collect();
+                    for (entry, stored) in done.into_iter().zip(stored) {
+                        self.deliver(&entry.job, stored, retried);
                     }
                     return;
                 }
@@ -158,74 +266,47 @@ impl WriterLoop {
                         log::warn!("writer: store unavailable, retrying: {e}");
                     }
                     retried = true;
-                    self.expire(batch);
-                    self.top_up(batch);
-                    if batch.is_empty() {
-                        return;
+                    {
+                        let mut batch = self.shared.current.lock();
+                        batch.extend(self.rx.try_iter());
+                        expire(&mut batch, self.settings.commit_deadline);
+                        if batch.is_empty() {
+                            return;
+                        }
                     }
                     std::thread::sleep(backoff);
                     backoff = (backoff * 2).min(Duration::from_secs(1));
                 }
                 Err(e) => {
+                    let done: Vec<Entry> =
+                        self.shared.current.lock().drain(..messages.len()).collect();
                     log::error!(
                         "writer: batch of {} failed: {e}; storing one by one",
-                        batch.len()
+                        done.len()
                     );
-                    self.commit_one_by_one(batch, retried);
+                    for entry in done {
+                        self.commit_alone(&entry.job, retried);
+                    }
                     return;
                 }
             }
         }
     }
 
-    /// After a non-transient failure: find the message(s) at fault, store the rest.
-    fn commit_one_by_one(&self, batch: &mut Vec<Job>, retried: bool) {
-        for job in batch.drain(..) {
-            match self.store.insert_messages(std::slice::from_ref(&job.msg)) {
-                Ok(mut stored) if stored.len() == 1 => {
-                    let stored = stored.remove(0);
-                    self.deliver(job, stored, retried);
-                }
-                Ok(_) => job.answer_error(ErrorCode::Internal, "internal error"),
-                Err(StoreError::Unavailable(_)) => job.answer_error(
-                    ErrorCode::ServerBusy,
-                    "the store is unavailable; the message was not stored, retry",
-                ),
-                Err(e) => {
-                    log::error!("writer: message from {} failed: {e}", job.msg.from);
-                    job.answer_error(ErrorCode::Internal, "internal error");
-                }
+    /// After a non-transient failure: stores one message alone, to isolate the bad one.
+    fn commit_alone(&self, job: &Job, retried: bool) {
+        match self.store.insert_messages(std::slice::from_ref(&job.msg)) {
+            Ok(mut stored) if stored.len() == 1 => self.deliver(job, stored.remove(0), retried),
+            Ok(_) => job.answer_error(ErrorCode::Internal, "internal error"),
+            Err(StoreError::Unavailable(_)) => job.answer_busy(),
+            Err(e) => {
+                log::error!("writer: message from {} failed: {e}", job.msg.from);
+                job.answer_error(ErrorCode::Internal, "internal error");
             }
         }
     }
 
-    /// Answers `server_busy` to every job past the commit deadline.
-    fn expire(&self, batch: &mut Vec<Job>) {
-        let deadline = self.settings.commit_deadline;
-        let (expired, kept): (Vec<Job>, Vec<Job>) = batch
-            .drain(..)
-            .partition(|j| j.accepted.elapsed() >= deadline);
-        *batch = kept;
-        for job in expired {
-            job.answer_error(
-                ErrorCode::ServerBusy,
-                "the store is unavailable; the message was not stored, retry",
-            );
-        }
-    }
-
-    /// During an outage, keeps taking queued jobs so that each is answered by its deadline.
-    fn top_up(&self, batch: &mut Vec<Job>) {
-        while batch.len() < self.settings.batch_max {
-            match self.rx.try_recv() {
-                Ok(job) => batch.push(job),
-                Err(_) => break,
-            }
-        }
-        self.expire(batch);
-    }
-
-    fn deliver(&self, job: Job, stored: Stored, retried: bool) {
+    fn deliver(&self, job: &Job, stored: Stored, retried: bool) {
         let m = &stored.message;
         let ack = response::ok(
             "send_message",
@@ -243,4 +324,15 @@ impl WriterLoop {
             self.hub.push(m.from, &frame, Some(job.origin));
         }
     }
+}
+
+/// Answers `server_busy` to, and drops, every job past the commit deadline.
+fn expire(batch: &mut Vec<Entry>, deadline: Duration) {
+    batch.retain(|entry| {
+        let keep = entry.job.accepted.elapsed() < deadline;
+        if !keep {
+            entry.job.answer_busy();
+        }
+        keep
+    });
 }

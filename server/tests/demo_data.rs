@@ -10,8 +10,8 @@ fn demo_sql_loads_and_its_users_can_log_in() {
     let path = dir.path().join("chat.db");
     // Opening the store creates the schema; the demo file needs the tables to exist.
     drop(SqliteStore::open(&path, 1).unwrap());
-    let sql = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../sql/demo.sql"))
-        .unwrap();
+    let sql =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../sql/demo.sql")).unwrap();
     rusqlite::Connection::open(&path)
         .unwrap()
         .execute_batch(&sql)
