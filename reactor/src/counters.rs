@@ -98,8 +98,8 @@ impl Counters {
         self.open.fetch_sub(1, Ordering::Relaxed);
         self.closed.fetch_add(1, Ordering::Relaxed);
     }
-    pub(crate) fn frame_in(&self) {
-        self.frames_in.fetch_add(1, Ordering::Relaxed);
+    pub(crate) fn frames_in(&self, n: usize) {
+        self.frames_in.fetch_add(n as u64, Ordering::Relaxed);
     }
     pub(crate) fn frame_out(&self) {
         self.frames_out.fetch_add(1, Ordering::Relaxed);

@@ -382,18 +382,21 @@ impl<H: Handler> SubReactor<H> {
         }
         let buf: &[u8] = if carried { &conn.input } else { fresh };
         let mut pos = 0;
+        let mut frames = Vec::new();
         let outcome = loop {
             match self.codec.decode(&buf[pos..]) {
                 Ok(Some(frame)) => {
                     let body = buf[pos + frame.body.start..pos + frame.body.end].to_vec();
                     pos += frame.consumed.max(1);
-                    self.counters.frame_in();
-                    self.pool.dispatch(&conn.mailbox, Event::Frame(body));
+                    frames.push(Event::Frame(body));
                 }
                 Ok(None) => break Ok(()),
                 Err(e) => break Err(e),
             }
         };
+        let count = frames.len();
+        self.counters.frames_in(count);
+        self.pool.dispatch_all(&conn.mailbox, frames, count);
         match outcome {
             Ok(()) if carried => {
                 conn.input.drain(..pos);

@@ -21,6 +21,7 @@ use std::sync::Arc;
 use crossbeam_channel::{Receiver, Sender};
 
 use crate::counters::Counters;
+use crate::handle::ConnHandle;
 use crate::handler::Handler;
 use crate::mailbox::{Event, Mailbox};
 use crate::notifier::{Notice, Notifier};
@@ -82,10 +83,25 @@ impl<H: Handler> WorkerPool<H> {
 
     /// Queues one event for a connection.
     pub(crate) fn dispatch(&self, mailbox: &Arc<Mailbox<H::Session>>, event: Event) {
-        self.counters.queued_events.fetch_add(1, Ordering::AcqRel);
+        self.dispatch_all(mailbox, std::iter::once(event), 1);
+    }
+
+    /// Queues `count` events for a connection under one lock (the frames of one read).
+    pub(crate) fn dispatch_all(
+        &self,
+        mailbox: &Arc<Mailbox<H::Session>>,
+        events: impl IntoIterator<Item = Event>,
+        count: usize,
+    ) {
+        if count == 0 {
+            return;
+        }
+        self.counters
+            .queued_events
+            .fetch_add(count, Ordering::SeqCst);
         let schedule = {
             let mut queue = mailbox.queue.lock();
-            queue.events.push_back(event);
+            queue.events.extend(events);
             !std::mem::replace(&mut queue.scheduled, true)
         };
         if schedule {
@@ -114,35 +130,39 @@ impl<H: Handler> WorkerPool<H> {
     }
 
     fn run_mailbox(&self, mailbox: Arc<Mailbox<H::Session>>) {
+        // Take up to a batch under one lock. The mailbox stays `scheduled` while its
+        // callbacks run, so no other worker can take it meanwhile.
+        let batch: Vec<Event> = {
+            let mut queue = mailbox.queue.lock();
+            let n = queue.events.len().min(BATCH);
+            queue.events.drain(..n).collect()
+        };
+        let handled = batch.len();
         // Frames the callbacks send collect in the outbox and leave in one write below.
         crate::handle::cork(mailbox.conn.id());
-        let mut more = true;
-        for _ in 0..BATCH {
-            let event = {
-                let mut queue = mailbox.queue.lock();
-                match queue.events.pop_front() {
-                    Some(event) => event,
-                    None => {
-                        queue.scheduled = false;
-                        more = false;
-                        break;
-                    }
-                }
-            };
-            self.handle(&mailbox, event);
-            self.event_done();
+        {
+            let mut session = mailbox.session.lock();
+            for event in batch {
+                self.handle(&mailbox.conn, &mut session, event);
+            }
         }
         crate::handle::uncork();
         mailbox.conn.shared().flush();
+        self.events_done(handled);
+        let more = {
+            let mut queue = mailbox.queue.lock();
+            if queue.events.is_empty() {
+                queue.scheduled = false;
+            }
+            queue.scheduled
+        };
         if more {
-            self.schedule(mailbox);
+            self.schedule(mailbox); // to the back of the run queue: others get a turn
         }
     }
 
-    fn handle(&self, mailbox: &Mailbox<H::Session>, event: Event) {
-        let conn = &mailbox.conn;
+    fn handle(&self, conn: &ConnHandle, session: &mut Option<H::Session>, event: Event) {
         let handler = &*self.handler;
-        let mut session = mailbox.session.lock();
         let outcome = catch_unwind(AssertUnwindSafe(|| match event {
             Event::Connect => *session = Some(handler.on_connect(conn)),
             Event::Frame(frame) => {
@@ -177,8 +197,11 @@ impl<H: Handler> WorkerPool<H> {
         }
     }
 
-    fn event_done(&self) {
-        let left = self.counters.queued_events.fetch_sub(1, Ordering::SeqCst) - 1;
+    fn events_done(&self, n: usize) {
+        if n == 0 {
+            return;
+        }
+        let left = self.counters.queued_events.fetch_sub(n, Ordering::SeqCst) - n;
         if left <= self.capacity / 2
             && self.reactors_paused.load(Ordering::SeqCst)
             && self.reactors_paused.swap(false, Ordering::SeqCst)

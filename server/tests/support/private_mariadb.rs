@@ -51,6 +51,10 @@ impl PrivateMariaDb {
             .tempdir()
             .expect("temp dir");
         let datadir = dir.path().join("data");
+        // Its own tmpdir: concurrent instances otherwise collide on temporary tables
+        // (`/tmp/#sql-temptable-…`) while bootstrapping.
+        let tmpdir = dir.path().join("tmp");
+        fs::create_dir_all(&tmpdir).expect("create tmpdir");
         let log = dir.path().join("install.log");
         let out = OpenOptions::new()
             .create(true)
@@ -60,6 +64,7 @@ impl PrivateMariaDb {
         let status = Command::new("mariadb-install-db")
             .arg("--no-defaults")
             .arg(format!("--datadir={}", datadir.display()))
+            .arg(format!("--tmpdir={}", tmpdir.display()))
             .arg("--user=root")
             .arg("--auth-root-authentication-method=normal")
             .arg("--skip-test-db")
@@ -134,6 +139,7 @@ impl PrivateMariaDb {
             .arg("--bind-address=127.0.0.1")
             .arg(format!("--socket={}", d.join("mariadbd.sock").display()))
             .arg(format!("--pid-file={}", d.join("mariadbd.pid").display()))
+            .arg(format!("--tmpdir={}", d.join("tmp").display()))
             .arg("--user=root")
             .args(SERVER_OPTS)
             .stdin(Stdio::null())
