@@ -404,15 +404,10 @@ impl<H: Handler> SubReactor<H> {
             Ok(()) => conn.input.extend_from_slice(&fresh[pos..]),
             Err(e) => {
                 conn.input.clear();
-                conn.close_dispatched = true;
-                conn.phase = Phase::AwaitingApp;
                 log::debug!("connection {} ({}): {e}", conn.shared.id, conn.shared.peer);
                 self.pool
                     .dispatch(&conn.mailbox, Event::FrameError(e.clone()));
-                self.pool
-                    .dispatch(&conn.mailbox, Event::Close(CloseReason::Frame(e)));
-                let id = conn.shared.id.0;
-                self.arm(slot, id, self.limits.await_app);
+                self.hand_close_to_app(slot, CloseReason::Frame(e));
             }
         }
         let conn = &mut self.conns[slot];
@@ -421,18 +416,22 @@ impl<H: Handler> SubReactor<H> {
         }
     }
 
+    /// An open connection ends: stop taking its input, tell the application why, and
+    /// give its `on_close` a bounded time to finish (then the socket is dropped).
+    fn hand_close_to_app(&mut self, slot: usize, reason: CloseReason) {
+        let conn = &mut self.conns[slot];
+        conn.phase = Phase::AwaitingApp;
+        conn.close_dispatched = true;
+        self.pool.dispatch(&conn.mailbox, Event::Close(reason));
+        let id = conn.shared.id.0;
+        self.arm(slot, id, self.limits.await_app);
+    }
+
     fn on_eof(&mut self, slot: usize) {
         let conn = &mut self.conns[slot];
         conn.read_closed = true;
         match conn.phase {
-            Phase::Open => {
-                conn.phase = Phase::AwaitingApp;
-                conn.close_dispatched = true;
-                self.pool
-                    .dispatch(&conn.mailbox, Event::Close(CloseReason::PeerClosed));
-                let id = conn.shared.id.0;
-                self.arm(slot, id, self.limits.await_app);
-            }
+            Phase::Open => self.hand_close_to_app(slot, CloseReason::PeerClosed),
             Phase::Lingering => self.drop_conn(slot, CloseReason::PeerClosed),
             Phase::Connecting | Phase::AwaitingApp | Phase::Draining => {}
         }
@@ -584,14 +583,7 @@ impl<H: Handler> SubReactor<H> {
     fn deadline_passed(&mut self, slot: usize) {
         let conn = &mut self.conns[slot];
         match conn.phase {
-            Phase::Open => {
-                conn.phase = Phase::AwaitingApp;
-                conn.close_dispatched = true;
-                self.pool
-                    .dispatch(&conn.mailbox, Event::Close(CloseReason::DeadlineExpired));
-                let id = conn.shared.id.0;
-                self.arm(slot, id, self.limits.await_app);
-            }
+            Phase::Open => self.hand_close_to_app(slot, CloseReason::DeadlineExpired),
             Phase::Connecting => self.drop_conn(slot, CloseReason::DeadlineExpired),
             Phase::AwaitingApp | Phase::Draining | Phase::Lingering => {
                 log::debug!(

@@ -1,7 +1,7 @@
 //! `history`: the conversation with one peer, newest first, paged with `before`.
 
 use super::{CmdResult, Ctx, Reply};
-use crate::protocol::response::{self, fit};
+use crate::protocol::response::{self, page};
 use crate::result;
 
 /// Answers `{messages, more}`.
@@ -11,13 +11,7 @@ pub fn run(ctx: &mut Ctx) -> CmdResult {
     let limit = ctx.req.limit("limit", 50, 100)?;
     let me = ctx.my_id()?;
     ctx.user(peer)?;
-    let mut messages = ctx.app.store.history(me, peer, before, limit + 1)?;
-    let mut more = messages.len() > limit;
-    messages.truncate(limit);
-    let (messages, cut) = fit(
-        messages.iter().map(response::message),
-        ctx.app.settings.max_frame,
-    );
-    more |= cut;
+    let rows = ctx.app.store.history(me, peer, before, limit + 1)?;
+    let (messages, more) = page(rows, limit, response::message, ctx.app.settings.max_frame);
     Ok(Reply::Now(result! { "messages": messages, "more": more }))
 }

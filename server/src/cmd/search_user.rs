@@ -2,7 +2,7 @@
 //! `more` says whether others match.
 
 use super::{CmdResult, Ctx, Reply};
-use crate::protocol::response::fit;
+use crate::protocol::response::page;
 use crate::result;
 
 const MAX_RESULTS: usize = 20;
@@ -10,13 +10,8 @@ const MAX_RESULTS: usize = 20;
 /// Answers `{users, more}`.
 pub fn run(ctx: &mut Ctx) -> CmdResult {
     let query = ctx.req.str_chars("query", 1, 32)?;
-    let mut users = ctx.app.store.search_users(query, MAX_RESULTS + 1)?;
-    let mut more = users.len() > MAX_RESULTS;
-    users.truncate(MAX_RESULTS);
-    let (users, cut) = fit(
-        users.iter().map(|u| ctx.user_json(u)),
-        ctx.app.settings.max_frame,
-    );
-    more |= cut;
+    let rows = ctx.app.store.search_users(query, MAX_RESULTS + 1)?;
+    let to_json = |u: &crate::model::User| ctx.user_json(u);
+    let (users, more) = page(rows, MAX_RESULTS, to_json, ctx.app.settings.max_frame);
     Ok(Reply::Now(result! { "users": users, "more": more }))
 }

@@ -91,6 +91,21 @@ pub fn fit(items: impl IntoIterator<Item = Value>, max_frame: usize) -> (Vec<Val
     (kept, false)
 }
 
+/// A page of a list result: `rows` were fetched with `limit + 1` so that one extra row
+/// tells whether more exist. Keeps at most `limit`, cut further to fit the frame;
+/// returns the JSON items and `more`.
+pub fn page<T>(
+    mut rows: Vec<T>,
+    limit: usize,
+    to_json: impl Fn(&T) -> Value,
+    max_frame: usize,
+) -> (Vec<Value>, bool) {
+    let more = rows.len() > limit;
+    rows.truncate(limit);
+    let (items, cut) = fit(rows.iter().map(to_json), max_frame);
+    (items, more || cut)
+}
+
 /// Builds a result object from pairs.
 #[macro_export]
 macro_rules! result {
