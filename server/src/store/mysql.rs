@@ -39,8 +39,10 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 const IO_TIMEOUT: Duration = Duration::from_secs(5);
 /// How long a call waits for a free pooled connection.
 const POOL_WAIT: Duration = Duration::from_secs(5);
-/// How many times a transaction is tried when it keeps dying in deadlocks.
-const ATTEMPTS: u32 = 3;
+/// How many times a transaction is tried when it keeps dying in deadlocks. Concurrent
+/// friend requests meet in InnoDB's gap locks; the victim retries after a short random
+/// pause (see [`MysqlStore::run`]), as InnoDB's own error message advises.
+const ATTEMPTS: u32 = 8;
 /// Rows per multi-row statement (keeps statements well under the placeholder limit).
 const CHUNK: usize = 500;
 /// Text per multi-row insert, roughly: well under any server's `max_allowed_packet`
@@ -506,6 +508,9 @@ impl MysqlStore {
                 code == Some(ER_LOCK_DEADLOCK) || (retry_duplicates && code == Some(ER_DUP_ENTRY));
             if retry && attempt < ATTEMPTS {
                 log::debug!("mysql: retrying {what} after {e}");
+                // Jitter so that the transactions that collided do not collide again.
+                let pause_ms = rand::random_range(1..=2u64 << attempt.min(5));
+                std::thread::sleep(Duration::from_millis(pause_ms));
                 attempt += 1;
                 continue;
             }
