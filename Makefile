@@ -10,14 +10,15 @@ export CHAT_TEST_MYSQL
 TARGET_DIR = $${CARGO_TARGET_DIR:-target}
 
 .DEFAULT_GOAL := help
-.PHONY: help run services test lint bench fmt clean
+.PHONY: help run services test lint bench bench-echo fmt clean
 
 help:
 	@echo "make run       build the release server and run startserv on PORT (default $(PORT))"
 	@echo "make services  make sure MariaDB (127.0.0.1:3306) and Redis (127.0.0.1:6379) answer"
 	@echo "make test      services, then cargo test --workspace --all-targets (CHAT_TEST_MYSQL=$(CHAT_TEST_MYSQL))"
 	@echo "make lint      cargo fmt --check and cargo clippy -D warnings on the whole workspace"
-	@echo "make bench     services, then benches/run.sh"
+	@echo "make bench     services, then the benchmark suite (benches/suite.sh, results in benches/results/)"
+	@echo "make bench-echo  only the echo benchmark: our reactor against tokio (benches/run.sh)"
 	@echo "make fmt       cargo fmt --all"
 	@echo "make clean     cargo clean and remove data/"
 
@@ -36,6 +37,9 @@ lint:
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 
 bench: services
+	bash benches/suite.sh
+
+bench-echo:
 	bash benches/run.sh
 
 fmt:
