@@ -1,2 +1,47 @@
-//! Operator tools for the chat server. `chatload`, the load generator, lands with the
-//! load-testing issue; until then this crate only reserves its place in the workspace.
+//! Operator tools for the chat server: `chatload`, the load generator, and
+//! `relay_floor`, the raw relay floor it is compared with.
+//!
+//! `chatload` drives `startserv` over the wire contract (`/work/shared/protocol.md`) with
+//! the project's own reactor engine used as a client: one engine, many outgoing
+//! connections, callbacks on worker threads. Its subcommands live in the binary
+//! (`src/bin/chatload.rs`); everything they share is in this library.
+//!
+//! Layout, one concept per file:
+//! * [`wire`]: what travels on a connection: JSON requests chatload sends, and
+//!   [`wire::Frame`], the decoded form of every frame the server sends (responses and
+//!   pushes), with the checks that make a frame malformed.
+//! * [`floor`]: the minimal binary protocol spoken to `relay_floor` (`chatload relay
+//!   --floor`), encoder and decoder on both sides.
+//! * [`client`]: [`client::Engine`] (the reactor in client mode) and [`client::Peer`] (one
+//!   connection: pipelined requests matched to responses by `seq`, pushes handed to a
+//!   [`client::PushSink`], every anomaly counted in [`client::Health`], never a panic).
+//! * [`accounts`]: user names, the run prefix, source-address spreading and bulk
+//!   registration.
+//! * [`relay`]: the relay scenario (closed or open loop, ack and delivery latency,
+//!   exactly-once check with a `sync` to tell lost from late).
+//! * [`ledger`]: the pure exactly-once accounting the relay scenario ends with.
+//! * [`conns`]: many idle logged-in connections, spread over processes (`--procs`).
+//! * [`login`]: the login storm.
+//! * [`argon2_rate`]: raw argon2id hashes per second on all cores.
+//! * [`stats`]: HdrHistogram recording, merging and percentiles; keyed counters.
+//! * [`report`]: the summary table (stderr), the final JSON line (stdout), progress bars.
+//! * [`args`]: command-line options shared by the subcommands and their validation.
+//! * [`error`]: why a run stops ([`error::LoadError`]).
+
+#![deny(missing_docs)]
+
+pub mod accounts;
+pub mod argon2_rate;
+pub mod args;
+pub mod client;
+pub mod conns;
+pub mod error;
+pub mod floor;
+pub mod ledger;
+pub mod login;
+pub mod relay;
+pub mod report;
+pub mod stats;
+pub mod wire;
+
+pub use error::LoadError;

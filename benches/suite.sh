@@ -1,0 +1,567 @@
+#!/usr/bin/env bash
+#: The benchmark suite (`make bench`): chatload against fresh startserv servers.
+#:
+#:   1. relay, durable ack, 1,000 connections: closed loop at a few windows (best with
+#:      0 lost / 0 duplicated) and open loop at a few offered rates, on MariaDB and SQLite
+#:   2. the same relay against relay_floor (no JSON, no store): relay ÷ floor
+#:   3. idle connections: as many logged-in connections as the server's file limit allows,
+#:      held over several chatload processes; server VmRSS growth per connection
+#:   4. login storm: 10,000 clients at once (bench profile), then the default argon2 cost
+#:      against raw argon2 hashes/s (`chatload argon2-rate`)
+#:   5. echo: benches/run.sh (reactor vs tokio), included as is
+#:
+#: Writes benches/results/<YYYY-MM-DD>.md (tables, goals, commands, machine) and
+#: benches/results/<YYYY-MM-DD>-latency.svg (send→delivery p50/p99/p99.9 vs offered load).
+#: Every server is started here on a port the OS picks, with its own data directory and
+#: its own MariaDB database (chat_bench_<stamp>_<name>), and is stopped and dropped on
+#: exit (trap), whatever happens. See benches/SUITE.md.
+#:
+#: Environment (defaults in brackets):
+#:   BENCH_SECS [10]            measured seconds per relay run (and per echo run)
+#:   BENCH_WARMUP [2]           warm-up seconds per relay run
+#:   BENCH_RELAY_CONNS [1000]   relay connections
+#:   BENCH_WINDOWS ["1 4 16"]   closed-loop windows
+#:   BENCH_RATES ["5000 10000 20000 40000"]  open-loop offered msg/s (chart)
+#:   BENCH_P99_RATE [20000]     the offered rate whose p99 the goals table quotes
+#:   BENCH_IDLE_CONNS [19500]   idle connections;  BENCH_IDLE_PROCS [4] chatload processes
+#:   BENCH_HOLD [40]            seconds the idle connections are held (pings every 30 s)
+#:   BENCH_CONNS_SERVER_ENV [""]  environment of the idle-connections server, e.g.
+#:                              "MALLOC_MMAP_THRESHOLD_=32768" (see SUITE.md)
+#:   BENCH_LOGIN_CONNS [10000]  login storm clients (bench profile)
+#:   BENCH_LOGIN_DEFAULT_CONNS [1000]  clients of the default-cost storm (demo users)
+#:   BENCH_ARGON2_SECS [10]     seconds of `chatload argon2-rate`
+#:   BENCH_SCENARIOS ["relay floor conns login echo"]  which scenarios to run
+#:   BENCH_SKIP_SERVICES [0]    1: do not run tools/services.sh
+#:   BENCH_KEEP [0]             1: keep the work directory (server logs) after the run
+#:   CARGO_TARGET_DIR           as for cargo
+#: Usage: bash benches/suite.sh     (from anywhere; or: make bench)
+
+set -euo pipefail
+
+BENCHES_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+ROOT=$(dirname "$BENCHES_DIR")
+cd "$ROOT"
+
+SECS=${BENCH_SECS:-10}
+WARMUP=${BENCH_WARMUP:-2}
+RELAY_CONNS=${BENCH_RELAY_CONNS:-1000}
+read -r -a WINDOWS <<<"${BENCH_WINDOWS:-1 4 16}"
+read -r -a RATES <<<"${BENCH_RATES:-5000 10000 20000 40000}"
+P99_RATE=${BENCH_P99_RATE:-20000}
+IDLE_CONNS=${BENCH_IDLE_CONNS:-19500}
+IDLE_PROCS=${BENCH_IDLE_PROCS:-4}
+HOLD=${BENCH_HOLD:-40}
+LOGIN_CONNS=${BENCH_LOGIN_CONNS:-10000}
+LOGIN_DEFAULT_CONNS=${BENCH_LOGIN_DEFAULT_CONNS:-1000}
+ARGON2_SECS=${BENCH_ARGON2_SECS:-10}
+SCENARIOS=" ${BENCH_SCENARIOS:-relay floor conns login echo} "
+MYSQL=(mysql -uroot -h127.0.0.1 -P3306)
+MYSQL_BASE=mysql://root@127.0.0.1:3306
+# Seconds a relay run may wait for outstanding acks and pushes after the load stops
+# (an overloaded open-loop run leaves the writer's queue full; it must drain before the
+# next run so that runs do not disturb each other).
+DRAIN=30
+FLOOR_THREADS=(--reactors 2 --workers 2)
+
+if [[ " ${RATES[*]} " != *" $P99_RATE "* ]]; then
+    RATES+=("$P99_RATE")
+fi
+wants() { [[ "$SCENARIOS" == *" $1 "* ]]; }
+
+SUITE_START=$(date +%s)
+DATE=$(date +%Y-%m-%d)
+STAMP=$(date +%Y%m%d%H%M%S)
+LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
+
+echo "== building: cargo build --release -p server -p tools" >&2
+cargo build --release -p server -p tools >&2
+TARGET_DIR=${CARGO_TARGET_DIR:-$(cargo metadata --format-version 1 --no-deps |
+    sed -n 's/.*"target_directory":"\([^"]*\)".*/\1/p')}
+BIN="$TARGET_DIR/release"
+for b in startserv chatload relay_floor; do
+    [[ -x "$BIN/$b" ]] || { echo "suite: missing $BIN/$b" >&2; exit 1; }
+done
+BUILD_SECS=$(($(date +%s) - SUITE_START))
+
+if [[ "${BENCH_SKIP_SERVICES:-0}" != 1 ]]; then
+    echo "== services: bash tools/services.sh" >&2
+    bash tools/services.sh >&2
+fi
+
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/chat-bench.XXXXXX")
+PIDS=()
+DBS=()
+
+stop_pid() {
+    local pid=$1
+    if kill -0 "$pid" 2>/dev/null; then
+        kill -TERM "$pid" 2>/dev/null || true
+        for _ in $(seq 100); do
+            kill -0 "$pid" 2>/dev/null || break
+            sleep 0.1
+        done
+        kill -KILL "$pid" 2>/dev/null || true
+    fi
+    wait "$pid" 2>/dev/null || true
+}
+
+cleanup() {
+    local pid db
+    for pid in "${PIDS[@]}"; do stop_pid "$pid"; done
+    for db in "${DBS[@]}"; do "${MYSQL[@]}" -e "DROP DATABASE IF EXISTS $db" 2>/dev/null || true; done
+    if [[ "${BENCH_KEEP:-0}" == 1 ]]; then
+        echo "suite: work directory kept: $WORK" >&2
+    else
+        rm -rf "$WORK"
+    fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# The bench profile: argon2id at 64 KiB and 1 pass instead of 19 MiB and 2, so that
+# registering and logging in thousands of users is cheap set-up, not the measurement.
+# fd_reserve 64: the server derives max_connections = RLIMIT_NOFILE - fd_reserve.
+cat >"$WORK/bench.toml" <<'EOF'
+[server]
+bind = "127.0.0.1"
+fd_reserve = 64
+[auth]
+argon2_memory_kib = 64
+argon2_iterations = 1
+[log]
+level = "warn,chat::server=info"
+EOF
+# The default argon2 cost (no [auth] section): for the default-cost login storm.
+cat >"$WORK/default.toml" <<'EOF'
+[server]
+bind = "127.0.0.1"
+fd_reserve = 64
+[log]
+level = "warn,chat::server=info"
+EOF
+
+COMMANDS=()
+RAW=()
+GOALS=()
+NOTES=()
+REPORT="$WORK/report.md"
+: >"$REPORT"
+section() { printf '%s\n' "$@" >>"$REPORT"; }
+
+# jget JSON PATH: a field of a JSON line (dotted path), empty when missing.
+jget() {
+    python3 -c 'import json, sys
+try:
+    v = json.loads(sys.argv[1])
+except ValueError:
+    v = None
+for k in sys.argv[2].split("."):
+    v = v.get(k) if isinstance(v, dict) else None
+if v is None:
+    print("")
+elif isinstance(v, (dict, list)):
+    print(json.dumps(v, separators=(",", ":")))
+elif isinstance(v, bool):
+    print("true" if v else "false")
+elif isinstance(v, float) and v.is_integer():
+    print(int(v))
+else:
+    print(v)' "$1" "$2"
+}
+# ms MICROSECONDS: "12.34" (ms), or "n/a".
+ms() { [[ -n "$1" ]] && awk -v u="$1" 'BEGIN { printf "%.2f", u / 1000 }' || echo "n/a"; }
+# int NUMBER: rounded, or "n/a".
+int() { [[ -n "$1" ]] && awk -v x="$1" 'BEGIN { printf "%.0f", x }' || echo "n/a"; }
+# counts JSON_OBJECT: "a=1, b=2" or "none".
+counts() {
+    python3 -c 'import json, sys
+d = json.loads(sys.argv[1] or "{}")
+print(", ".join(f"{k}={v}" for k, v in d.items()) or "none")' "$1"
+}
+# goal NAME TARGET MEASURED MET(yes/no/n/a)
+goal() { GOALS+=("| $1 | $2 | $3 | $4 |"); }
+
+# new_db NAME: creates chat_bench_<stamp>_NAME; sets DB and MYSQL_URL.
+new_db() {
+    DB="chat_bench_${STAMP}_$1"
+    "${MYSQL[@]}" -e "CREATE DATABASE $DB"
+    DBS+=("$DB")
+    MYSQL_URL="$MYSQL_BASE/$DB"
+    COMMANDS+=("mysql -uroot -h127.0.0.1 -e 'CREATE DATABASE $DB'   # dropped afterwards")
+}
+
+# start_chat NAME CONFIG [ARGS...]: starts startserv on a free port; sets SPID, ADDR, MAXCONN.
+# SERVER_ENV (an array of NAME=VALUE) is put in the server's environment.
+SERVER_ENV=()
+start_chat() {
+    local name=$1 config=$2
+    shift 2
+    local err="$WORK/$name.err"
+    env "${SERVER_ENV[@]}" "$BIN/startserv" 0 --config "$config" --data-dir "$WORK/$name" "$@" >"$WORK/$name.out" 2>"$err" &
+    SPID=$!
+    PIDS+=("$SPID")
+    ADDR=""
+    for _ in $(seq 600); do
+        ADDR=$(sed -n 's/.*startserv listening on \([0-9.:]*\).*/\1/p' "$err" | head -n1)
+        [[ -n "$ADDR" ]] && break
+        kill -0 "$SPID" 2>/dev/null || break
+        sleep 0.1
+    done
+    if [[ -z "$ADDR" ]]; then
+        echo "suite: startserv ($name) did not start:" >&2
+        tail -n 20 "$err" >&2
+        exit 1
+    fi
+    MAXCONN=$(sed -n 's/.*max_connections \([0-9]*\).*/\1/p' "$err" | head -n1)
+    COMMANDS+=("${SERVER_ENV[*]}${SERVER_ENV[*]:+ }${BIN#"$ROOT"/}/startserv 0 --config $(basename "$config") --data-dir <work>/$name $*   # -> $ADDR, pid $SPID")
+    echo "== startserv ($name) on $ADDR, pid $SPID, max_connections $MAXCONN" >&2
+}
+
+stop_chat() {
+    stop_pid "$SPID"
+    # What the server logged at WARN and ERROR (its log level here), grouped by message.
+    local level lines
+    for level in ERROR WARN; do
+        lines=$(grep -E "^[0-9-]+ [0-9:.]+ [+-][0-9:]+ $level " "$WORK/$1.err" 2>/dev/null |
+            sed -E 's/^[^ ]+ [^ ]+ [^ ]+ [A-Z]+ +\[[^]]*\] //' | cut -c1-200 |
+            sed -E 's/\b([0-9]{1,3}|[0-9]{5,})\b/N/g' | sort | uniq -c | sort -rn | head -n 3 |
+            awk '{ n = $1; $1 = ""; printf "%s%d x%s", sep, n, $0; sep = "; " }' || true)
+        if [[ -n "$lines" ]]; then
+            NOTES+=("startserv ($1) logged $level lines: $lines")
+        fi
+    done
+}
+
+# wait_idle PID: waits (at most 60 s) until the process uses under 5% of a core, so that
+# a run does not start while the server still works off the previous run's backlog.
+wait_idle() {
+    local pid=$1 hz t0 t1
+    hz=$(getconf CLK_TCK)
+    for _ in $(seq 60); do
+        t0=$(awk '{ print $14 + $15 }' "/proc/$pid/stat" 2>/dev/null) || return 0
+        sleep 1
+        t1=$(awk '{ print $14 + $15 }' "/proc/$pid/stat" 2>/dev/null) || return 0
+        if awk -v a="$t0" -v b="$t1" -v hz="$hz" 'BEGIN { exit !((b - a) / hz < 0.05) }'; then
+            return 0
+        fi
+    done
+    NOTES+=("server pid $pid was still busy 60 s after a run; the next run started anyway")
+}
+
+# load LABEL ARGS...: runs chatload ARGS; its JSON line goes to JSON (progress bar and
+# summary table to the terminal).
+load() {
+    local label=$1
+    shift
+    COMMANDS+=("${BIN#"$ROOT"/}/chatload $*")
+    echo "== $label: chatload $*" >&2
+    local out
+    out=$("$BIN/chatload" "$@") || true
+    JSON=$(tail -n1 <<<"$out")
+    [[ -n "$JSON" ]] || JSON='{"error":"chatload printed nothing"}'
+    RAW+=("$label: $JSON")
+    if [[ -n "$(jget "$JSON" error)" ]]; then
+        NOTES+=("$label failed: $(jget "$JSON" error)")
+    fi
+}
+
+CHART_RUNS=()
+
+# relay_runs TARGET EXTRA_ARGS...: the closed-loop windows and open-loop rates against
+# ADDR; appends the tables to the report; sets BEST (JSON of the best clean closed run).
+relay_runs() {
+    local target=$1
+    shift
+    local w r best="" best_rate=0 rate lost dup
+    section "#### Closed loop ($RELAY_CONNS connections, ${SECS} s after ${WARMUP} s warm-up)" ""
+    section "| window | msg/s (acked and delivered) | acked/s | delivered/s | send→ack p50 / p99 ms | send→delivery p50 / p99 / p99.9 ms | lost / dup | send errors | chatload CPU s | clean |"
+    section "|---:|---:|---:|---:|---:|---:|---:|---|---:|---|"
+    for w in "${WINDOWS[@]}"; do
+        wait_idle "$SPID"
+        load "relay $target window $w" relay --addr "$ADDR" --conns "$RELAY_CONNS" --window "$w" \
+            --duration "$SECS" --warmup "$WARMUP" --drain "$DRAIN" "$@"
+        rate=$(jget "$JSON" msgs_per_sec)
+        lost=$(jget "$JSON" lost)
+        dup=$(jget "$JSON" duplicated)
+        section "| $w | $(int "$rate") | $(int "$(jget "$JSON" acked_per_sec)") | $(int "$(jget "$JSON" delivered_per_sec)") | $(ms "$(jget "$JSON" ack_latency_us.p50_us)") / $(ms "$(jget "$JSON" ack_latency_us.p99_us)") | $(ms "$(jget "$JSON" delivery_latency_us.p50_us)") / $(ms "$(jget "$JSON" delivery_latency_us.p99_us)") / $(ms "$(jget "$JSON" delivery_latency_us.p999_us)") | ${lost:-?} / ${dup:-?} | $(counts "$(jget "$JSON" send_errors)") | $(jget "$JSON" client_cpu_s) | $(jget "$JSON" clean) |"
+        if [[ "$lost" == 0 && "$dup" == 0 && -n "$rate" ]] &&
+            awk -v a="$rate" -v b="$best_rate" 'BEGIN { exit !(a > b) }'; then
+            best=$JSON
+            best_rate=$rate
+        fi
+    done
+    section "" "#### Open loop (offered rate spread over $RELAY_CONNS senders; latency from the scheduled send time)" "" \
+        "\`pushed, not acked\`: messages pushed to their recipient whose send got no ack (an error answer instead)." ""
+    section "| offered msg/s | sent/s | acked/s | delivered/s | send→delivery p50 / p99 / p99.9 / max ms | lost / dup | unanswered | send errors | pushed, not acked | chatload CPU s |"
+    section "|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|"
+    for r in "${RATES[@]}"; do
+        wait_idle "$SPID"
+        load "relay $target rate $r" relay --addr "$ADDR" --conns "$RELAY_CONNS" --rate "$r" \
+            --duration "$SECS" --warmup "$WARMUP" --drain "$DRAIN" "$@"
+        section "| $r | $(int "$(jget "$JSON" sends_per_sec)") | $(int "$(jget "$JSON" acked_per_sec)") | $(int "$(jget "$JSON" delivered_per_sec)") | $(ms "$(jget "$JSON" delivery_latency_us.p50_us)") / $(ms "$(jget "$JSON" delivery_latency_us.p99_us)") / $(ms "$(jget "$JSON" delivery_latency_us.p999_us)") / $(ms "$(jget "$JSON" delivery_latency_us.max_us)") | $(jget "$JSON" lost) / $(jget "$JSON" duplicated) | $(jget "$JSON" unanswered_sends) | $(counts "$(jget "$JSON" send_errors)") | $(jget "$JSON" exactly_once.unacked_pushes) | $(jget "$JSON" client_cpu_s) |"
+        unacked=$(jget "$JSON" exactly_once.unacked_pushes)
+        if [[ -n "$unacked" && "$unacked" != 0 ]]; then
+            NOTES+=("relay $target at $r msg/s offered: $unacked messages were pushed to their recipient although their send was not acked (answered $(counts "$(jget "$JSON" send_errors)"))")
+        fi
+        CHART_RUNS+=("{\"target\":\"$target\",\"rate\":$r,\"achieved\":$(jget "$JSON" delivered_per_sec | sed 's/^$/0/'),\"p50_us\":$(jget "$JSON" delivery_latency_us.p50_us | sed 's/^$/0/'),\"p99_us\":$(jget "$JSON" delivery_latency_us.p99_us | sed 's/^$/0/'),\"p999_us\":$(jget "$JSON" delivery_latency_us.p999_us | sed 's/^$/0/'),\"lost\":$(jget "$JSON" lost | sed 's/^$/0/')}")
+        if [[ "$r" == "$P99_RATE" ]]; then
+            P99_JSON=$JSON
+        fi
+    done
+    section ""
+    BEST=$best
+}
+
+# ---------------------------------------------------------------------------------------
+# 1. relay on MariaDB and SQLite; 2. floor
+# ---------------------------------------------------------------------------------------
+declare -A BEST_BY P99_BY
+if wants relay; then
+    section "## 1. Relay, durable ack" ""
+    section "Each connection is a user; users 2k and 2k+1 are friends and send to each other." \
+        "\`msg/s\` is min(acked/s, delivered/s) over the measured window. Every acked msg_id" \
+        "is checked to be pushed exactly once (after the drain, \`sync\` tells late from lost)." ""
+    for store in MariaDB SQLite; do
+        section "### $store store" ""
+        if [[ $store == MariaDB ]]; then
+            new_db relay
+            start_chat relay-mariadb "$WORK/bench.toml" --mysql "$MYSQL_URL"
+            name=relay-mariadb
+        else
+            start_chat relay-sqlite "$WORK/bench.toml"
+            name=relay-sqlite
+        fi
+        P99_JSON=""
+        relay_runs "$store"
+        stop_chat "$name"
+        BEST_BY[$store]=$BEST
+        P99_BY[$store]=$P99_JSON
+        if [[ -n "$BEST" ]]; then
+            goal "relay $store: max sustained msg/s, 1,000 conns, 0 lost / 0 dup" "report" \
+                "$(int "$(jget "$BEST" msgs_per_sec)") msg/s (window $(jget "$BEST" window))" "n/a"
+        else
+            goal "relay $store: max sustained msg/s, 1,000 conns, 0 lost / 0 dup" "report" \
+                "no run with 0 lost / 0 dup" "no"
+        fi
+        if [[ -n "$P99_JSON" ]]; then
+            goal "relay $store: p99 send→delivery at $P99_RATE msg/s offered" "report" \
+                "$(ms "$(jget "$P99_JSON" delivery_latency_us.p99_us)") ms (delivered $(int "$(jget "$P99_JSON" delivered_per_sec)")/s; lost $(jget "$P99_JSON" lost), dup $(jget "$P99_JSON" duplicated))" "n/a"
+        fi
+    done
+fi
+
+if wants floor; then
+    section "## 2. Raw relay floor (relay_floor: the reactor alone, no JSON, no store)" ""
+    out="$WORK/floor.out"
+    "$BIN/relay_floor" --port 0 "${FLOOR_THREADS[@]}" >"$out" 2>"$WORK/floor.err" &
+    SPID=$!
+    PIDS+=("$SPID")
+    ADDR=""
+    for _ in $(seq 100); do
+        ADDR=$(sed -n 's/^listening //p' "$out" | head -n1)
+        [[ -n "$ADDR" ]] && break
+        sleep 0.05
+    done
+    [[ -n "$ADDR" ]] || { echo "suite: relay_floor did not start" >&2; exit 1; }
+    COMMANDS+=("${BIN#"$ROOT"/}/relay_floor --port 0 ${FLOOR_THREADS[*]}   # -> $ADDR")
+    P99_JSON=""
+    relay_runs floor --floor
+    stop_pid "$SPID"
+    section "chatload and relay_floor share the 2 cores: when chatload's CPU time approaches the" \
+        "run time ($((SECS + WARMUP)) s), the floor figures are bounded by the load generator, so they are a" \
+        "lower bound of the floor and relay ÷ floor an upper bound." ""
+    BEST_BY[floor]=$BEST
+    P99_BY[floor]=$P99_JSON
+    floor_rate=$(jget "$BEST" msgs_per_sec)
+    goal "floor: max msg/s, 1,000 conns" "report" "$(int "$floor_rate") msg/s (window $(jget "$BEST" window))" "n/a"
+    if [[ -n "${P99_BY[floor]}" ]]; then
+        goal "floor: p99 send→delivery at $P99_RATE msg/s offered" "report" \
+            "$(ms "$(jget "${P99_BY[floor]}" delivery_latency_us.p99_us)") ms" "n/a"
+    fi
+    for store in MariaDB SQLite; do
+        if [[ -n "${BEST_BY[$store]:-}" && -n "$floor_rate" ]]; then
+            ratio=$(awk -v a="$(jget "${BEST_BY[$store]}" msgs_per_sec)" -v b="$floor_rate" 'BEGIN { printf "%.3f", a / b }')
+            goal "relay $store ÷ floor (best closed-loop msg/s)" "report" \
+                "$ratio ($(int "$(jget "${BEST_BY[$store]}" msgs_per_sec)") ÷ $(int "$floor_rate"))" "n/a"
+        fi
+    done
+fi
+
+# ---------------------------------------------------------------------------------------
+# 3. idle connections
+# ---------------------------------------------------------------------------------------
+if wants conns; then
+    section "## 3. Idle logged-in connections" ""
+    new_db conns
+    read -r -a SERVER_ENV <<<"${BENCH_CONNS_SERVER_ENV:-}"
+    start_chat conns "$WORK/bench.toml" --mysql "$MYSQL_URL"
+    SERVER_ENV=()
+    srv_limits=$(awk '/Max open files/ { print $4 " soft / " $5 " hard" }' "/proc/$SPID/limits")
+    load "conns" conns --addr "$ADDR" --conns "$IDLE_CONNS" --procs "$IDLE_PROCS" --hold "$HOLD" \
+        --server-pid "$SPID"
+    stop_chat conns
+    logged=$(jget "$JSON" logged_in)
+    still=$(jget "$JSON" still_connected)
+    per=$(jget "$JSON" server_rss_bytes_per_conn)
+    section "| connections asked | logged in | still connected at the end | server max_connections | server RLIMIT_NOFILE | login p50 / p99 ms | server VmRSS before → after | growth per connection | failures | closes during hold |"
+    section "|---:|---:|---:|---:|---|---:|---|---:|---|---|"
+    section "| $IDLE_CONNS ($IDLE_PROCS chatload processes) | $logged | $still | $MAXCONN | $srv_limits | $(ms "$(jget "$JSON" login_latency_us.p50_us)") / $(ms "$(jget "$JSON" login_latency_us.p99_us)") | $(jget "$JSON" server_rss_before_kib) KiB → $(jget "$JSON" server_rss_after_kib) KiB | $(int "$per") B | $(counts "$(jget "$JSON" failed)") | $(counts "$(jget "$JSON" closes)") |"
+    section "" "Held ${HOLD} s with a ping from every connection every 30 s; \"still connected\" = answered a final ping." ""
+    met=no
+    if [[ -n "$logged" && -n "$still" ]] && ((logged >= 19500 && still == IDLE_CONNS)); then met=yes; fi
+    goal "idle connections logged in and all still connected" "≥ 19,500" "$logged logged in, $still still connected" "$met"
+    met=no
+    if [[ -n "$per" ]] && awk -v p="$per" 'BEGIN { exit !(p <= 2048) }'; then met=yes; fi
+    goal "server RSS growth per idle connection" "≤ 2 KiB" "$(int "$per") B" "$met"
+fi
+
+# ---------------------------------------------------------------------------------------
+# 4. login storm
+# ---------------------------------------------------------------------------------------
+if wants login; then
+    section "## 4. Login storm" ""
+    new_db login
+    start_chat login "$WORK/bench.toml" --mysql "$MYSQL_URL"
+    load "login bench profile" login --addr "$ADDR" --conns "$LOGIN_CONNS"
+    stop_chat login
+    bench_json=$JSON
+    ok=$(jget "$JSON" succeeded)
+    section "| run | clients | succeeded | success | connect→login p50 / p90 / p99 / max ms | logins/s | failures |"
+    section "|---|---:|---:|---:|---:|---:|---|"
+    section "| bench profile (argon2 64 KiB, 1 pass) | $LOGIN_CONNS | $ok | $(jget "$JSON" success_pct)% | $(ms "$(jget "$JSON" latency_us.p50_us)") / $(ms "$(jget "$JSON" latency_us.p90_us)") / $(ms "$(jget "$JSON" latency_us.p99_us)") / $(ms "$(jget "$JSON" latency_us.max_us)") | $(int "$(jget "$JSON" logins_per_sec)") | $(counts "$(jget "$JSON" failed)") |"
+    met=no
+    [[ "$ok" == "$LOGIN_CONNS" ]] && met=yes
+    goal "login storm, $LOGIN_CONNS clients at once (bench profile): success" "100%" \
+        "$(jget "$bench_json" success_pct)% (p99 $(ms "$(jget "$bench_json" latency_us.p99_us)") ms)" "$met"
+
+    # Default cost: the demo users of sql/demo.sql carry default-cost hashes (loading them
+    # costs no hashing); without the file, register at the default cost (untimed, slow).
+    new_db demo
+    if [[ -f sql/schema.sql && -f sql/demo.sql ]]; then
+        "${MYSQL[@]}" "$DB" <sql/schema.sql
+        "${MYSQL[@]}" "$DB" <sql/demo.sql
+        COMMANDS+=("mysql $DB < sql/schema.sql; mysql $DB < sql/demo.sql")
+        n=$((LOGIN_DEFAULT_CONNS > 5000 ? 5000 : LOGIN_DEFAULT_CONNS))
+        demo=(--demo-users)
+    else
+        NOTES+=("sql/demo.sql missing: the default-cost storm registered its users at the default cost first (untimed)")
+        n=$LOGIN_DEFAULT_CONNS
+        demo=()
+    fi
+    start_chat login-default "$WORK/default.toml" --mysql "$MYSQL_URL"
+    load "login default cost" login --addr "$ADDR" --conns "$n" "${demo[@]}"
+    stop_chat login-default
+    default_json=$JSON
+    load "argon2-rate" argon2-rate --secs "$ARGON2_SECS"
+    argon_json=$JSON
+    section "| default cost (argon2 19 MiB, 2 passes; demo users) | $n | $(jget "$default_json" succeeded) | $(jget "$default_json" success_pct)% | $(ms "$(jget "$default_json" latency_us.p50_us)") / $(ms "$(jget "$default_json" latency_us.p90_us)") / $(ms "$(jget "$default_json" latency_us.p99_us)") / $(ms "$(jget "$default_json" latency_us.max_us)") | $(jget "$default_json" logins_per_sec) | $(counts "$(jget "$default_json" failed)") |"
+    section "" "Raw argon2id (m=19456 KiB, t=2, p=1) on all $(jget "$argon_json" threads) cores: **$(jget "$argon_json" hashes_per_sec) hashes/s** ($(jget "$argon_json" secs) s, \`chatload argon2-rate\`)." ""
+    ratio=$(awk -v a="$(jget "$default_json" logins_per_sec)" -v b="$(jget "$argon_json" hashes_per_sec)" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }')
+    met=no
+    [[ "$ratio" != n/a ]] && awk -v r="$ratio" 'BEGIN { exit !(r >= 0.9) }' && met=yes
+    goal "default-cost logins/s ÷ raw argon2 hashes/s ($n clients)" "≥ 0.9" \
+        "$ratio ($(jget "$default_json" logins_per_sec) ÷ $(jget "$argon_json" hashes_per_sec))" "$met"
+fi
+
+# ---------------------------------------------------------------------------------------
+# 5. echo
+# ---------------------------------------------------------------------------------------
+ECHO_TABLE=""
+if wants echo; then
+    section "## 5. Echo: reactor vs tokio (benches/run.sh)" ""
+    if [[ -f benches/run.sh ]]; then
+        echo "== echo: BENCH_SECS=$SECS bash benches/run.sh" >&2
+        COMMANDS+=("BENCH_SECS=$SECS bash benches/run.sh")
+        if echo_out=$(BENCH_SECS=$SECS bash benches/run.sh); then
+            ECHO_TABLE=$(awk '/^\|/ { if (gap && seen) print ""; print; seen = 1; gap = 0; next } { gap = 1 }' <<<"$echo_out")
+            section "$ECHO_TABLE" "" "$(grep -E '^(errors|written to)' <<<"$echo_out" | sed 's/^/- /')" ""
+        else
+            section "benches/run.sh failed (exit status $?); see its output above." ""
+            NOTES+=("benches/run.sh failed")
+        fi
+    else
+        section "Skipped: benches/run.sh is not there yet." ""
+        NOTES+=("echo benchmark skipped: benches/run.sh missing")
+    fi
+fi
+
+# ---------------------------------------------------------------------------------------
+# chart and report
+# ---------------------------------------------------------------------------------------
+mkdir -p "$BENCHES_DIR/results"
+RESULT="$BENCHES_DIR/results/$DATE.md"
+SVG="$BENCHES_DIR/results/$DATE-latency.svg"
+if ((${#CHART_RUNS[@]} > 0)); then
+    {
+        echo "{\"title\": \"send→delivery latency vs offered load ($RELAY_CONNS connections)\","
+        echo " \"subtitle\": \"chatload relay --rate R, $DATE, $(nproc) cores shared by server and load\","
+        echo " \"runs\": [$(IFS=,; echo "${CHART_RUNS[*]}")]}"
+    } >"$WORK/chart.json"
+    python3 "$BENCHES_DIR/chart.py" "$WORK/chart.json" "$SVG.tmp" && mv "$SVG.tmp" "$SVG"
+fi
+TOTAL_SECS=$(($(date +%s) - SUITE_START))
+{
+    echo "# Benchmark suite, $(date '+%Y-%m-%d %H:%M:%S %Z')"
+    echo
+    echo "Server and load generator share this $(nproc)-core machine over loopback. Other"
+    echo "processes' CPU use during the run is not controlled (load average before / after:"
+    echo "$LOAD_BEFORE / $(cut -d' ' -f1-3 /proc/loadavg)); treat the figures as noisy."
+    echo
+    echo "## Goals"
+    echo
+    echo "| goal | target | measured | met |"
+    echo "|---|---|---|---|"
+    printf '%s\n' "${GOALS[@]}"
+    echo
+    if ((${#NOTES[@]} > 0)); then
+        echo "## Notes"
+        echo
+        printf -- '- %s\n' "${NOTES[@]}"
+        echo
+    fi
+    if [[ -f "$SVG" ]]; then
+        echo "![send→delivery latency vs offered load]($DATE-latency.svg)"
+        echo
+    fi
+    cat "$REPORT"
+    echo "## Settings"
+    echo
+    echo "- bench profile (every server but the default-cost login storm): \`[auth] argon2_memory_kib = 64, argon2_iterations = 1\`; \`[server] fd_reserve = 64\`, bind 127.0.0.1; other settings default (writer batch 256 / 2 ms, 4 x cores workers, cores reactors)"
+    echo "- relay: $RELAY_CONNS connections, ${WARMUP} s warm-up, ${SECS} s measured, ${DRAIN} s drain limit, 32-byte texts, windows ${WINDOWS[*]}, rates ${RATES[*]}"
+    echo "- relay_floor: ${FLOOR_THREADS[*]}"
+    echo "- idle connections: $IDLE_CONNS over $IDLE_PROCS chatload processes, held ${HOLD} s"
+    echo "- login storm: $LOGIN_CONNS clients (bench profile); default cost: see the table"
+    echo "- MariaDB: $("${MYSQL[@]}" -N -e 'SELECT CONCAT(VERSION(), ", innodb_flush_log_at_trx_commit=", @@innodb_flush_log_at_trx_commit, ", sync_binlog=", @@sync_binlog)' 2>/dev/null || echo unknown); one fresh database per server, dropped afterwards"
+    echo "- suite time: ${TOTAL_SECS} s (of which build ${BUILD_SECS} s)"
+    echo
+    echo "## Machine"
+    echo
+    echo "- nproc: $(nproc); memory: $(awk '/MemTotal/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo)"
+    echo "- kernel: $(uname -sr)"
+    echo "- cpu: $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo 2>/dev/null | head -n1)"
+    echo "- RLIMIT_NOFILE (suite shell): $(ulimit -Sn) soft / $(ulimit -Hn) hard; ephemeral ports: $(tr '\t' '-' </proc/sys/net/ipv4/ip_local_port_range 2>/dev/null)"
+    echo "- rustc: $(rustc --version)"
+    echo "- commit: $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)$(git -C "$ROOT" diff --quiet HEAD -- 2>/dev/null || echo ' (with uncommitted changes)')"
+    echo
+    echo "## Commands"
+    echo
+    echo '```'
+    echo "cargo build --release -p server -p tools   # binaries in ${BIN#"$ROOT"/}"
+    printf '%s\n' "${COMMANDS[@]}"
+    echo '```'
+    echo
+    echo "## Raw chatload output (one JSON line per run)"
+    echo
+    echo '```'
+    printf '%s\n' "${RAW[@]}"
+    echo '```'
+} >"$RESULT.tmp"
+mv "$RESULT.tmp" "$RESULT"
+
+echo
+echo "| goal | target | measured | met |"
+echo "|---|---|---|---|"
+printf '%s\n' "${GOALS[@]}"
+echo
+echo "written to ${RESULT#"$ROOT"/}$([[ -f "$SVG" ]] && echo " and ${SVG#"$ROOT"/}") in ${TOTAL_SECS} s"

@@ -1,0 +1,139 @@
+//! Smoke test of chatload against a real `startserv`: a 2-second relay with 10
+//! connections must ack messages and deliver every acked one exactly once.
+//!
+//! The server binary is `$STARTSERV_BIN` when set; otherwise the test runs
+//! `cargo build -p server --bin startserv` (a no-op when it is up to date) and uses
+//! `<target dir>/debug/startserv`, the target dir being `$CARGO_TARGET_DIR` or the
+//! workspace's `target/`. The server runs on SQLite in a temporary directory with the
+//! bench profile (cheap argon2) and a port the OS picks, read from its log line
+//! `startserv listening on ADDR`.
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use clap::Parser;
+use tools::args::RelayArgs;
+
+fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("tools/ lives in the workspace")
+        .to_path_buf()
+}
+
+fn startserv() -> PathBuf {
+    if let Ok(bin) = std::env::var("STARTSERV_BIN") {
+        return PathBuf::from(bin);
+    }
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let status = Command::new(cargo)
+        .args(["build", "-p", "server", "--bin", "startserv"])
+        .current_dir(workspace())
+        .status()
+        .expect("run cargo build -p server");
+    assert!(status.success(), "cargo build -p server failed");
+    let target = std::env::var("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| workspace().join("target"));
+    let target = if target.is_absolute() {
+        target
+    } else {
+        workspace().join(target)
+    };
+    target.join("debug").join("startserv")
+}
+
+/// Kills the server when the test ends, however it ends.
+struct Server(Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn start_server(dir: &Path) -> (Server, SocketAddr) {
+    let config = dir.join("bench.toml");
+    std::fs::write(
+        &config,
+        "[server]\nbind = \"127.0.0.1\"\n[auth]\nargon2_memory_kib = 64\nargon2_iterations = 1\n",
+    )
+    .expect("write the config");
+    let mut child = Command::new(startserv())
+        .arg("0")
+        .arg("--config")
+        .arg(&config)
+        .arg("--data-dir")
+        .arg(dir.join("data"))
+        .args(["--log-level", "warn,chat::server=info"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start startserv");
+    let stderr = child.stderr.take().expect("piped stderr");
+    let server = Server(child);
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines() {
+            let Ok(line) = line else { break };
+            if let Some((_, addr)) = line.split_once("startserv listening on ") {
+                let _ = tx.send(addr.trim().to_string());
+            }
+        }
+    });
+    let addr = rx
+        .recv_timeout(Duration::from_secs(20))
+        .expect("startserv did not report its address");
+    (server, addr.parse().expect("a socket address"))
+}
+
+#[test]
+fn relay_delivers_every_acked_message_exactly_once() {
+    let dir = std::env::temp_dir().join(format!("chatload-smoke-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let (_server, addr) = start_server(&dir);
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        relay: RelayArgs,
+    }
+    let addr_arg = addr.to_string();
+    let cli = Cli::parse_from([
+        "relay",
+        "--addr",
+        &addr_arg,
+        "--conns",
+        "10",
+        "--duration",
+        "2",
+        "--warmup",
+        "0.5",
+        "--window",
+        "2",
+        "--no-progress",
+        "--reactors",
+        "1",
+        "--workers",
+        "2",
+    ]);
+    let common = cli.relay.common.resolve().expect("valid options");
+    let plan = cli.relay.validate().expect("valid plan");
+    let report = tools::relay::run(&common, &plan).expect("the relay runs");
+    let j = &report.json;
+    eprintln!("{}", report.table.render());
+    assert!(j["exactly_once"]["acked"].as_u64().unwrap() > 0, "{j}");
+    assert!(j["acked_per_sec"].as_f64().unwrap() > 0.0, "{j}");
+    assert_eq!(j["lost"], 0, "{j}");
+    assert_eq!(j["duplicated"], 0, "{j}");
+    assert_eq!(j["exactly_once"]["missing_after_drain"], 0, "{j}");
+    assert_eq!(j["unanswered_sends"], 0, "{j}");
+    assert!(report.clean, "{j}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
