@@ -86,8 +86,10 @@ impl ShutdownHandle {
             .name("signals".into())
             .spawn(move || {
                 if let Some(signal) = signals.forever().next() {
-                    log::info!("signal {signal} received: shutting down");
+                    // Shut down first: logging may fail (a closed stderr, for one) and
+                    // must not stand between the signal and the shutdown.
                     handle.shutdown();
+                    log::info!("signal {signal} received: shutting down");
                 }
             })?;
         Ok(())

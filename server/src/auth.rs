@@ -13,7 +13,9 @@
 
 use argon2::password_hash::{PasswordHash, PasswordVerifier, SaltString};
 use argon2::{Algorithm, Argon2, Params, Version};
+use parking_lot::{Condvar, Mutex};
 use sha2::{Digest, Sha256};
+use std::sync::Arc;
 
 /// Why hashing failed.
 #[derive(Debug, thiserror::Error)]
@@ -98,6 +100,48 @@ pub struct PasswordHasher {
     params: Argon2Params,
     /// A hash made with `params` at construction, verified by [`Self::dummy_verify`].
     dummy_phc: String,
+    /// At most one hash per core runs at once, shared by clones.
+    gate: Arc<Gate>,
+}
+
+/// A counting semaphore for argon2 runs. More concurrent hashes than cores only
+/// time-slice memory-hard work and thrash the caches: every login would wait longer and
+/// logins/s would fall below the machine's raw hash rate. Waiting callers are workers,
+/// which may block.
+#[derive(Debug)]
+struct Gate {
+    running: Mutex<usize>,
+    freed: Condvar,
+    limit: usize,
+}
+
+/// One running hash; leaving frees its place.
+struct Permit<'a>(&'a Gate);
+
+impl Gate {
+    fn new(limit: usize) -> Self {
+        Self {
+            running: Mutex::new(0),
+            freed: Condvar::new(),
+            limit: limit.max(1),
+        }
+    }
+
+    fn enter(&self) -> Permit<'_> {
+        let mut running = self.running.lock();
+        while *running >= self.limit {
+            self.freed.wait(&mut running);
+        }
+        *running += 1;
+        Permit(self)
+    }
+}
+
+impl Drop for Permit<'_> {
+    fn drop(&mut self) {
+        *self.0.running.lock() -= 1;
+        self.0.freed.notify_one();
+    }
 }
 
 impl std::fmt::Debug for PasswordHasher {
@@ -124,6 +168,9 @@ impl PasswordHasher {
             argon2: Argon2::new(Algorithm::Argon2id, Version::V0x13, argon_params),
             params,
             dummy_phc: String::new(),
+            gate: Arc::new(Gate::new(
+                std::thread::available_parallelism().map_or(1, |n| n.get()),
+            )),
         };
         hasher.dummy_phc = hasher.hash("dummy password for timing equalisation")?;
         Ok(hasher)
@@ -141,6 +188,7 @@ impl PasswordHasher {
         let salt_bytes: [u8; 16] = rand::random();
         let salt =
             SaltString::encode_b64(&salt_bytes).map_err(|e| AuthError::Hash(e.to_string()))?;
+        let _running = self.gate.enter();
         self.argon2
             .hash_password(password.as_bytes(), &salt)
             .map(|h| h.to_string())
@@ -159,6 +207,7 @@ impl PasswordHasher {
         };
         // Verification takes the costs from the PHC string; the instance only supplies
         // the (absent) secret.
+        let _running = self.gate.enter();
         Argon2::default()
             .verify_password(password.as_bytes(), &parsed)
             .is_ok()

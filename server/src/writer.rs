@@ -9,19 +9,24 @@
 //! Bounds and failure:
 //! * The queue holds `queue_capacity` jobs; when it is full `send_message` answers
 //!   `server_busy` at once.
+//! * A job still waiting when its `commit_deadline` passes is answered `server_busy` and
+//!   never stored: before every attempt the writer drops expired jobs. Under overload
+//!   this sheds load instead of letting the queue's wait grow without bound.
 //! * When the store is unavailable the writer retries with back-off (20 ms doubling to
-//!   1 s) and answers `server_busy` to every job older than `commit_deadline`. A store
-//!   that hangs (a frozen database) blocks the writer inside a call; a watchdog thread
-//!   then takes the queued jobs into the batch it watches and answers every expired
-//!   one, so no client waits much past the deadline. Nothing is acked before its commit; a commit that completes after its
-//!   job was answered `server_busy` is stored and pushed, and the client's retry with
-//!   the same `client_msg_id` returns its `msg_id` (first answer wins, see
-//!   [`ReplyQueue`]).
+//!   1 s), shedding expired jobs each time.
+//! * A store that hangs (a frozen database) blocks the writer inside one call. When a
+//!   call has run for more than [`STUCK`], a watchdog thread answers `server_busy` for
+//!   the expired jobs of that batch and for queued jobs (moving them into the watched
+//!   batch, never beyond `queue_capacity` jobs). This is the one case where `server_busy`
+//!   can precede a commit that then succeeds: the database did not answer, so the
+//!   outcome is unknown. The message is then stored and pushed, and the client's retry
+//!   with the same `client_msg_id` returns its `msg_id` (first answer wins, see
+//!   [`ReplyQueue`]). Nothing is ever acked before its commit.
 //! * A retried batch whose first attempt may have committed before failing is pushed
 //!   again: delivery is at-least-once and clients dedup by `msg_id`.
 //! * [`Writer::in_flight`] counts jobs not yet finished, so shutdown can wait for acks.
 
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -40,6 +45,8 @@ use crate::store::{Store, StoreError, Stored};
 
 /// How often the watchdog looks at the batch being committed.
 const WATCHDOG_PERIOD: Duration = Duration::from_millis(100);
+/// A store call running longer than this is stuck (commits take milliseconds).
+pub const STUCK: Duration = Duration::from_secs(1);
 
 /// Writer settings (from the `[writer]` config section).
 #[derive(Debug, Clone, Copy)]
@@ -130,7 +137,8 @@ impl Writer {
         let (jobs, rx) = crossbeam_channel::bounded(settings.queue_capacity.max(1));
         let shared = Arc::new(Shared {
             current: Mutex::new(Vec::new()),
-            in_store: AtomicBool::new(false),
+            in_store_since: Mutex::new(None),
+            capacity: settings.queue_capacity.max(1),
         });
         let (stop_watchdog, stopped) = crossbeam_channel::bounded::<()>(0);
         let watchdog = {
@@ -183,17 +191,30 @@ struct Shared {
     /// The batch being committed. The writer sends its first `n` entries to the store;
     /// the watchdog may append (never remove) while the writer is blocked.
     current: Mutex<Vec<Entry>>,
-    /// The writer is inside a store call.
-    in_store: AtomicBool,
+    /// When the writer entered its current store call, if it is in one.
+    in_store_since: Mutex<Option<Instant>>,
+    /// Jobs the watchdog may hold in the batch at most (the queue's capacity).
+    capacity: usize,
 }
 
-/// The watchdog: while the writer is blocked in the store, takes queued jobs into the
-/// current batch and answers `server_busy` for every job past its deadline.
+/// The watchdog: when the writer has been stuck in one store call for [`STUCK`], answers
+/// `server_busy` for the expired jobs of that batch and takes queued jobs into the
+/// batch (up to the queue's capacity) so that they too are answered by their deadline.
 fn watch(shared: &Shared, rx: &Receiver<Entry>, deadline: Duration, stopped: &Receiver<()>) {
     while let Err(RecvTimeoutError::Timeout) = stopped.recv_timeout(WATCHDOG_PERIOD) {
+        let stuck = shared
+            .in_store_since
+            .lock()
+            .is_some_and(|since| since.elapsed() >= STUCK);
+        if !stuck {
+            continue;
+        }
         let mut batch = shared.current.lock();
-        if shared.in_store.load(Ordering::Acquire) {
-            batch.extend(rx.try_iter());
+        while batch.len() < shared.capacity {
+            match rx.try_recv() {
+                Ok(entry) => batch.push(entry),
+                Err(_) => break,
+            }
         }
         for entry in batch.iter_mut() {
             if !entry.busy_sent && entry.job.accepted.elapsed() >= deadline {
@@ -239,16 +260,18 @@ impl WriterLoop {
         let mut retried = false;
         loop {
             let messages: Vec<NewMessage> = {
-                let batch = self.shared.current.lock();
+                let mut batch = self.shared.current.lock();
+                // Expired jobs were never sent: answer them `server_busy`, store nothing.
+                expire(&mut batch, self.settings.commit_deadline);
                 let n = batch.len().min(self.settings.batch_max.max(1) * 4);
                 batch[..n].iter().map(|e| e.job.msg.clone()).collect()
             };
             if messages.is_empty() {
                 return;
             }
-            self.shared.in_store.store(true, Ordering::Release);
+            *self.shared.in_store_since.lock() = Some(Instant::now());
             let outcome = self.store.insert_messages(&messages);
-            self.shared.in_store.store(false, Ordering::Release);
+            *self.shared.in_store_since.lock() = None;
             match outcome {
                 Ok(stored) => {
                     if retried {
@@ -267,8 +290,14 @@ impl WriterLoop {
                     }
                     retried = true;
                     {
+                        // Take queued jobs too, so each is answered by its deadline.
                         let mut batch = self.shared.current.lock();
-                        batch.extend(self.rx.try_iter());
+                        while batch.len() < self.shared.capacity {
+                            match self.rx.try_recv() {
+                                Ok(entry) => batch.push(entry),
+                                Err(_) => break,
+                            }
+                        }
                         expire(&mut batch, self.settings.commit_deadline);
                         if batch.is_empty() {
                             return;
@@ -326,11 +355,12 @@ impl WriterLoop {
     }
 }
 
-/// Answers `server_busy` to, and drops, every job past the commit deadline.
+/// Answers `server_busy` to, and drops, every job past the commit deadline (unless the
+/// watchdog answered it already).
 fn expire(batch: &mut Vec<Entry>, deadline: Duration) {
     batch.retain(|entry| {
         let keep = entry.job.accepted.elapsed() < deadline;
-        if !keep {
+        if !keep && !entry.busy_sent {
             entry.job.answer_busy();
         }
         keep
