@@ -4,7 +4,7 @@
 //! password hasher, plus the settings commands consult. Built once at start-up.
 
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use crate::auth::PasswordHasher;
 use crate::friend_cache::FriendCache;
@@ -66,11 +66,4 @@ impl App {
             hasher,
         }
     }
-}
-
-/// Milliseconds since the Unix epoch.
-pub fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64)
 }

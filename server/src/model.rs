@@ -2,6 +2,13 @@
 
 use serde::Serialize;
 
+/// Milliseconds since the Unix epoch: the unit of every `ts` (0 before 1970).
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
 /// A user's id (`users.user_id`).
 pub type UserId = i64;
 /// A message's id (`messages.msg_id`): increases in commit order.

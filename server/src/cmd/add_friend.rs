@@ -1,7 +1,7 @@
 //! `add_friend`: sends a friend request; the addressee gets a `friend_request` push.
 
 use super::{CmdResult, Ctx, Reply};
-use crate::app::now_ms;
+use crate::model::now_ms;
 use crate::protocol::{response, ChatError, ErrorCode};
 use crate::result;
 use crate::store::FriendRequestOutcome;

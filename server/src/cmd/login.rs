@@ -1,8 +1,8 @@
 //! `login`: by username and password, or by a token from an earlier login.
 
 use super::{CmdResult, Ctx, Reply};
-use crate::app::now_ms;
 use crate::auth;
+use crate::model::now_ms;
 use crate::presence;
 use crate::protocol::{ChatError, ErrorCode};
 use crate::result;

@@ -1,7 +1,7 @@
 //! `ping`: liveness; answers the server's clock.
 
 use super::{CmdResult, Ctx, Reply};
-use crate::app::now_ms;
+use crate::model::now_ms;
 use crate::result;
 
 /// Answers `{ts}`.

@@ -7,7 +7,7 @@
 use std::time::Instant;
 
 use super::{CmdResult, Ctx, Reply};
-use crate::app::now_ms;
+use crate::model::now_ms;
 use crate::model::NewMessage;
 use crate::protocol::{response, ChatError, ErrorCode};
 use crate::writer::Job;

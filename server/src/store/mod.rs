@@ -8,6 +8,7 @@
 //! never a reactor. Every statement is parameterised. Every query is served by an index.
 
 pub mod mysql;
+mod shared;
 pub mod sqlite;
 
 use crate::model::{Conversation, FriendRequest, Message, MsgId, NewMessage, User, UserId};

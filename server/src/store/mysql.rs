@@ -23,11 +23,12 @@ use mysql::{
     TxOpts, Value,
 };
 
-use super::sqlite::{
-    merge_branches, now_ms, prefix_upper_bound, username_key, ConversationHeads, SCHEMA_VERSION,
-    TABLES,
+use super::shared::{
+    check_not_self, merge_branches, prefix_upper_bound, username_key, ConversationHeads,
+    SCHEMA_VERSION, TABLES,
 };
 use super::{FriendRequestOutcome, Store, StoreError, StoreResult, Stored};
+use crate::model::now_ms;
 use crate::model::{Conversation, FriendRequest, Message, MsgId, NewMessage, User, UserId};
 
 /// The MySQL schema, applied when tables are missing.
@@ -768,11 +769,7 @@ impl Store for MysqlStore {
         message: &str,
         ts: i64,
     ) -> StoreResult<FriendRequestOutcome> {
-        if from == to {
-            return Err(StoreError::Internal(format!(
-                "user {from} cannot send a friend request to themselves"
-            )));
-        }
+        check_not_self(from, to)?;
         self.run("sending a friend request", false, |conn| {
             let mut tx = conn.start_transaction(TxOpts::default())?;
             let friends: Option<i64> = first(&mut tx, SQL_ARE_FRIENDS, (from, to))?;

@@ -12,7 +12,7 @@
 //! A few helpers at the bottom (username keys, prefix ranges, merging the two branches of
 //! a sync) are shared with [`super::mysql`], so the two stores answer alike.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
@@ -20,26 +20,15 @@ use std::time::Duration;
 use parking_lot::{Mutex, MutexGuard};
 use rusqlite::{params, Connection, ErrorCode, OptionalExtension, Row, TransactionBehavior};
 
+use super::shared::{
+    check_not_self, merge_branches, prefix_upper_bound, username_key, ConversationHeads,
+    SCHEMA_VERSION, TABLES,
+};
 use super::{FriendRequestOutcome, Store, StoreError, StoreResult, Stored};
-use crate::model::{Conversation, FriendRequest, Message, MsgId, NewMessage, User, UserId};
+use crate::model::{now_ms, Conversation, FriendRequest, Message, MsgId, NewMessage, User, UserId};
 
 /// The SQLite schema (the twin of `sql/schema.sql`).
 const SCHEMA: &str = include_str!("schema_sqlite.sql");
-
-/// The schema version this code reads and writes (`schema_version.version`).
-pub(crate) const SCHEMA_VERSION: i64 = 1;
-
-/// The tables the schema creates; the schema is applied when any is missing.
-pub(crate) const TABLES: [&str; 8] = [
-    "schema_version",
-    "users",
-    "tokens",
-    "friend_requests",
-    "friendships",
-    "messages",
-    "read_cursors",
-    "conversations",
-];
 
 /// How long a statement waits for another connection's write lock.
 const BUSY_TIMEOUT: Duration = Duration::from_millis(5000);
@@ -453,11 +442,7 @@ impl Store for SqliteStore {
         message: &str,
         ts: i64,
     ) -> StoreResult<FriendRequestOutcome> {
-        if from == to {
-            return Err(StoreError::Internal(format!(
-                "user {from} cannot send a friend request to themselves"
-            )));
-        }
+        check_not_self(from, to)?;
         let mut conn = self.conn();
         write_tx(&mut conn, "sending a friend request", |tx| {
             let friends = tx
@@ -695,81 +680,9 @@ impl Store for SqliteStore {
     }
 }
 
-// ---- helpers shared with mysql.rs --------------------------------------------------------
-
-/// The milliseconds since the Unix epoch now (0 if the clock is before 1970).
-pub(crate) fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-        .unwrap_or(0)
-}
-
-/// The uniqueness and search key of a username: its ASCII lowercase.
-pub(crate) fn username_key(username: &str) -> String {
-    username.to_ascii_lowercase()
-}
-
-/// The least string greater than every string that starts with `prefix`, in code-point
-/// order (= byte order of UTF-8), or `None` if there is none (the prefix is empty or all
-/// `char::MAX`). `s` starts with `prefix` exactly when `prefix <= s < bound`, which lets an
-/// index range serve a prefix search with no LIKE escaping at all.
-pub(crate) fn prefix_upper_bound(prefix: &str) -> Option<String> {
-    let mut chars: Vec<char> = prefix.chars().collect();
-    while let Some(last) = chars.pop() {
-        let next = match last {
-            '\u{D7FF}' => Some('\u{E000}'),
-            c => char::from_u32(u32::from(c) + 1),
-        };
-        if let Some(next) = next {
-            chars.push(next);
-            return Some(chars.into_iter().collect());
-        }
-    }
-    None
-}
-
-/// Merges the rows of two branches (already ordered by the query, ascending or
-/// descending), drops the duplicates a message to oneself produces (it is in both
-/// branches) and keeps the first `limit`. Each branch was limited to `limit`, so the
-/// first `limit` of the union are all there.
-pub(crate) fn merge_branches(mut rows: Vec<Message>, limit: usize) -> Vec<Message> {
-    rows.dedup_by_key(|m| m.msg_id);
-    rows.truncate(limit);
-    rows
-}
-
-/// The newest message id per (user, peer) of a batch: the conversation rows to upsert,
-/// in key order (so concurrent writers lock rows in the same order).
-#[derive(Default)]
-pub(crate) struct ConversationHeads(pub(crate) BTreeMap<(UserId, UserId), MsgId>);
-
-impl ConversationHeads {
-    /// Records a new message for both participants.
-    pub(crate) fn record(&mut self, m: &Message) {
-        for key in [(m.from, m.to), (m.to, m.from)] {
-            let last = self.0.entry(key).or_insert(m.msg_id);
-            *last = (*last).max(m.msg_id);
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn upper_bounds() {
-        assert_eq!(prefix_upper_bound(""), None);
-        assert_eq!(prefix_upper_bound("ab").as_deref(), Some("ac"));
-        assert_eq!(prefix_upper_bound("a_").as_deref(), Some("a`"));
-        assert_eq!(
-            prefix_upper_bound("a\u{D7FF}").as_deref(),
-            Some("a\u{E000}")
-        );
-        assert_eq!(prefix_upper_bound("a\u{10FFFF}").as_deref(), Some("b"));
-        assert_eq!(prefix_upper_bound("\u{10FFFF}\u{10FFFF}"), None);
-    }
 
     /// Every statement of the store is served by an index: no `SCAN <table>` in any plan.
     #[test]
