@@ -19,7 +19,7 @@
 
 use std::cell::Cell;
 use std::fmt;
-use std::io::{self, Write};
+use std::io::Write;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, AtomicU8, AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -168,9 +168,8 @@ impl ConnShared {
                         }
                         outbox.buf.drain(..n);
                     }
-                    // Full socket: the reactor waits for writability. Any other error
-                    // the reactor meets again on its own write and closes the connection.
-                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                    // WouldBlock or Interrupted: the reactor waits for writability and
+                    // retries. Any other error it meets again on its own write, and closes.
                     Err(_) => {}
                 }
             }

@@ -79,9 +79,4 @@ impl Hub {
             }
         }
     }
-
-    /// Logged-in users right now.
-    pub fn online_users(&self) -> usize {
-        self.shards.iter().map(|s| s.lock().len()).sum()
-    }
 }
