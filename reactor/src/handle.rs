@@ -158,19 +158,16 @@ impl ConnShared {
         }
         if !outbox.reactor_writes {
             if let Some(stream) = &outbox.stream {
-                match (&**stream).write(&outbox.buf) {
-                    Ok(n) => {
-                        self.queued.fetch_sub(n, Ordering::AcqRel);
-                        self.counters.wrote(n);
-                        if n == outbox.buf.len() {
-                            outbox.buf.clear();
-                            return;
-                        }
-                        outbox.buf.drain(..n);
+                // On WouldBlock or Interrupted the reactor waits for writability and
+                // retries; any other error it meets again on its own write, and closes.
+                if let Ok(n) = (&**stream).write(&outbox.buf) {
+                    self.queued.fetch_sub(n, Ordering::AcqRel);
+                    self.counters.wrote(n);
+                    if n == outbox.buf.len() {
+                        outbox.buf.clear();
+                        return;
                     }
-                    // WouldBlock or Interrupted: the reactor waits for writability and
-                    // retries. Any other error it meets again on its own write, and closes.
-                    Err(_) => {}
+                    outbox.buf.drain(..n);
                 }
             }
             outbox.reactor_writes = true;
