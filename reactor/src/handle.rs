@@ -76,6 +76,9 @@ pub(crate) struct Outbox {
     pub(crate) reactor_writes: bool,
     /// The socket, for write-through; `None` once the reactor dropped the connection.
     pub(crate) stream: Option<Arc<mio::net::TcpStream>>,
+    /// A [`crate::SendBatch`] open on some thread holds this outbox's frames and will
+    /// flush it.
+    pub(crate) held: bool,
 }
 
 /// Corked bytes are written anyway past this, so a callback that sends a lot streams it.
@@ -138,6 +141,7 @@ impl ConnShared {
                 flush_scheduled: false,
                 reactor_writes: connecting,
                 stream: Some(stream),
+                held: false,
             }),
             queued: AtomicUsize::new(0),
             state: AtomicU8::new(OPEN),
@@ -152,7 +156,7 @@ impl ConnShared {
 
     /// Writes what the outbox holds: straight to the socket when the reactor is not
     /// writing, else by asking the reactor. Called with the outbox locked.
-    fn flush_locked(self: &Arc<Self>, outbox: &mut Outbox) {
+    pub(crate) fn flush_locked(self: &Arc<Self>, outbox: &mut Outbox) {
         if outbox.buf.is_empty() {
             return;
         }
@@ -275,7 +279,9 @@ impl ConnHandle {
             return Err(SendError::Overflow { queued, limit });
         }
         shared.counters.frame_out();
-        if CORKED.with(Cell::get) != shared.id.0 || outbox.buf.len() >= CORK_LIMIT {
+        let held =
+            CORKED.with(Cell::get) == shared.id.0 || crate::send_batch::hold(shared, &mut outbox);
+        if !held || outbox.buf.len() >= CORK_LIMIT {
             shared.flush_locked(&mut outbox);
         }
         Ok(())

@@ -16,6 +16,7 @@
 //! * [`codec`]: the [`Codec`] trait and the [`LengthPrefixed`] framing.
 //! * `worker_pool` and `mailbox`: ordered per-connection dispatch with back-pressure.
 //! * [`handle`]: [`ConnHandle`], the `Send` name of a connection; its outbox.
+//! * `send_batch`: [`SendBatch`], one write per connection for a thread's fan-out.
 //! * `notifier`: the queue and waker through which other threads reach a reactor.
 //! * `timer_heap` and `clock`: per-reactor deadlines.
 //! * [`handler`]: the [`Handler`] trait an application implements, and [`CloseReason`].
@@ -41,6 +42,7 @@ mod listener;
 mod loop_pool;
 mod mailbox;
 mod notifier;
+mod send_batch;
 pub mod server;
 pub mod shutdown;
 mod sub_reactor;
@@ -52,5 +54,6 @@ pub use counters::{Counters, CountersSnapshot};
 pub use error::Error;
 pub use handle::{ConnHandle, ConnId, SendError};
 pub use handler::{CloseReason, Handler};
+pub use send_batch::SendBatch;
 pub use server::{Builder, Server};
 pub use shutdown::ShutdownHandle;

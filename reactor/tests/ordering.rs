@@ -3,6 +3,7 @@
 mod support;
 
 use std::io::Write;
+use std::net::TcpStream;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
@@ -131,4 +132,67 @@ fn sends_from_eight_foreign_threads_never_corrupt_frames() {
         s.join().unwrap();
     }
     assert!(next.iter().all(|&n| n == PER_THREAD));
+}
+
+/// Whether `c` has bytes to read within `wait` (without consuming them).
+fn readable(c: &TcpStream, wait: std::time::Duration) -> bool {
+    c.set_read_timeout(Some(wait)).unwrap();
+    let mut byte = [0u8; 1];
+    let ready = matches!(c.peek(&mut byte), Ok(n) if n > 0);
+    c.set_read_timeout(Some(std::time::Duration::from_secs(20)))
+        .unwrap();
+    ready
+}
+
+#[test]
+fn a_send_batch_holds_frames_until_it_ends_and_keeps_their_order() {
+    let grab = Grab::default();
+    let server = start(grab.clone());
+    let mut c = client(server.local_addr().unwrap());
+    assert!(wait_until(std::time::Duration::from_secs(5), || grab
+        .conn
+        .lock()
+        .is_some()));
+    let conn = grab.conn.lock().clone().unwrap();
+
+    let batch = reactor::SendBatch::begin();
+    {
+        let inner = reactor::SendBatch::begin(); // joins the outer batch
+        for i in 0u32..100 {
+            assert!(conn.send(&i.to_be_bytes()));
+        }
+        drop(inner);
+    }
+    assert!(
+        !readable(&c, std::time::Duration::from_millis(300)),
+        "frames left while the batch was open"
+    );
+    drop(batch);
+    for i in 0u32..100 {
+        assert_eq!(
+            expect_frame(&mut c),
+            i.to_be_bytes(),
+            "batched frames out of order"
+        );
+    }
+
+    // Past the 64 KiB cork limit a batch streams instead of holding everything.
+    let batch = reactor::SendBatch::begin();
+    let big = vec![7u8; 40 * 1024];
+    for _ in 0..4 {
+        assert!(conn.send(&big));
+    }
+    assert!(
+        readable(&c, std::time::Duration::from_secs(2)),
+        "a batch held more than its limit"
+    );
+    drop(batch);
+    for _ in 0..4 {
+        assert_eq!(expect_frame(&mut c), big);
+    }
+
+    // Without a batch, sends from this thread leave at once.
+    assert!(conn.send(b"now"));
+    assert!(readable(&c, std::time::Duration::from_secs(2)));
+    assert_eq!(expect_frame(&mut c), b"now");
 }

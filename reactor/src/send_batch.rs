@@ -1,0 +1,84 @@
+//! [`SendBatch`]: hold back one thread's sends, then write each connection once.
+//!
+//! A thread that fans frames out to many connections (a broadcaster, a chat server's
+//! delivery thread) pays one `send` system call per frame when every
+//! [`ConnHandle::send`](crate::ConnHandle::send) writes through to its socket. While a
+//! `SendBatch` lives on the thread, sends are only queued in each connection's outbox;
+//! when it is dropped every connection it touched is flushed once, so all the frames a
+//! connection got in the batch leave in one write.
+//!
+//! Bounds: a connection's held bytes are written anyway once they pass 64 KiB (the same
+//! cork limit as a worker's), and every send still counts against the connection's
+//! high-water mark. Frames keep their order per connection.
+//! May touch: the outboxes of connections sent to on this thread; nothing else.
+
+use std::cell::RefCell;
+use std::marker::PhantomData;
+use std::sync::Arc;
+
+use crate::handle::{ConnShared, Outbox};
+
+thread_local! {
+    /// Connections with held frames, while a batch is open on this thread.
+    static HELD: RefCell<Option<Vec<Arc<ConnShared>>>> = const { RefCell::new(None) };
+}
+
+/// Holds this thread's sends until dropped (see the module docs). Opening a batch while
+/// one is open on the thread joins the outer one.
+#[must_use = "sends are held only while the SendBatch lives"]
+pub struct SendBatch {
+    /// Whether this guard opened the batch (an inner one leaves flushing to the outer).
+    owner: bool,
+    /// Bound to the thread whose sends it holds.
+    _not_send: PhantomData<*const ()>,
+}
+
+impl SendBatch {
+    /// Opens a batch on the calling thread.
+    pub fn begin() -> SendBatch {
+        let owner = HELD.with(|held| {
+            let mut held = held.borrow_mut();
+            if held.is_some() {
+                false
+            } else {
+                *held = Some(Vec::new());
+                true
+            }
+        });
+        SendBatch {
+            owner,
+            _not_send: PhantomData,
+        }
+    }
+}
+
+impl Drop for SendBatch {
+    fn drop(&mut self) {
+        if !self.owner {
+            return;
+        }
+        let held = HELD
+            .with(|held| held.borrow_mut().take())
+            .unwrap_or_default();
+        for shared in held {
+            let mut outbox = shared.outbox.lock();
+            outbox.held = false;
+            shared.flush_locked(&mut outbox);
+        }
+    }
+}
+
+/// Called by a send with the outbox locked: true when a batch is open on this thread and
+/// now holds `shared`'s frames (the caller then does not write).
+pub(crate) fn hold(shared: &Arc<ConnShared>, outbox: &mut Outbox) -> bool {
+    HELD.with(|held| match held.borrow_mut().as_mut() {
+        Some(list) => {
+            if !outbox.held {
+                outbox.held = true;
+                list.push(Arc::clone(shared));
+            }
+            true
+        }
+        None => false,
+    })
+}
