@@ -7,7 +7,7 @@
 //!                                                                     │
 //!          store/ (reads, friend ops) ◄───────────────────────────────┤
 //!          writer.rs (send_message: batched commit) ◄─────────────────┘
-//!                │ after commit
+//!                │ after commit: delivery.rs
 //!                ├─► reply_queue.rs ─► ack to the sender, in request order
 //!                └─► hub.rs ─► `message` push to the recipient's connections
 //! ```
@@ -17,19 +17,22 @@
 //! * [`handler`]: the reactor [`reactor::Handler`]; [`session`]: per-connection state.
 //! * [`protocol`]: request parsing, error codes, response and push shapes.
 //! * [`cmd`]: one file per operation of the contract.
-//! * [`writer`]: the batched durable writer; [`reply_queue`]: ordered responses.
+//! * [`writer`]: the batched durable writer; [`delivery`]: acks and pushes after commit;
+//!   [`reply_queue`]: ordered responses.
 //! * [`hub`]: online connections and pushes; [`presence`]; [`friend_cache`].
 //! * [`store`]: the `Store` trait, SQLite and MySQL implementations; [`model`]: records.
 //! * [`auth`]: argon2id passwords and tokens; [`rate_limit`]: per-connection limiter.
 //! * [`app`]: the shared state every command sees.
 //!
 //! Threads: reactors only do I/O; commands (and so every store call and password hash)
-//! run on the engine's workers; message commits run on the writer thread.
+//! run on the engine's workers; message commits run on the writer thread, their acks and
+//! pushes on the delivery thread.
 
 pub mod app;
 pub mod auth;
 pub mod cmd;
 pub mod config;
+pub mod delivery;
 pub mod friend_cache;
 pub mod handler;
 pub mod hub;

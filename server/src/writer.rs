@@ -2,9 +2,10 @@
 //!
 //! `send_message` never writes on the worker that received it: the worker queues a
 //! [`Job`] here and moves on. The writer collects up to `batch_max` jobs or waits
-//! `batch_wait`, stores them in one transaction, and only after the commit answers each
-//! sender (through the connection's [`ReplyQueue`], so responses stay in request order)
-//! and pushes each new message to the recipient's connections and the sender's others.
+//! `batch_wait`, stores them in one transaction, and only after the commit hands the batch
+//! to the [`crate::delivery`] thread, which answers each sender (through the connection's
+//! [`ReplyQueue`], so responses stay in request order) and pushes each new message to the
+//! recipient's connections and the sender's others, while the writer commits the next.
 //!
 //! Bounds and failure:
 //! * The queue holds `queue_capacity` jobs; when it is full `send_message` answers
@@ -36,11 +37,11 @@ use parking_lot::Mutex;
 use reactor::ConnId;
 use serde_json::Value;
 
+use crate::delivery::{Delivered, Delivery};
 use crate::hub::Hub;
 use crate::model::NewMessage;
 use crate::protocol::{response, ChatError, ErrorCode};
 use crate::reply_queue::{ReplyQueue, Ticket};
-use crate::result;
 use crate::store::{Store, StoreError, Stored};
 
 /// How often the watchdog looks at the batch being committed.
@@ -101,11 +102,11 @@ struct Entry {
     job: Job,
     /// The watchdog answered it `server_busy` while its commit was blocked.
     busy_sent: bool,
-    _counted: InFlight,
+    counted: InFlight,
 }
 
 /// One count in [`Writer::in_flight`], given back when dropped.
-struct InFlight(Arc<AtomicUsize>);
+pub struct InFlight(Arc<AtomicUsize>);
 
 impl InFlight {
     fn new(counter: &Arc<AtomicUsize>) -> Self {
@@ -148,20 +149,27 @@ impl Writer {
                 .name("writer-watchdog".into())
                 .spawn(move || watch(&shared, &rx, deadline, &stopped))?
         };
+        let (delivery, delivery_thread) = Delivery::start(Arc::clone(&hub))?;
         let thread = std::thread::Builder::new()
             .name("writer".into())
             .spawn(move || {
                 WriterLoop {
                     store,
                     hub,
+                    delivery,
                     settings,
                     rx,
                     shared,
                 }
                 .run();
+                // `run` returned: the last batch is handed over, and dropping the loop
+                // (and with it the delivery handle) lets the delivery thread finish.
                 drop(stop_watchdog);
                 if watchdog.join().is_err() {
                     log::error!("the writer's watchdog panicked");
+                }
+                if delivery_thread.join().is_err() {
+                    log::error!("the delivery thread panicked");
                 }
             })?;
         let in_flight = Arc::new(AtomicUsize::new(0));
@@ -173,7 +181,7 @@ impl Writer {
         let entry = Entry {
             job,
             busy_sent: false,
-            _counted: InFlight::new(&self.in_flight),
+            counted: InFlight::new(&self.in_flight),
         };
         self.jobs.try_send(entry).map_err(|e| match e {
             TrySendError::Full(entry) | TrySendError::Disconnected(entry) => Box::new(entry.job),
@@ -228,13 +236,14 @@ fn watch(shared: &Shared, rx: &Receiver<Entry>, deadline: Duration, stopped: &Re
 struct WriterLoop {
     store: Arc<dyn Store>,
     hub: Arc<Hub>,
+    delivery: Delivery,
     settings: WriterSettings,
     rx: Receiver<Entry>,
     shared: Arc<Shared>,
 }
 
 impl WriterLoop {
-    fn run(self) {
+    fn run(&self) {
         loop {
             if self.shared.current.lock().is_empty() {
                 match self.rx.recv() {
@@ -279,9 +288,12 @@ impl WriterLoop {
                     }
                     let done: Vec<Entry> =
                         self.shared.current.lock().drain(..messages.len()).collect();
-                    for (entry, stored) in done.into_iter().zip(stored) {
-                        self.deliver(&entry.job, stored, retried);
-                    }
+                    let batch = done
+                        .into_iter()
+                        .zip(stored)
+                        .map(|(entry, stored)| entry.delivered(stored, retried))
+                        .collect();
+                    self.delivery.send(batch, &self.hub);
                     return;
                 }
                 Err(StoreError::Unavailable(e)) => {
@@ -314,7 +326,7 @@ impl WriterLoop {
                         done.len()
                     );
                     for entry in done {
-                        self.commit_alone(&entry.job, retried);
+                        self.commit_alone(entry, retried);
                     }
                     return;
                 }
@@ -323,9 +335,13 @@ impl WriterLoop {
     }
 
     /// After a non-transient failure: stores one message alone, to isolate the bad one.
-    fn commit_alone(&self, job: &Job, retried: bool) {
+    fn commit_alone(&self, entry: Entry, retried: bool) {
+        let job = &entry.job;
         match self.store.insert_messages(std::slice::from_ref(&job.msg)) {
-            Ok(mut stored) if stored.len() == 1 => self.deliver(job, stored.remove(0), retried),
+            Ok(mut stored) if stored.len() == 1 => {
+                let delivered = entry.delivered(stored.remove(0), retried);
+                self.delivery.send(vec![delivered], &self.hub);
+            }
             Ok(_) => job.answer_error(ErrorCode::Internal, "internal error"),
             Err(StoreError::Unavailable(_)) => job.answer_busy(),
             Err(e) => {
@@ -334,23 +350,15 @@ impl WriterLoop {
             }
         }
     }
+}
 
-    fn deliver(&self, job: &Job, stored: Stored, retried: bool) {
-        let m = &stored.message;
-        let ack = response::ok(
-            "send_message",
-            job.seq.as_ref(),
-            result! { "msg_id": m.msg_id, "ts": m.ts },
-        );
-        job.replies.answer(job.ticket, ack);
-        if stored.new || retried {
-            let body = match response::message(m) {
-                Value::Object(map) => map,
-                _ => serde_json::Map::new(),
-            };
-            let frame = response::push("message", body);
-            self.hub.push(m.to, &frame, None);
-            self.hub.push(m.from, &frame, Some(job.origin));
+impl Entry {
+    fn delivered(self, stored: Stored, retried: bool) -> Delivered {
+        Delivered {
+            job: self.job,
+            stored,
+            retried,
+            counted: self.counted,
         }
     }
 }
