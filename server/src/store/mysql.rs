@@ -48,7 +48,11 @@ const POOL_WAIT: Duration = Duration::from_secs(5);
 /// pause (see [`MysqlStore::run`]), as InnoDB's own error message advises.
 const ATTEMPTS: u32 = 8;
 /// Rows per multi-row statement (keeps statements well under the placeholder limit).
-const CHUNK: usize = 500;
+/// A power of two: see [`pow2_pieces`].
+const CHUNK: usize = 512;
+/// Prepared statements each connection keeps: every constant statement and every shape
+/// of the multi-row ones, with room to spare.
+const STMT_CACHE: usize = 128;
 /// Text per multi-row insert, roughly: well under any server's `max_allowed_packet`
 /// (4 MiB on old MySQL defaults), whatever the batch size.
 const CHUNK_BYTES: usize = 1 << 20;
@@ -422,6 +426,7 @@ impl MysqlStore {
             .read_timeout(Some(IO_TIMEOUT))
             .write_timeout(Some(IO_TIMEOUT))
             .init(INIT.to_vec())
+            .stmt_cache_size(STMT_CACHE)
             .pool_opts(
                 PoolOpts::default()
                     .with_constraints(constraints)
@@ -562,7 +567,8 @@ impl MysqlStore {
 }
 
 /// Splits messages into runs of at most [`CHUNK`] messages and about [`CHUNK_BYTES`]
-/// bytes (a run holds at least one message, however long).
+/// bytes (a run holds at least one message, however long), each run's length a power of
+/// two.
 fn insert_chunks<'a>(messages: &'a [&'a NewMessage]) -> Vec<&'a [&'a NewMessage]> {
     let mut chunks = Vec::new();
     let mut start = 0;
@@ -579,7 +585,22 @@ fn insert_chunks<'a>(messages: &'a [&'a NewMessage]) -> Vec<&'a [&'a NewMessage]
     if start < messages.len() {
         chunks.push(&messages[start..]);
     }
-    chunks
+    chunks.into_iter().flat_map(pow2_pieces).collect()
+}
+
+/// Splits `items` into pieces whose lengths are powers of two, largest first (100 → 64,
+/// 32, 4). Multi-row statements then come in at most `log2(CHUNK) + 1` shapes, each
+/// prepared once per connection and then reused from the driver's statement cache;
+/// with a shape per batch size, nearly every batch paid for preparing a statement of
+/// hundreds of placeholders (and closing an evicted one).
+fn pow2_pieces<T>(mut items: &[T]) -> Vec<&[T]> {
+    let mut pieces = Vec::new();
+    while !items.is_empty() {
+        let (piece, rest) = items.split_at(1 << items.len().ilog2());
+        pieces.push(piece);
+        items = rest;
+    }
+    pieces
 }
 
 /// The `(from_id, client_msg_id)` key of a message.
@@ -724,7 +745,7 @@ fn insert_batch(
 
     // Both participants' conversation lists, in key order (a stable lock order).
     let heads: Vec<((UserId, UserId), MsgId)> = heads.0.into_iter().collect();
-    for chunk in heads.chunks(CHUNK) {
+    for chunk in heads.chunks(CHUNK).flat_map(pow2_pieces) {
         let values: Vec<Value> = chunk
             .iter()
             .flat_map(|&((user, peer), last)| {
@@ -1113,7 +1134,7 @@ mod tests {
         let many: Vec<NewMessage> = (0..1201).map(|_| new("x".into())).collect();
         let refs: Vec<&NewMessage> = many.iter().collect();
         let sizes: Vec<usize> = insert_chunks(&refs).iter().map(|c| c.len()).collect();
-        assert_eq!(sizes, [500, 500, 201]);
+        assert_eq!(sizes, [512, 512, 128, 32, 16, 1]);
         let big: Vec<NewMessage> = (0..5).map(|_| new("y".repeat(400_000))).collect();
         let refs: Vec<&NewMessage> = big.iter().collect();
         let sizes: Vec<usize> = insert_chunks(&refs).iter().map(|c| c.len()).collect();
@@ -1122,6 +1143,13 @@ mod tests {
         let refs: Vec<&NewMessage> = huge.iter().collect();
         assert_eq!(insert_chunks(&refs).len(), 1);
         assert!(insert_chunks(&[]).is_empty());
+        let sizes = |n: usize| -> Vec<usize> {
+            pow2_pieces(&vec![0u8; n]).iter().map(|p| p.len()).collect()
+        };
+        assert_eq!(sizes(100), [64, 32, 4]);
+        assert_eq!(sizes(1), [1]);
+        assert_eq!(sizes(512), [512]);
+        assert!(sizes(0).is_empty());
     }
 
     /// Both ways of learning inserted ids (consecutive ids, read back by key) give every
