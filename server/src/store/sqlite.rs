@@ -30,6 +30,9 @@ use crate::model::{now_ms, Conversation, FriendRequest, Message, MsgId, NewMessa
 /// The SQLite schema (the twin of `sql/schema.sql`).
 const SCHEMA: &str = include_str!("schema_sqlite.sql");
 
+/// Page cache per connection, in KiB.
+const CACHE_KIB: i64 = 32 * 1024;
+
 /// How long a statement waits for another connection's write lock.
 const BUSY_TIMEOUT: Duration = Duration::from_millis(5000);
 
@@ -187,6 +190,11 @@ fn open_connection(path: &Path) -> StoreResult<Connection> {
         .map_err(|e| map_err("setting synchronous=FULL", e))?;
     conn.pragma_update(None, "foreign_keys", "ON")
         .map_err(|e| map_err("enabling foreign keys", e))?;
+    // Negative: KiB. SQLite's default (2 MiB) does not hold the message indexes' hot
+    // pages; every insert then re-reads pages from the OS with `pread` and spills dirty
+    // ones early. Memory is taken as pages are used, up to this per connection.
+    conn.pragma_update(None, "cache_size", -CACHE_KIB)
+        .map_err(|e| map_err("setting cache_size", e))?;
     conn.set_prepared_statement_cache_capacity(64);
     Ok(conn)
 }
