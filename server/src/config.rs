@@ -338,7 +338,7 @@ pub struct WriterConfig {
 impl Default for WriterConfig {
     fn default() -> Self {
         WriterConfig {
-            batch_max: 256,
+            batch_max: 1024,
             batch_wait_ms: 2,
             queue_capacity: 65536,
             commit_deadline_ms: 5000,
@@ -863,7 +863,7 @@ mod tests {
         assert_eq!(c.server.fd_reserve, 256);
         assert_eq!(c.store.data_dir, PathBuf::from("./data"));
         assert_eq!(c.store.mysql_url, None);
-        assert_eq!(c.writer.batch_max, 256);
+        assert_eq!(c.writer.batch_max, 1024);
         assert_eq!(c.auth.argon2_memory_kib, 19456);
         assert_eq!(c.auth.token_ttl_secs, 2_592_000);
         assert_eq!(c.log.level, "info");
