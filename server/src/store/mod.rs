@@ -7,6 +7,7 @@
 //! is synchronous and may block: only worker threads and the batched writer call it,
 //! never a reactor. Every statement is parameterised. Every query is served by an index.
 
+mod checkpointer;
 pub mod mysql;
 mod shared;
 pub mod sqlite;
