@@ -22,7 +22,7 @@ use std::time::Duration;
 use parking_lot::{Mutex, MutexGuard};
 use rusqlite::{params, Connection, ErrorCode, OptionalExtension, Row, TransactionBehavior};
 
-use super::checkpointer::{self, Checkpointer, BACKSTOP_PAGES};
+use super::checkpointer::{Checkpointer, BACKSTOP_PAGES};
 use super::shared::{
     check_not_self, merge_branches, prefix_upper_bound, username_key, ConversationHeads,
     SCHEMA_VERSION, TABLES,
@@ -712,7 +712,7 @@ mod tests {
         let store = SqliteStore::open(&path, 2).unwrap();
         let a = store.create_user("cp_a", "h", "", None).unwrap();
         let b = store.create_user("cp_b", "h", "", None).unwrap();
-        std::thread::sleep(checkpointer::PERIOD * 3);
+        std::thread::sleep(crate::store::checkpointer::PERIOD * 3);
         let before = std::fs::metadata(&path).unwrap().len();
         let batch: Vec<NewMessage> = (0..2000)
             .map(|i| NewMessage {
