@@ -14,7 +14,8 @@
 //! * `sub_reactor`: one `mio::Poll` per thread; reads, decodes, writes, fires deadlines.
 //! * `connection`: a socket's reactor-side state and life cycle.
 //! * [`codec`]: the [`Codec`] trait and the [`LengthPrefixed`] framing.
-//! * `worker_pool` and `mailbox`: ordered per-connection dispatch with back-pressure.
+//! * `worker_pool`, `mailbox` and `run_queue`: ordered per-connection dispatch with
+//!   back-pressure; idle workers park without spinning.
 //! * [`handle`]: [`ConnHandle`], the `Send` name of a connection; its outbox.
 //! * `send_batch`: [`SendBatch`], one write per connection for a thread's fan-out.
 //! * `notifier`: the queue and waker through which other threads reach a reactor.
@@ -42,6 +43,7 @@ mod listener;
 mod loop_pool;
 mod mailbox;
 mod notifier;
+mod run_queue;
 mod send_batch;
 pub mod server;
 pub mod shutdown;

@@ -183,7 +183,7 @@ impl Builder {
             self.high_water,
             Arc::clone(&counters),
         ));
-        let (pool, jobs) = WorkerPool::new(
+        let pool = WorkerPool::new(
             Arc::new(handler),
             Arc::clone(&counters),
             self.queue_capacity,
@@ -204,9 +204,8 @@ impl Builder {
 
         for i in 0..self.workers {
             let pool = Arc::clone(&pool);
-            let jobs = jobs.clone();
             let thread = spawn(format!("{}-worker-{i}", self.name), move || {
-                pool.run_worker(jobs)
+                pool.run_worker()
             })?;
             server.workers.push(thread);
         }

@@ -1,7 +1,7 @@
 //! The worker pool: fixed threads that run the application's [`Handler`] callbacks.
 //!
 //! Sub-reactors put events into connection mailboxes ([`WorkerPool::dispatch`]); a
-//! mailbox with work sits once in the run queue; a worker takes it, runs up to
+//! mailbox with work sits once in the run queue (`run_queue`); a worker takes it, runs up to
 //! `BATCH` of its events in order, then puts it back if more are waiting (so one busy
 //! connection cannot starve the others).
 //!
@@ -18,13 +18,12 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-use crossbeam_channel::{Receiver, Sender};
-
 use crate::counters::Counters;
 use crate::handle::ConnHandle;
 use crate::handler::Handler;
 use crate::mailbox::{Event, Mailbox};
 use crate::notifier::{Notice, Notifier};
+use crate::run_queue::RunQueue;
 
 /// Events handled from one mailbox before it goes to the back of the run queue.
 const BATCH: usize = 32;
@@ -37,7 +36,7 @@ pub(crate) enum Job<S> {
 /// State shared by the reactors (producers) and the workers (consumers).
 pub(crate) struct WorkerPool<H: Handler> {
     handler: Arc<H>,
-    jobs: Sender<Job<H::Session>>,
+    jobs: RunQueue<Job<H::Session>>,
     counters: Arc<Counters>,
     capacity: usize,
     /// Some reactor paused reading because the pool was full.
@@ -51,17 +50,15 @@ impl<H: Handler> WorkerPool<H> {
         counters: Arc<Counters>,
         capacity: usize,
         reactors: Vec<Arc<Notifier>>,
-    ) -> (Arc<Self>, Receiver<Job<H::Session>>) {
-        let (jobs, rx) = crossbeam_channel::unbounded();
-        let pool = Arc::new(Self {
+    ) -> Arc<Self> {
+        Arc::new(Self {
             handler,
-            jobs,
+            jobs: RunQueue::new(),
             counters,
             capacity: capacity.max(1),
             reactors_paused: AtomicBool::new(false),
             reactors,
-        });
-        (pool, rx)
+        })
     }
 
     /// Events dispatched and not yet handled.
@@ -110,21 +107,19 @@ impl<H: Handler> WorkerPool<H> {
     }
 
     fn schedule(&self, mailbox: Arc<Mailbox<H::Session>>) {
-        // Sending only fails once every worker is gone, after shutdown; nothing is left
-        // to run the event then.
-        let _ = self.jobs.send(Job::Run(mailbox));
+        self.jobs.push(Job::Run(mailbox));
     }
 
     /// Asks `n` workers to exit once they reach this point of the run queue.
     pub(crate) fn stop_workers(&self, n: usize) {
         for _ in 0..n {
-            let _ = self.jobs.send(Job::Stop);
+            self.jobs.push(Job::Stop);
         }
     }
 
     /// A worker thread's loop.
-    pub(crate) fn run_worker(&self, jobs: Receiver<Job<H::Session>>) {
-        while let Ok(Job::Run(mailbox)) = jobs.recv() {
+    pub(crate) fn run_worker(&self) {
+        while let Job::Run(mailbox) = self.jobs.pop() {
             self.run_mailbox(mailbox);
         }
     }
