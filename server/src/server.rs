@@ -90,7 +90,7 @@ pub fn run(config: Config) -> Result<(), StartError> {
         Arc::clone(&hub),
         WriterSettings {
             batch_max: w.batch_max,
-            batch_wait: w.batch_wait(),
+            batch_wait: config.resolved_batch_wait(),
             queue_capacity: w.queue_capacity,
             commit_deadline: w.commit_deadline(),
         },
@@ -139,7 +139,7 @@ pub fn run(config: Config) -> Result<(), StartError> {
         s.rate_limit_per_sec,
         s.rate_limit_burst,
         w.batch_max,
-        w.batch_wait_ms,
+        config.resolved_batch_wait().as_millis(),
         w.queue_capacity,
         w.commit_deadline_ms
     );
