@@ -179,7 +179,7 @@ const SQL_CONVERSATIONS: &str = "SELECT u.user_id, u.username, u.nickname, u.ava
      (SELECT COUNT(*) FROM messages x FORCE INDEX (messages_pair) \
       WHERE x.from_id = c.peer_id AND x.to_id = c.user_id \
       AND x.msg_id > COALESCE(r.up_to, 0)) AS unread \
-     FROM conversations c FORCE INDEX (conversations_recent) \
+     FROM conversations c \
      JOIN users u ON u.user_id = c.peer_id \
      JOIN messages m ON m.msg_id = c.last_msg_id \
      LEFT JOIN read_cursors r ON r.user_id = c.user_id AND r.peer_id = c.peer_id \

@@ -79,5 +79,4 @@ CREATE TABLE IF NOT EXISTS conversations (
     last_msg_id INTEGER NOT NULL,
     PRIMARY KEY (user_id, peer_id)
 ) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS conversations_recent ON conversations (user_id, last_msg_id);
 CREATE INDEX IF NOT EXISTS conversations_peer ON conversations (peer_id);

@@ -590,18 +590,27 @@ impl Store for SqliteStore {
                     });
                     continue;
                 }
-                let before = find
-                    .query_row(params![m.from, m.client_msg_id], message_row)
-                    .optional()?;
-                if let Some(original) = before {
-                    known.insert(key, original.clone());
-                    out.push(Stored {
-                        message: original,
-                        new: false,
-                    });
-                    continue;
+                // Insert first: a key stored before (a client's retry) is rare, and the
+                // unique index finds it anyway; only then is the original read.
+                let inserted = insert.execute(params![m.from, m.to, m.text, m.ts, m.client_msg_id]);
+                match inserted {
+                    Ok(_) => {}
+                    Err(e) if is_unique_violation(&e) => {
+                        let Some(original) = find
+                            .query_row(params![m.from, m.client_msg_id], message_row)
+                            .optional()?
+                        else {
+                            return Err(e);
+                        };
+                        known.insert(key, original.clone());
+                        out.push(Stored {
+                            message: original,
+                            new: false,
+                        });
+                        continue;
+                    }
+                    Err(e) => return Err(e),
                 }
-                insert.execute(params![m.from, m.to, m.text, m.ts, m.client_msg_id])?;
                 let message = Message {
                     msg_id: tx.last_insert_rowid(),
                     from: m.from,
