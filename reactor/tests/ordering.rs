@@ -92,18 +92,24 @@ impl Handler for Grab {
     fn on_frame(&self, _conn: &ConnHandle, _s: &mut (), _frame: Vec<u8>) {}
 }
 
-#[test]
-fn sends_from_eight_foreign_threads_never_corrupt_frames() {
-    const THREADS: u32 = 8;
-    const PER_THREAD: u32 = 2_000;
+/// A server with one client connected, and the server's handle to that connection.
+fn one_grabbed_connection() -> (reactor::Server, TcpStream, ConnHandle) {
     let grab = Grab::default();
     let server = start(grab.clone());
-    let mut c = client(server.local_addr().unwrap());
+    let c = client(server.local_addr().unwrap());
     assert!(wait_until(std::time::Duration::from_secs(5), || grab
         .conn
         .lock()
         .is_some()));
     let conn = grab.conn.lock().clone().unwrap();
+    (server, c, conn)
+}
+
+#[test]
+fn sends_from_eight_foreign_threads_never_corrupt_frames() {
+    const THREADS: u32 = 8;
+    const PER_THREAD: u32 = 2_000;
+    let (_server, mut c, conn) = one_grabbed_connection();
     let senders: Vec<_> = (0..THREADS)
         .map(|t| {
             let conn = conn.clone();
@@ -146,14 +152,7 @@ fn readable(c: &TcpStream, wait: std::time::Duration) -> bool {
 
 #[test]
 fn a_send_batch_holds_frames_until_it_ends_and_keeps_their_order() {
-    let grab = Grab::default();
-    let server = start(grab.clone());
-    let mut c = client(server.local_addr().unwrap());
-    assert!(wait_until(std::time::Duration::from_secs(5), || grab
-        .conn
-        .lock()
-        .is_some()));
-    let conn = grab.conn.lock().clone().unwrap();
+    let (_server, mut c, conn) = one_grabbed_connection();
 
     let batch = reactor::SendBatch::begin();
     {
