@@ -214,6 +214,8 @@ start_chat() {
         exit 1
     fi
     MAXCONN=$(sed -n 's/.*max_connections \([0-9]*\).*/\1/p' "$err" | head -n1)
+    # "writer batch 1024 / 0 ms" as the server logged it at start-up.
+    WRITER=$(sed -n 's/.*writer batch \([0-9]* \/ [0-9]* ms\).*/\1/p' "$err" | head -n1)
     COMMANDS+=("${SERVER_ENV[*]}${SERVER_ENV[*]:+ }${BIN#"$ROOT"/}/startserv 0 --config $(basename "$config") --data-dir <work>/$name $*   # -> $ADDR, pid $SPID")
     echo "== startserv ($name) on $ADDR, pid $SPID, max_connections $MAXCONN" >&2
 }
@@ -316,7 +318,7 @@ relay_runs() {
 # ---------------------------------------------------------------------------------------
 # 1. relay on MariaDB and SQLite; 2. floor
 # ---------------------------------------------------------------------------------------
-declare -A BEST_BY P99_BY
+declare -A BEST_BY P99_BY WRITER_BY
 if wants relay; then
     section "## 1. Relay, durable ack" ""
     section "Each connection is a user; users 2k and 2k+1 are friends and send to each other." \
@@ -333,6 +335,7 @@ if wants relay; then
             name=relay-sqlite
         fi
         P99_JSON=""
+        WRITER_BY[$store]=$WRITER
         relay_runs "$store"
         stop_chat "$name"
         BEST_BY[$store]=$BEST
@@ -543,7 +546,7 @@ TOTAL_SECS=$(($(date +%s) - SUITE_START))
     cat "$REPORT"
     echo "## Settings"
     echo
-    echo "- bench profile (every server but the default-cost login storm): \`[auth] argon2_memory_kib = 64, argon2_iterations = 1\`; \`[server] fd_reserve = 64\`, bind 127.0.0.1; other settings default (writer batch 256 / 2 ms, 4 x cores workers, cores reactors)"
+    echo "- bench profile (every server but the default-cost login storm): \`[auth] argon2_memory_kib = 64, argon2_iterations = 1\`; \`[server] fd_reserve = 64\`, bind 127.0.0.1; other settings default (4 x cores workers, cores reactors; writer batch / wait as the relay servers logged them: MariaDB ${WRITER_BY[MariaDB]:-?}, SQLite ${WRITER_BY[SQLite]:-?})"
     echo "- relay: $RELAY_CONNS connections, ${WARMUP} s warm-up, ${SECS} s measured, ${DRAIN} s drain limit, 32-byte texts, windows ${WINDOWS[*]}, rates ${RATES[*]}"
     echo "- relay_floor: ${FLOOR_THREADS[*]}"
     echo "- idle connections: $IDLE_CONNS over $IDLE_PROCS chatload processes, held ${HOLD} s"
