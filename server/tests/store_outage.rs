@@ -245,6 +245,15 @@ fn private_mariadb_helper_kill_freeze_restart() {
     );
 }
 
+/// With the store healthy, half a second of sends is all acked.
+fn sends_are_acked(alice: &mut Client, to: i64, ledger: &mut Ledger) {
+    let (acked, busy) = send_for(alice, to, ledger, Duration::from_millis(500), 8);
+    assert!(
+        acked > 0 && busy == 0,
+        "healthy store: {acked} acked, {busy} busy"
+    );
+}
+
 fn outage_setup(db: &PrivateMariaDb) -> (TestServer, Client, Client) {
     let url = db.create_database("chat");
     let server = TestServer::start_on_mysql_url(
@@ -268,17 +277,7 @@ fn mysql_outage_kill_and_restart() {
     let mut pinger = Client::connect(server.addr());
     let mut ledger = Ledger::default();
 
-    let (acked, busy) = send_for(
-        &mut alice,
-        bob.id(),
-        &mut ledger,
-        Duration::from_millis(500),
-        8,
-    );
-    assert!(
-        acked > 0 && busy == 0,
-        "healthy store: {acked} acked, {busy} busy"
-    );
+    sends_are_acked(&mut alice, bob.id(), &mut ledger);
 
     db.kill();
     let (_, busy) = send_for(&mut alice, bob.id(), &mut ledger, Duration::from_secs(4), 8);
@@ -300,17 +299,7 @@ fn mysql_outage_freeze_and_thaw() {
     let mut reader = Client::login_as(server.addr(), "bob", false);
     let mut ledger = Ledger::default();
 
-    let (acked, busy) = send_for(
-        &mut alice,
-        bob.id(),
-        &mut ledger,
-        Duration::from_millis(500),
-        8,
-    );
-    assert!(
-        acked > 0 && busy == 0,
-        "healthy store: {acked} acked, {busy} busy"
-    );
+    sends_are_acked(&mut alice, bob.id(), &mut ledger);
 
     db.freeze();
     let frozen_at = Instant::now();

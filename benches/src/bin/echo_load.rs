@@ -150,17 +150,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     if !valid_times {
         return Err("--duration must be > 0 and --warmup >= 0 seconds".into());
     }
-    // Each connection is a descriptor: lift the soft limit (often 1024) to the hard one.
-    rlimit::increase_nofile_limit(u64::MAX)?;
-    let threads = args
-        .threads
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
-        .max(1);
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(threads)
-        .thread_name("echo-load")
-        .enable_all()
-        .build()?;
+    let (runtime, threads) = benches::tokio_runtime(args.threads, "echo-load")?;
     runtime.block_on(run(args, threads))
 }
 

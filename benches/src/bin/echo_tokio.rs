@@ -48,17 +48,7 @@ struct Args {
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args = Args::parse();
-    // Thousands of connections need more descriptors than the usual soft limit of 1024.
-    rlimit::increase_nofile_limit(u64::MAX)?;
-    let threads = args
-        .threads
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
-        .max(1);
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(threads)
-        .thread_name("echo-tokio")
-        .enable_all()
-        .build()?;
+    let (runtime, _) = benches::tokio_runtime(args.threads, "echo-tokio")?;
     runtime.block_on(serve(SocketAddr::new(args.host, args.port)))
 }
 

@@ -755,18 +755,27 @@ fn insert_batch(
         tx.exec_drop(sql_upsert_conversations(chunk.len()), values)?;
     }
 
-    // One result per input: new for the first occurrence of a key this batch stored.
-    let mut out = Vec::with_capacity(batch.len());
+    // One result per input: new for the first occurrence of a key this batch stored; a
+    // repeated key copies its first occurrence.
+    let mut out: Vec<Stored> = Vec::with_capacity(batch.len());
+    let mut first_at: HashMap<Key<'_>, usize> = HashMap::with_capacity(distinct.len());
     for m in batch {
-        let Some((message, new)) = stored.get_mut(&(m.from, m.client_msg_id.as_str())) else {
+        let key = (m.from, m.client_msg_id.as_str());
+        if let Some(&i) = first_at.get(&key) {
+            let message = out[i].message.clone();
+            out.push(Stored {
+                message,
+                new: false,
+            });
+            continue;
+        }
+        let Some((message, new)) = stored.remove(&key) else {
             return Err(Fail::Store(StoreError::Internal(
                 "a message of the batch is missing after insert".into(),
             )));
         };
-        out.push(Stored {
-            message: message.clone(),
-            new: std::mem::take(new),
-        });
+        first_at.insert(key, out.len());
+        out.push(Stored { message, new });
     }
     Ok(out)
 }
@@ -1284,6 +1293,14 @@ mod tests {
         let (u, v) = (users[3], users[4]);
         let tok = format!("{:064}", u);
         let big = MsgId::MAX;
+        let three_keys: Vec<Value> = vec![
+            u.into(),
+            "c3".into(),
+            v.into(),
+            "c4".into(),
+            u.into(),
+            "zz".into(),
+        ];
         let checks: Vec<(String, Vec<Value>)> = vec![
             (SQL_CREDENTIALS.into(), vec!["user03".into()]),
             (SQL_USER.into(), vec![u.into()]),
@@ -1313,28 +1330,8 @@ mod tests {
             (SQL_FRIENDS.into(), vec![u.into()]),
             (SQL_FRIEND_IDS.into(), vec![u.into()]),
             (SQL_BY_CLIENT_ID.into(), vec![u.into(), "c3".into()]),
-            (
-                sql_ids_by_keys(3),
-                vec![
-                    u.into(),
-                    "c3".into(),
-                    v.into(),
-                    "c4".into(),
-                    u.into(),
-                    "zz".into(),
-                ],
-            ),
-            (
-                sql_messages_by_keys(3),
-                vec![
-                    u.into(),
-                    "c3".into(),
-                    v.into(),
-                    "c4".into(),
-                    u.into(),
-                    "zz".into(),
-                ],
-            ),
+            (sql_ids_by_keys(3), three_keys.clone()),
+            (sql_messages_by_keys(3), three_keys),
             (
                 SQL_SYNC.into(),
                 vec![u.into(), 0.into(), 50.into(), u.into(), 0.into(), 50.into()],

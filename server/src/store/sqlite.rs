@@ -575,17 +575,18 @@ impl Store for SqliteStore {
         }
         let mut conn = self.conn();
         write_tx(&mut conn, "storing messages", |tx| {
-            let mut out = Vec::with_capacity(batch.len());
-            // (from, client_msg_id) → the message it names, for duplicates in this batch.
-            let mut known: HashMap<(UserId, &str), Message> = HashMap::new();
+            let mut out: Vec<Stored> = Vec::with_capacity(batch.len());
+            // (from, client_msg_id) → its first result in `out`, for repeats in this batch.
+            let mut known: HashMap<(UserId, &str), usize> = HashMap::new();
             let mut latest = ConversationHeads::default();
             let mut find = tx.prepare_cached(SQL_BY_CLIENT_ID)?;
             let mut insert = tx.prepare_cached(SQL_INSERT_MESSAGE)?;
             for m in batch {
                 let key = (m.from, m.client_msg_id.as_str());
-                if let Some(original) = known.get(&key) {
+                if let Some(&i) = known.get(&key) {
+                    let message = out[i].message.clone();
                     out.push(Stored {
-                        message: original.clone(),
+                        message,
                         new: false,
                     });
                     continue;
@@ -602,7 +603,7 @@ impl Store for SqliteStore {
                         else {
                             return Err(e);
                         };
-                        known.insert(key, original.clone());
+                        known.insert(key, out.len());
                         out.push(Stored {
                             message: original,
                             new: false,
@@ -620,7 +621,7 @@ impl Store for SqliteStore {
                     client_msg_id: m.client_msg_id.clone(),
                 };
                 latest.record(&message);
-                known.insert(key, message.clone());
+                known.insert(key, out.len());
                 out.push(Stored { message, new: true });
             }
             let mut upsert = tx.prepare_cached(SQL_UPSERT_CONVERSATION)?;

@@ -373,31 +373,14 @@ impl Client {
     /// Like [`Client::read_response`] but returns None on timeout (the request stays
     /// outstanding) and panics if the connection closes.
     pub fn read_response_within(&mut self, timeout: Duration) -> Option<Value> {
-        let (seq, op) = self
-            .outstanding
-            .front()
-            .cloned()
-            .unwrap_or_else(|| panic!("{}: no request outstanding", self.name));
-        if let Some(frame) = self.early.pop_front() {
-            self.outstanding.pop_front();
-            return Some(frame);
-        }
-        let deadline = Instant::now() + timeout;
-        loop {
-            let frame = match self.try_read_frame(deadline) {
-                Ok(frame) => frame,
-                Err(ReadError::Timeout) => return None,
-                Err(ReadError::Closed) => panic!(
-                    "{}: connection closed while waiting for the response to {op} seq {seq}",
-                    self.name
-                ),
-            };
-            if is_response(&frame) {
-                self.check_response_matches(&frame, seq, &op);
-                self.outstanding.pop_front();
-                return Some(frame);
-            }
-            self.pushes.push_back(frame);
+        match self.try_read_response(timeout) {
+            Ok(frame) => Some(frame),
+            Err(ReadError::Timeout) => None,
+            Err(ReadError::Closed) => panic!(
+                "{}: connection closed while waiting for the response to {:?}",
+                self.name,
+                self.outstanding.front()
+            ),
         }
     }
 
