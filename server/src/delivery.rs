@@ -47,25 +47,28 @@ pub struct Delivered {
 /// The sending half; the thread exits when it is dropped and the queue is drained.
 pub struct Delivery {
     batches: Sender<Vec<Delivered>>,
+    /// For delivering on the caller's thread should the delivery thread be gone.
+    hub: Arc<Hub>,
 }
 
 impl Delivery {
     /// Starts the delivery thread.
     pub fn start(hub: Arc<Hub>) -> std::io::Result<(Delivery, JoinHandle<()>)> {
         let (batches, rx) = crossbeam_channel::bounded(DELIVERY_QUEUE);
+        let thread_hub = Arc::clone(&hub);
         let thread = std::thread::Builder::new()
             .name("delivery".into())
-            .spawn(move || run(&hub, &rx))?;
-        Ok((Delivery { batches }, thread))
+            .spawn(move || run(&thread_hub, &rx))?;
+        Ok((Delivery { batches, hub }, thread))
     }
 
     /// Hands over a committed batch, waiting while [`DELIVERY_QUEUE`] batches are queued.
     /// Should the thread be gone (it panicked), delivers on the calling thread instead.
-    pub fn send(&self, batch: Vec<Delivered>, hub: &Hub) {
+    pub fn send(&self, batch: Vec<Delivered>) {
         if let Err(e) = self.batches.send(batch) {
             log::error!("the delivery thread is gone; delivering on the writer");
             for item in e.into_inner() {
-                deliver(hub, item);
+                deliver(&self.hub, item);
             }
         }
     }

@@ -149,13 +149,12 @@ impl Writer {
                 .name("writer-watchdog".into())
                 .spawn(move || watch(&shared, &rx, deadline, &stopped))?
         };
-        let (delivery, delivery_thread) = Delivery::start(Arc::clone(&hub))?;
+        let (delivery, delivery_thread) = Delivery::start(hub)?;
         let thread = std::thread::Builder::new()
             .name("writer".into())
             .spawn(move || {
                 WriterLoop {
                     store,
-                    hub,
                     delivery,
                     settings,
                     rx,
@@ -235,7 +234,6 @@ fn watch(shared: &Shared, rx: &Receiver<Entry>, deadline: Duration, stopped: &Re
 
 struct WriterLoop {
     store: Arc<dyn Store>,
-    hub: Arc<Hub>,
     delivery: Delivery,
     settings: WriterSettings,
     rx: Receiver<Entry>,
@@ -293,7 +291,7 @@ impl WriterLoop {
                         .zip(stored)
                         .map(|(entry, stored)| entry.delivered(stored, retried))
                         .collect();
-                    self.delivery.send(batch, &self.hub);
+                    self.delivery.send(batch);
                     return;
                 }
                 Err(StoreError::Unavailable(e)) => {
@@ -340,7 +338,7 @@ impl WriterLoop {
         match self.store.insert_messages(std::slice::from_ref(&job.msg)) {
             Ok(mut stored) if stored.len() == 1 => {
                 let delivered = entry.delivered(stored.remove(0), retried);
-                self.delivery.send(vec![delivered], &self.hub);
+                self.delivery.send(vec![delivered]);
             }
             Ok(_) => job.answer_error(ErrorCode::Internal, "internal error"),
             Err(StoreError::Unavailable(_)) => job.answer_busy(),
