@@ -606,6 +606,7 @@ fn pow2_pieces<T>(mut items: &[T]) -> Vec<&[T]> {
 /// The `(from_id, client_msg_id)` key of a message.
 type Key<'a> = (UserId, &'a str);
 
+/// The `(from_id, client_msg_id)` pairs of `chunk`, flattened as statement parameters.
 fn key_values(chunk: &[&NewMessage]) -> Vec<Value> {
     chunk
         .iter()
