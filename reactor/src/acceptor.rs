@@ -3,7 +3,9 @@
 //! It accepts until `WouldBlock` on every readiness event. Above `max_connections` it
 //! still accepts (so the client is answered rather than left in the backlog) and hands
 //! the socket over as rejected: the application's `on_rejected` answers and it closes.
-//! When even that would use too many descriptors, the socket is closed at once.
+//! The same happens to a connection whose source address (see `source_limit`) already
+//! has `max_connections_per_ip` open. When even that would use too many descriptors,
+//! the socket is closed at once.
 //!
 //! Out of file descriptors (`EMFILE`/`ENFILE`) it uses muduo's spare-descriptor trick:
 //! close the spare, accept the pending connection, close it, reopen the spare. That
@@ -18,8 +20,10 @@ use std::time::{Duration, Instant};
 
 use mio::{Events, Interest, Poll, Token};
 
+use crate::handler::Rejection;
 use crate::loop_pool::LoopPool;
 use crate::notifier::Origin;
+use crate::source_limit::SourceLimit;
 
 const LISTENER: Token = Token(0);
 pub(crate) const ACCEPTOR_WAKER: Token = Token(1);
@@ -33,6 +37,7 @@ pub(crate) struct Acceptor {
     listener: mio::net::TcpListener,
     loops: Arc<LoopPool>,
     max_connections: usize,
+    per_source: Arc<SourceLimit>,
     stop: Arc<AtomicBool>,
     spare_fd: Option<File>,
     last_fd_warning: Option<Instant>,
@@ -44,6 +49,7 @@ impl Acceptor {
         mut listener: mio::net::TcpListener,
         loops: Arc<LoopPool>,
         max_connections: usize,
+        per_source: Arc<SourceLimit>,
         stop: Arc<AtomicBool>,
     ) -> io::Result<Self> {
         poll.registry()
@@ -53,6 +59,7 @@ impl Acceptor {
             listener,
             loops,
             max_connections,
+            per_source,
             stop,
             spare_fd: File::open("/dev/null").ok(),
             last_fd_warning: None,
@@ -91,15 +98,19 @@ impl Acceptor {
                     if let Err(e) = stream.set_nodelay(true) {
                         log::debug!("set_nodelay for {peer}: {e}");
                     }
-                    if counters.open() < self.max_connections {
-                        self.loops.assign(stream, peer, Origin::Accepted);
-                    } else if counters.rejecting.load(Ordering::Relaxed) < MAX_REJECTING {
-                        counters.rejected();
-                        self.loops.assign(stream, peer, Origin::Rejected);
+                    let verdict = if counters.open() >= self.max_connections {
+                        Err(Rejection::ServerFull)
                     } else {
-                        counters.rejected();
-                        counters.rejected_closed();
-                        drop(stream);
+                        self.per_source
+                            .admit(peer.ip())
+                            .ok_or(Rejection::TooManyFromAddress)
+                    };
+                    match verdict {
+                        Ok(ticket) => {
+                            self.loops
+                                .assign(stream, peer, Origin::Accepted, Some(ticket));
+                        }
+                        Err(why) => self.reject(stream, peer, why),
                     }
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return false,
@@ -114,6 +125,19 @@ impl Acceptor {
                     return true;
                 }
             }
+        }
+    }
+
+    /// Hands a turned-away socket to a reactor for the application's answer, or closes
+    /// it at once when too many are being answered already.
+    fn reject(&self, stream: mio::net::TcpStream, peer: std::net::SocketAddr, why: Rejection) {
+        let counters = self.loops.counters();
+        counters.rejected();
+        if counters.rejecting.load(Ordering::Relaxed) <= MAX_REJECTING {
+            self.loops.assign(stream, peer, Origin::Rejected(why), None);
+        } else {
+            counters.rejected_closed();
+            drop(stream);
         }
     }
 

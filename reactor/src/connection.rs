@@ -19,6 +19,7 @@ use std::sync::Arc;
 
 use crate::handle::ConnShared;
 use crate::mailbox::Mailbox;
+use crate::source_limit::SourceTicket;
 
 /// Where a connection is in its life, seen from its reactor.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -37,7 +38,8 @@ pub(crate) struct Connection<S> {
     pub(crate) shared: Arc<ConnShared>,
     pub(crate) mailbox: Arc<Mailbox<S>>,
     pub(crate) phase: Phase,
-    /// Bytes of an incomplete frame (never more than one frame's worth).
+    /// Bytes read and not yet decoded: an incomplete frame, or the rest of a read that
+    /// met the connection's input bound (at most one read plus one frame).
     pub(crate) input: Vec<u8>,
     /// Bytes taken from the outbox and not yet fully written; `output[written..]` is left.
     pub(crate) output: Vec<u8>,
@@ -46,12 +48,18 @@ pub(crate) struct Connection<S> {
     pub(crate) want_write: bool,
     /// Not reading because the worker pool is full.
     pub(crate) paused: bool,
+    /// Not reading because this connection's own backlog reached its bound.
+    pub(crate) backlogged: bool,
+    /// When its entry in the reactor's timer queue is due, if it has one.
+    pub(crate) timer: Option<u64>,
     /// The peer's EOF was seen.
     pub(crate) read_closed: bool,
     /// The application has been told (or will be) that the connection closed.
     pub(crate) close_dispatched: bool,
-    /// Accepted over `max_connections`: counted apart from the open connections.
+    /// Accepted and turned away: counted apart from the open connections.
     pub(crate) rejected: bool,
+    /// Its place in the per-source count; given back when the connection is dropped.
+    _ticket: Option<SourceTicket>,
 }
 
 impl<S> Connection<S> {
@@ -60,6 +68,7 @@ impl<S> Connection<S> {
         shared: Arc<ConnShared>,
         mailbox: Arc<Mailbox<S>>,
         phase: Phase,
+        ticket: Option<SourceTicket>,
     ) -> Self {
         Self {
             stream,
@@ -71,15 +80,23 @@ impl<S> Connection<S> {
             written: 0,
             want_write: false,
             paused: false,
+            backlogged: false,
+            timer: None,
             read_closed: false,
             close_dispatched: false,
             rejected: false,
+            _ticket: ticket,
         }
     }
 
     /// Unwritten bytes held by the reactor.
     pub(crate) fn pending_output(&self) -> usize {
         self.output.len() - self.written
+    }
+
+    /// Whether the reactor may read the socket now.
+    pub(crate) fn may_read(&self) -> bool {
+        !(self.read_closed || self.paused || self.backlogged || self.phase == Phase::Connecting)
     }
 
     /// Whether input should be decoded and dispatched.

@@ -32,6 +32,9 @@ pub struct Counters {
     bytes_in: Padded<AtomicU64>,
     bytes_out: Padded<AtomicU64>,
     pub(crate) queued_events: Padded<AtomicUsize>,
+    pub(crate) queued_bytes: Padded<AtomicUsize>,
+    /// Entries in the sub-reactors' timer queues (at most one per connection).
+    pub(crate) timers: AtomicUsize,
     /// Rejected connections still being answered (bounded by the acceptor).
     pub(crate) rejecting: AtomicUsize,
 }
@@ -41,7 +44,7 @@ pub struct Counters {
 pub struct CountersSnapshot {
     /// Connections accepted by the listener since start (rejected ones included).
     pub accepted: u64,
-    /// Connections turned away because `max_connections` were open.
+    /// Connections turned away (`max_connections` open, or the per-address cap).
     pub rejected: u64,
     /// Connections open now (accepted or outgoing).
     pub open: usize,
@@ -57,6 +60,10 @@ pub struct CountersSnapshot {
     pub bytes_out: u64,
     /// Events waiting for, or being handled by, the worker pool.
     pub queued_events: usize,
+    /// Bytes the waiting frames are charged (body plus a fixed overhead per frame).
+    pub queued_bytes: usize,
+    /// Deadlines armed in the sub-reactors' timer queues (at most one per connection).
+    pub timers: usize,
 }
 
 impl Counters {
@@ -73,6 +80,8 @@ impl Counters {
             bytes_in: self.bytes_in.load(r),
             bytes_out: self.bytes_out.load(r),
             queued_events: self.queued_events.load(r),
+            queued_bytes: self.queued_bytes.load(r),
+            timers: self.timers.load(r),
         }
     }
 

@@ -34,10 +34,28 @@ pub trait Handler: Send + Sync + 'static {
         let _ = (conn, session, reason);
     }
 
-    /// A connection arrived while `max_connections` were open. It has no session; frames
-    /// sent from here are flushed, then the connection is closed.
-    fn on_rejected(&self, conn: &ConnHandle) {
-        let _ = conn;
+    /// A connection was turned away (see [`Rejection`]). It has no session; frames sent
+    /// from here are flushed, then the connection is closed.
+    fn on_rejected(&self, conn: &ConnHandle, why: Rejection) {
+        let _ = (conn, why);
+    }
+}
+
+/// Why a connection was turned away at accept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rejection {
+    /// `max_connections` connections were open.
+    ServerFull,
+    /// Its source address (an IPv6 /64) had `max_connections_per_ip` open.
+    TooManyFromAddress,
+}
+
+impl fmt::Display for Rejection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::ServerFull => f.write_str("the server is at its connection limit"),
+            Self::TooManyFromAddress => f.write_str("this address is at its connection limit"),
+        }
     }
 }
 

@@ -18,8 +18,11 @@
 //!   back-pressure; idle workers park without spinning.
 //! * [`handle`]: [`ConnHandle`], the `Send` name of a connection; its outbox.
 //! * `send_batch`: [`SendBatch`], one write per connection for a thread's fan-out.
+//! * `backlog`: what queued input costs, and its bounds (see "Input bounds" below).
+//! * `source_limit`: connections per source address ([`source_key`]).
 //! * `notifier`: the queue and waker through which other threads reach a reactor.
-//! * `timer_heap` and `clock`: per-reactor deadlines.
+//! * `timer_queue` and `clock`: per-reactor deadlines, one entry per connection.
+//! * `essential`: [`spawn_essential`], threads whose panic ends the process.
 //! * [`handler`]: the [`Handler`] trait an application implements, and [`CloseReason`].
 //! * [`counters`]: [`Counters`] for export. [`shutdown`]: [`ShutdownHandle`].
 //!
@@ -27,16 +30,44 @@
 //! one at a time in arrival order; every queue is bounded (see `worker_pool` and
 //! `notifier`); a frame's header and body leave in the same `write` call.
 //!
+//! # Input bounds: one connection cannot hurt the others
+//!
+//! Frames read and not yet handled are charged to their connection and to the pool,
+//! each frame its body plus 64 bytes ([`Builder::conn_input_limit`],
+//! [`Builder::queue_bytes`], [`Builder::queue_capacity`]):
+//! * **Per connection** (default 256 KiB or 1,024 frames): at the bound its reactor stops
+//!   decoding and reading that connection; the rest waits in the kernel's buffer and TCP
+//!   flow control slows the sender. Its worker resumes it at half. A flood therefore
+//!   costs the server at most the bound plus one read (64 KiB) and one frame.
+//! * **Workers are shared fairly**: a connection holds at most one worker at a time, for
+//!   at most 32 frames or 2 ms, then goes to the back of the run queue.
+//! * **In total** (default 256 MiB or 65,536 events): at the bound every reactor stops
+//!   reading until the workers bring the total down to half. With the defaults it takes
+//!   1,024 connections, each at its own bound, to get there.
+//! * **A connection that is gone** (reset, closed by the application, or dropped for not
+//!   reading its output) has its waiting frames dropped, not run: their answers could not
+//!   be delivered. For a request/response protocol that means a request the peer sent
+//!   just before it vanished may never have been executed; the peer, not having its
+//!   answer, must treat it as unknown and retry (an idempotent request makes that safe).
+//!   A peer that only half-closes (shuts down its sending side) still gets every answer.
+//! * **Per source address** (default unlimited, [`Builder::max_connections_per_ip`]):
+//!   over the cap a new connection is turned away through
+//!   [`Handler::on_rejected`].
+//! * **Essential threads**: a panic on the acceptor or a sub-reactor ends the process
+//!   (see [`spawn_essential`]); a panic in a callback closes only its connection.
+//!
 //! See `examples/echo.rs` for a complete server in a few dozen lines.
 
 #![deny(missing_docs)]
 
 mod acceptor;
+mod backlog;
 mod clock;
 pub mod codec;
 mod connection;
 pub mod counters;
 mod error;
+mod essential;
 pub mod handle;
 pub mod handler;
 mod listener;
@@ -47,15 +78,18 @@ mod run_queue;
 mod send_batch;
 pub mod server;
 pub mod shutdown;
+mod source_limit;
 mod sub_reactor;
-mod timer_heap;
+mod timer_queue;
 mod worker_pool;
 
 pub use codec::{Codec, Decoded, FrameError, LengthPrefixed};
 pub use counters::{Counters, CountersSnapshot};
 pub use error::Error;
+pub use essential::spawn_essential;
 pub use handle::{ConnHandle, ConnId, SendError};
-pub use handler::{CloseReason, Handler};
+pub use handler::{CloseReason, Handler, Rejection};
 pub use send_batch::SendBatch;
 pub use server::{Builder, Server};
 pub use shutdown::ShutdownHandle;
+pub use source_limit::source_key;

@@ -12,6 +12,7 @@ use crate::codec::Codec;
 use crate::counters::Counters;
 use crate::handle::{ConnHandle, ConnShared};
 use crate::notifier::{Notice, Notifier, Origin};
+use crate::source_limit::SourceTicket;
 
 /// Round-robin assignment of sockets to sub-reactors.
 pub(crate) struct LoopPool {
@@ -42,12 +43,14 @@ impl LoopPool {
         &self.counters
     }
 
-    /// Gives `stream` to the next sub-reactor and returns its handle.
+    /// Gives `stream` to the next sub-reactor and returns its handle. `ticket` is its
+    /// place in the per-source count, if it holds one.
     pub(crate) fn assign(
         &self,
         stream: mio::net::TcpStream,
         peer: SocketAddr,
         origin: Origin,
+        ticket: Option<SourceTicket>,
     ) -> ConnHandle {
         let index = self.next.fetch_add(1, Ordering::Relaxed) % self.reactors.len();
         let notifier = &self.reactors[index];
@@ -61,13 +64,14 @@ impl LoopPool {
             self.high_water,
             Arc::clone(&self.counters),
         );
-        if origin != Origin::Rejected {
+        if !matches!(origin, Origin::Rejected(_)) {
             self.counters.opened();
         }
         notifier.notify(Notice::Register {
             stream,
             shared: Arc::clone(&shared),
             origin,
+            ticket,
         });
         ConnHandle::new(shared)
     }

@@ -4,9 +4,10 @@
 //! waker's eventfd is written only when the reactor has not already been woken since
 //! its last drain, so a burst of sends costs one syscall.
 //!
-//! Bound: the queue holds at most a few notices per live connection (flush and re-arm
-//! notices are deduplicated by per-connection flags) plus new connections, which the
-//! acceptor limits with `max_connections`.
+//! Bound: the queue holds at most a few notices per live connection (flush notices are
+//! deduplicated by a per-connection flag, a re-arm is sent only when a deadline moves
+//! earlier, a drained notice only after the reactor paused the connection) plus new
+//! connections, which the acceptor limits with `max_connections`.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -14,15 +15,16 @@ use std::sync::Arc;
 use parking_lot::Mutex;
 
 use crate::handle::ConnShared;
-use crate::handler::CloseReason;
+use crate::handler::{CloseReason, Rejection};
+use crate::source_limit::SourceTicket;
 
 /// How a new socket came to be.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Origin {
     /// Accepted by the listener.
     Accepted,
-    /// Accepted while the server was full: only `on_rejected` runs, then it closes.
-    Rejected,
+    /// Accepted but turned away: only `on_rejected` runs, then it closes.
+    Rejected(Rejection),
     /// Started by `Server::connect`; the connection completes asynchronously.
     Connecting,
 }
@@ -34,6 +36,8 @@ pub(crate) enum Notice {
         stream: Arc<mio::net::TcpStream>,
         shared: Arc<ConnShared>,
         origin: Origin,
+        /// Its place in the per-source count, held while the connection lives.
+        ticket: Option<SourceTicket>,
     },
     /// Output was queued on an idle connection.
     Flush(Arc<ConnShared>),
@@ -45,6 +49,8 @@ pub(crate) enum Notice {
     Abort(Arc<ConnShared>, CloseReason),
     /// The worker pool has room again: resume reading paused connections.
     Resume,
+    /// This connection's backlog came down to half its bound: resume reading it.
+    Drained(Arc<ConnShared>),
     /// Stop: flush what can be flushed, close every connection and exit.
     Shutdown,
 }

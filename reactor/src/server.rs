@@ -10,17 +10,20 @@ use std::time::{Duration, Instant};
 use mio::{Poll, Waker};
 
 use crate::acceptor::{Acceptor, ACCEPTOR_WAKER};
+use crate::backlog::Backlog;
 use crate::codec::{Codec, LengthPrefixed};
 use crate::counters::Counters;
 use crate::error::Error;
+use crate::essential::spawn_essential;
 use crate::handle::ConnHandle;
 use crate::handler::Handler;
 use crate::listener;
 use crate::loop_pool::LoopPool;
 use crate::notifier::{Notifier, Origin};
 use crate::shutdown::ShutdownHandle;
+use crate::source_limit::SourceLimit;
 use crate::sub_reactor::{PhaseLimits, SubReactor, WAKER};
-use crate::worker_pool::WorkerPool;
+use crate::worker_pool::{InputLimits, WorkerPool};
 
 /// Configuration of a [`Server`]. Every setting has a default.
 pub struct Builder {
@@ -32,7 +35,8 @@ pub struct Builder {
     codec: Arc<dyn Codec>,
     high_water: usize,
     max_connections: usize,
-    queue_capacity: usize,
+    max_connections_per_ip: usize,
+    input: InputLimits,
     limits: PhaseLimits,
     drain_counter: Option<Arc<AtomicUsize>>,
 }
@@ -49,7 +53,11 @@ impl Default for Builder {
             codec: Arc::new(LengthPrefixed::default()),
             high_water: 4 * 1024 * 1024,
             max_connections: usize::MAX,
-            queue_capacity: 65_536,
+            max_connections_per_ip: usize::MAX,
+            input: InputLimits {
+                per_conn: Backlog::limit(256 * 1024, 1024),
+                total: Backlog::limit(256 * 1024 * 1024, 65_536),
+            },
             limits: PhaseLimits {
                 await_app: Duration::from_secs(30),
                 drain: Duration::from_secs(10),
@@ -110,9 +118,37 @@ impl Builder {
         self
     }
 
-    /// Events the worker pool may hold before reactors stop reading (default 65,536).
+    /// Connections one source address may hold open (IPv6: one /64; default: unlimited).
+    /// Over it, new ones from there are turned away like those over `max_connections`,
+    /// with [`crate::Rejection::TooManyFromAddress`].
+    pub fn max_connections_per_ip(mut self, n: usize) -> Self {
+        self.max_connections_per_ip = n.max(1);
+        self
+    }
+
+    /// Input one connection may have waiting for the workers: `bytes` (each frame is
+    /// charged its body plus 64 bytes) and `frames` (defaults 256 KiB and 1,024). At
+    /// either, its reactor stops reading *that* connection until its worker has brought
+    /// the backlog down to half; the rest of the bytes wait in the kernel, and TCP flow
+    /// control slows the peer. Other connections are not affected.
+    pub fn conn_input_limit(mut self, bytes: usize, frames: usize) -> Self {
+        self.input.per_conn = Backlog::limit(bytes, frames);
+        self
+    }
+
+    /// Events the worker pool may hold in total before every reactor stops reading
+    /// (default 65,536).
     pub fn queue_capacity(mut self, n: usize) -> Self {
-        self.queue_capacity = n.max(1);
+        self.input.total.frames = n.max(1);
+        self
+    }
+
+    /// Bytes of input the worker pool may hold in total (charged as for
+    /// [`Builder::conn_input_limit`]) before every reactor stops reading (default
+    /// 256 MiB). Reaching it takes `bytes / conn_input_limit` connections at their own
+    /// bound; reading resumes when the workers bring the total down to half.
+    pub fn queue_bytes(mut self, bytes: usize) -> Self {
+        self.input.total.bytes = bytes.max(1);
         self
     }
 
@@ -186,7 +222,7 @@ impl Builder {
         let pool = WorkerPool::new(
             Arc::new(handler),
             Arc::clone(&counters),
-            self.queue_capacity,
+            self.input,
             notifiers.clone(),
         );
         let stop_pool = Arc::clone(&pool);
@@ -219,15 +255,25 @@ impl Builder {
                 self.limits,
                 self.drain_counter.clone(),
             );
-            let thread = spawn(format!("{}-sub-{i}", self.name), move || reactor.run())?;
+            let thread = spawn_essential(format!("{}-sub-{i}", self.name), move || reactor.run())
+                .map_err(Error::os("spawn a thread"))?;
             server.reactors.push(thread);
         }
         if let (Some(listener), Some(poll)) = (listener, acceptor_poll) {
-            let acceptor = Acceptor::new(poll, listener, loops, self.max_connections, stop)
-                .map_err(Error::os("register the listener"))?;
-            server.acceptor = Some(spawn(format!("{}-main", self.name), move || {
-                acceptor.run()
-            })?);
+            let per_source = SourceLimit::new(self.max_connections_per_ip);
+            let acceptor = Acceptor::new(
+                poll,
+                listener,
+                loops,
+                self.max_connections,
+                per_source,
+                stop,
+            )
+            .map_err(Error::os("register the listener"))?;
+            server.acceptor = Some(
+                spawn_essential(format!("{}-main", self.name), move || acceptor.run())
+                    .map_err(Error::os("spawn a thread"))?,
+            );
         }
         if let Some(addr) = local_addr {
             log::debug!(
@@ -302,7 +348,7 @@ impl Server {
             return Err(io::Error::other("server is shutting down"));
         }
         let stream = listener::connect(local, addr)?;
-        Ok(self.loops.assign(stream, addr, Origin::Connecting))
+        Ok(self.loops.assign(stream, addr, Origin::Connecting, None))
     }
 
     /// Starts the shutdown and waits for every thread to finish.

@@ -1,7 +1,9 @@
 //! A sub-reactor: one thread, one `mio::Poll`, a slab of connections.
 //!
 //! It reads sockets until `WouldBlock`, cuts the bytes into frames with the codec and
-//! dispatches them to the worker pool; it moves frames queued by any thread to the
+//! dispatches them to the worker pool, as long as the connection's backlog and the
+//! pool's have room (else it stops reading that connection, or all of them, until the
+//! workers catch up); it moves frames queued by any thread to the
 //! socket with one `write` per readiness, registering for writable readiness only while
 //! output is pending; and it enforces deadlines from its own timer heap. It never runs
 //! application code and never blocks: everything it does is non-blocking I/O,
@@ -21,6 +23,7 @@ use mio::unix::SourceFd;
 use mio::{Events, Interest, Poll, Token};
 use slab::Slab;
 
+use crate::backlog::Backlog;
 use crate::clock;
 use crate::codec::Codec;
 use crate::connection::{Connection, Phase};
@@ -29,7 +32,8 @@ use crate::handle::{ConnHandle, ConnShared, CLOSED};
 use crate::handler::{CloseReason, Handler};
 use crate::mailbox::{Event, Mailbox};
 use crate::notifier::{Notice, Notifier, Origin};
-use crate::timer_heap::TimerHeap;
+use crate::source_limit::SourceTicket;
+use crate::timer_queue::TimerQueue;
 use crate::worker_pool::WorkerPool;
 
 /// The token of the reactor's waker.
@@ -62,10 +66,11 @@ pub(crate) struct SubReactor<H: Handler> {
     counters: Arc<Counters>,
     limits: PhaseLimits,
     conns: Slab<Connection<H::Session>>,
-    timers: TimerHeap,
+    timers: TimerQueue,
     scratch: Box<[u8]>,
     notices: Vec<Notice>,
-    /// Connections not reading because the pool is full.
+    /// Connections not reading because the pool is full (each one's own backlog is
+    /// tracked by its `backlogged` flag instead).
     paused: Vec<(usize, u64)>,
     /// Connections that still have input to read this turn (fairness cap, resume).
     to_read: Vec<(usize, u64)>,
@@ -85,6 +90,7 @@ impl<H: Handler> SubReactor<H> {
         limits: PhaseLimits,
         drain_counter: Option<Arc<AtomicUsize>>,
     ) -> Self {
+        let timers = TimerQueue::new(Arc::clone(&counters));
         Self {
             poll,
             notifier,
@@ -93,7 +99,7 @@ impl<H: Handler> SubReactor<H> {
             counters,
             limits,
             conns: Slab::new(),
-            timers: TimerHeap::default(),
+            timers,
             scratch: vec![0; READ_CHUNK].into_boxed_slice(),
             notices: Vec::new(),
             paused: Vec::new(),
@@ -123,6 +129,9 @@ impl<H: Handler> SubReactor<H> {
                 let readable = event.is_readable() || hangup;
                 let writable = event.is_writable() || event.is_write_closed();
                 self.on_ready(event.token().0, readable, writable, hangup);
+                if event.is_error() {
+                    self.on_socket_error(event.token().0);
+                }
             }
             self.drain_notices();
             self.fire_timers();
@@ -181,6 +190,21 @@ impl<H: Handler> SubReactor<H> {
         }
     }
 
+    /// The socket reported an error (a reset, usually). A connection that is reading
+    /// met it in `read` or `write` already; one that is not (paused) would not notice
+    /// until it resumed, while its peer is gone: drop it now.
+    fn on_socket_error(&mut self, slot: usize) {
+        let Some(conn) = self.conns.get(slot) else {
+            return;
+        };
+        if conn.may_read() || conn.phase == Phase::Connecting {
+            return;
+        }
+        if let Ok(Some(e)) | Err(e) = conn.stream.take_error() {
+            self.drop_conn(slot, CloseReason::Io(e.kind()));
+        }
+    }
+
     // ---- notices -------------------------------------------------------------------
 
     fn drain_notices(&mut self) {
@@ -192,7 +216,8 @@ impl<H: Handler> SubReactor<H> {
                     stream,
                     shared,
                     origin,
-                } => self.register(stream, shared, origin),
+                    ticket,
+                } => self.register(stream, shared, origin, ticket),
                 Notice::Flush(shared) => {
                     if let Some(slot) = self.slot_of(&shared) {
                         self.write(slot);
@@ -201,9 +226,14 @@ impl<H: Handler> SubReactor<H> {
                 Notice::Rearm(shared) => {
                     if let Some(slot) = self.slot_of(&shared) {
                         let at = shared.deadline.load(Ordering::Acquire);
-                        if at != 0 {
-                            self.timers.push(at, slot, shared.id.0);
+                        if at != 0 && self.conns[slot].timer.is_none_or(|t| at < t) {
+                            self.set_timer(slot, at);
                         }
+                    }
+                }
+                Notice::Drained(shared) => {
+                    if let Some(slot) = self.slot_of(&shared) {
+                        self.drained(slot);
                     }
                 }
                 Notice::Close(shared) => {
@@ -232,12 +262,13 @@ impl<H: Handler> SubReactor<H> {
         stream: Arc<mio::net::TcpStream>,
         shared: Arc<ConnShared>,
         origin: Origin,
+        ticket: Option<SourceTicket>,
     ) {
         let entry = self.conns.vacant_entry();
         let slot = entry.key();
         let interest = match origin {
             Origin::Connecting => Interest::READABLE | Interest::WRITABLE,
-            Origin::Accepted | Origin::Rejected => Interest::READABLE,
+            Origin::Accepted | Origin::Rejected(_) => Interest::READABLE,
         };
         let fd = stream.as_raw_fd();
         if let Err(e) = self
@@ -252,7 +283,7 @@ impl<H: Handler> SubReactor<H> {
             );
             shared.state.store(CLOSED, Ordering::Release);
             release_socket(&shared);
-            if origin == Origin::Rejected {
+            if matches!(origin, Origin::Rejected(_)) {
                 self.counters.rejected_closed();
             } else {
                 self.counters.closed();
@@ -263,22 +294,21 @@ impl<H: Handler> SubReactor<H> {
         let mailbox = Arc::new(Mailbox::new(ConnHandle::new(Arc::clone(&shared))));
         let phase = match origin {
             Origin::Accepted => Phase::Open,
-            Origin::Rejected => Phase::AwaitingApp,
+            Origin::Rejected(_) => Phase::AwaitingApp,
             Origin::Connecting => Phase::Connecting,
         };
-        let mut conn = Connection::new(stream, shared, Arc::clone(&mailbox), phase);
+        let mut conn = Connection::new(stream, shared, Arc::clone(&mailbox), phase, ticket);
         conn.want_write = origin == Origin::Connecting;
-        if origin == Origin::Rejected {
+        if let Origin::Rejected(why) = origin {
             conn.close_dispatched = true;
             conn.rejected = true;
-            self.pool.dispatch(&mailbox, Event::Rejected);
+            self.pool.dispatch(&mailbox, Event::Rejected(why));
         } else {
             self.pool.dispatch(&mailbox, Event::Connect);
         }
-        let id = conn.shared.id.0;
         entry.insert(conn);
-        if origin == Origin::Rejected {
-            self.arm(slot, id, self.limits.await_app);
+        if matches!(origin, Origin::Rejected(_)) {
+            self.arm(slot, self.limits.await_app);
         }
     }
 
@@ -314,8 +344,7 @@ impl<H: Handler> SubReactor<H> {
                         .dispatch(&conn.mailbox, Event::Close(CloseReason::Local));
                 }
                 conn.phase = Phase::Draining;
-                let id = conn.shared.id.0;
-                self.arm(slot, id, self.limits.drain);
+                self.arm(slot, self.limits.drain);
                 self.write(slot);
             }
             Phase::Draining | Phase::Lingering => {}
@@ -333,7 +362,7 @@ impl<H: Handler> SubReactor<H> {
             let Some(conn) = self.conns.get_mut(slot) else {
                 return;
             };
-            if conn.read_closed || conn.paused || conn.phase == Phase::Connecting {
+            if !conn.may_read() {
                 return;
             }
             if conn.dispatches_input() {
@@ -352,8 +381,8 @@ impl<H: Handler> SubReactor<H> {
                 }
                 Ok(n) => {
                     self.counters.read(n);
-                    if conn.dispatches_input() {
-                        self.ingest(slot, n);
+                    if conn.dispatches_input() && !self.ingest(slot, n) {
+                        return; // its backlog is full; `drained` resumes it
                     }
                     if short_read_drains && n < READ_CHUNK {
                         return; // skip the read that would only say WouldBlock
@@ -372,8 +401,11 @@ impl<H: Handler> SubReactor<H> {
         self.to_read.push((slot, id));
     }
 
-    /// Cuts `scratch[..n]` (plus any incomplete frame kept from before) into frames.
-    fn ingest(&mut self, slot: usize, n: usize) {
+    /// Cuts `scratch[..n]` (after any input kept from before) into frames and dispatches
+    /// them while the connection's backlog has room; what does not fit stays in
+    /// `input`. Returns false when the backlog is full: the connection is then marked
+    /// `backlogged` and not read until its worker brings the backlog down to half.
+    fn ingest(&mut self, slot: usize, n: usize) -> bool {
         let conn = &mut self.conns[slot];
         let fresh = &self.scratch[..n];
         let carried = !conn.input.is_empty();
@@ -381,39 +413,48 @@ impl<H: Handler> SubReactor<H> {
             conn.input.extend_from_slice(fresh);
         }
         let buf: &[u8] = if carried { &conn.input } else { fresh };
+        let codec = &*self.codec;
         let mut pos = 0;
-        let mut frames = Vec::new();
-        let outcome = loop {
-            match self.codec.decode(&buf[pos..]) {
-                Ok(Some(frame)) => {
-                    let body = buf[pos + frame.body.start..pos + frame.body.end].to_vec();
-                    pos += frame.consumed.max(1);
-                    frames.push(Event::Frame(body));
+        let mut error = None;
+        let full = self.pool.dispatch_input(&conn.mailbox, |room| {
+            let mut frames = Vec::new();
+            let mut cost = Backlog::default();
+            while !cost.reaches(&room) {
+                match codec.decode(&buf[pos..]) {
+                    Ok(Some(frame)) => {
+                        let body = buf[pos + frame.body.start..pos + frame.body.end].to_vec();
+                        pos += frame.consumed.max(1);
+                        cost += Backlog::frame(body.len());
+                        frames.push(Event::Frame(body));
+                    }
+                    Ok(None) => break,
+                    Err(e) => {
+                        error = Some(e);
+                        break;
+                    }
                 }
-                Ok(None) => break Ok(()),
-                Err(e) => break Err(e),
             }
-        };
-        let count = frames.len();
-        self.counters.frames_in(count);
-        self.pool.dispatch_all(&conn.mailbox, frames, count);
-        match outcome {
-            Ok(()) if carried => {
-                conn.input.drain(..pos);
-            }
-            Ok(()) => conn.input.extend_from_slice(&fresh[pos..]),
-            Err(e) => {
-                conn.input.clear();
-                log::debug!("connection {} ({}): {e}", conn.shared.id, conn.shared.peer);
-                self.pool
-                    .dispatch(&conn.mailbox, Event::FrameError(e.clone()));
-                self.hand_close_to_app(slot, CloseReason::Frame(e));
-            }
+            self.counters.frames_in(frames.len());
+            (frames, cost)
+        });
+        if let Some(e) = error {
+            conn.input = Vec::new();
+            log::debug!("connection {} ({}): {e}", conn.shared.id, conn.shared.peer);
+            self.pool
+                .dispatch(&conn.mailbox, Event::FrameError(e.clone()));
+            self.hand_close_to_app(slot, CloseReason::Frame(e));
+            return true;
         }
-        let conn = &mut self.conns[slot];
+        if carried {
+            conn.input.drain(..pos);
+        } else {
+            conn.input.extend_from_slice(&fresh[pos..]);
+        }
         if conn.input.is_empty() && conn.input.capacity() > KEEP_CAPACITY {
             conn.input = Vec::new();
         }
+        conn.backlogged = full;
+        !full
     }
 
     /// An open connection ends: stop taking its input, tell the application why, and
@@ -423,8 +464,7 @@ impl<H: Handler> SubReactor<H> {
         conn.phase = Phase::AwaitingApp;
         conn.close_dispatched = true;
         self.pool.dispatch(&conn.mailbox, Event::Close(reason));
-        let id = conn.shared.id.0;
-        self.arm(slot, id, self.limits.await_app);
+        self.arm(slot, self.limits.await_app);
     }
 
     fn on_eof(&mut self, slot: usize) {
@@ -453,6 +493,21 @@ impl<H: Handler> SubReactor<H> {
                 self.to_read.push((slot, id));
             }
         }
+    }
+
+    /// The connection's worker brought its backlog down to half: decode what was kept
+    /// back, then read again.
+    fn drained(&mut self, slot: usize) {
+        let conn = &mut self.conns[slot];
+        if !conn.backlogged {
+            return;
+        }
+        conn.backlogged = false;
+        if conn.dispatches_input() && !conn.input.is_empty() && !self.ingest(slot, 0) {
+            return;
+        }
+        let id = self.conns[slot].shared.id.0;
+        self.to_read.push((slot, id));
     }
 
     fn read_again(&mut self) {
@@ -543,21 +598,27 @@ impl<H: Handler> SubReactor<H> {
             self.drop_conn(slot, CloseReason::Local);
         } else {
             conn.phase = Phase::Lingering;
-            let id = conn.shared.id.0;
-            self.arm(slot, id, self.limits.drain);
+            self.arm(slot, self.limits.drain);
         }
     }
 
     // ---- deadlines -----------------------------------------------------------------
 
     /// Sets a reactor-imposed deadline (for the phases after `Open`).
-    fn arm(&mut self, slot: usize, id: u64, after: Duration) {
+    fn arm(&mut self, slot: usize, after: Duration) {
         let at = clock::after(after);
         self.conns[slot]
             .shared
             .deadline
             .store(at, Ordering::Release);
-        self.timers.push(at, slot, id);
+        self.set_timer(slot, at);
+    }
+
+    /// Puts the connection's one timer entry at `at`.
+    fn set_timer(&mut self, slot: usize, at: u64) {
+        let conn = &mut self.conns[slot];
+        let id = conn.shared.id.0;
+        conn.timer = Some(self.timers.set(conn.timer, at, slot, id));
     }
 
     fn fire_timers(&mut self) {
@@ -566,16 +627,17 @@ impl<H: Handler> SubReactor<H> {
             if !self.live(slot, id) {
                 continue;
             }
-            let deadline = &self.conns[slot].shared.deadline;
-            let at = deadline.load(Ordering::Acquire);
+            let conn = &mut self.conns[slot];
+            conn.timer = None;
+            let at = conn.shared.deadline.load(Ordering::Acquire);
             if at == 0 {
                 continue;
             }
             if at > now {
-                self.timers.push(at, slot, id); // moved later since this entry was pushed
+                self.set_timer(slot, at); // moved later since the entry was set
                 continue;
             }
-            deadline.store(0, Ordering::Release);
+            conn.shared.deadline.store(0, Ordering::Release);
             self.deadline_passed(slot);
         }
     }
@@ -600,6 +662,8 @@ impl<H: Handler> SubReactor<H> {
     /// Drops the socket now; tells the application why unless it was told already.
     fn drop_conn(&mut self, slot: usize, reason: CloseReason) {
         let conn = self.conns.remove(slot);
+        self.timers.remove(conn.timer, slot, conn.shared.id.0);
+        self.pool.discard_frames(&conn.mailbox);
         let fd = conn.stream.as_raw_fd();
         if let Err(e) = self.poll.registry().deregister(&mut SourceFd(&fd)) {
             log::debug!("deregister connection {}: {e}", conn.shared.id);

@@ -1,7 +1,7 @@
 //! The application: everything a command needs, shared by all workers.
 //!
-//! Owns the store, the online hub, the friend cache, the writer handle and the
-//! password hasher, plus the settings commands consult. Built once at start-up.
+//! Owns the store, the online hub, the friend cache, the writer handle, the password
+//! hasher and its guard, plus the settings commands consult. Built once at start-up.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -9,6 +9,7 @@ use std::time::Duration;
 use crate::auth::PasswordHasher;
 use crate::friend_cache::FriendCache;
 use crate::hub::Hub;
+use crate::password_guard::PasswordGuard;
 use crate::store::Store;
 use crate::writer::Writer;
 
@@ -43,6 +44,8 @@ pub struct App {
     pub writer: Writer,
     /// argon2id hashing and verification.
     pub hasher: PasswordHasher,
+    /// Who may make the server hash, and when.
+    pub guard: PasswordGuard,
 }
 
 /// Friend lists cached at most (users); see [`FriendCache`].
@@ -56,6 +59,7 @@ impl App {
         hub: Arc<Hub>,
         writer: Writer,
         hasher: PasswordHasher,
+        guard: PasswordGuard,
     ) -> Self {
         Self {
             settings,
@@ -64,6 +68,7 @@ impl App {
             friends: FriendCache::new(FRIEND_CACHE_USERS),
             writer,
             hasher,
+            guard,
         }
     }
 }

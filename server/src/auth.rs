@@ -9,13 +9,17 @@
 //!   is ever stored.
 //!
 //! Hashing is deliberately slow (tens of milliseconds with [`Argon2Params::owasp`]): call it
-//! from worker threads, never from a reactor.
+//! from worker threads, never from a reactor. [`PasswordHasher::admit`] bounds the queue in
+//! front of it: a caller that would wait too long is told at once, without hashing.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use argon2::password_hash::{Output, ParamsString, PasswordHash, SaltString};
 use argon2::{Algorithm, Argon2, Block, Params, Version};
 use parking_lot::{Condvar, Mutex};
 use sha2::{Digest, Sha256};
-use std::sync::Arc;
 
 /// Why hashing failed.
 #[derive(Debug, thiserror::Error)]
@@ -122,6 +126,8 @@ struct Gate {
     state: Mutex<GateState>,
     freed: Condvar,
     limit: usize,
+    /// Average time one hash holds a permit (µs, a moving average of recent runs).
+    hash_us: AtomicU64,
     /// Blocks a buffer keeps between runs: the hasher's own cost. A verification under a
     /// costlier stored hash grows its buffer for that run only.
     keep_blocks: usize,
@@ -130,6 +136,8 @@ struct Gate {
 #[derive(Debug, Default)]
 struct GateState {
     running: usize,
+    /// Outstanding [`HashSlot`]s: callers admitted and not done (hashing or waiting).
+    admitted: usize,
     /// Buffers not lent out; `running + spare.len() <= limit`.
     spare: Vec<Vec<Block>>,
 }
@@ -138,6 +146,27 @@ struct GateState {
 struct Permit<'a> {
     gate: &'a Gate,
     blocks: Vec<Block>,
+    started: Instant,
+}
+
+/// A place in the queue for password work, from [`PasswordHasher::admit`]: hold it while
+/// hashing (or verifying); dropping it gives the place back.
+#[must_use = "the place is given back when the slot is dropped"]
+pub struct HashSlot<'a> {
+    gate: &'a Gate,
+}
+
+impl Drop for HashSlot<'_> {
+    fn drop(&mut self) {
+        self.gate.state.lock().admitted -= 1;
+    }
+}
+
+/// Why [`PasswordHasher::admit`] refused: the queue is full.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HashBusy {
+    /// When a place is likely to be free.
+    pub retry_after: Duration,
 }
 
 impl Gate {
@@ -146,8 +175,22 @@ impl Gate {
             state: Mutex::new(GateState::default()),
             freed: Condvar::new(),
             limit: limit.max(1),
+            hash_us: AtomicU64::new(0),
             keep_blocks,
         }
+    }
+
+    /// The average hash time so far.
+    fn hash_time(&self) -> Duration {
+        Duration::from_micros(self.hash_us.load(Ordering::Relaxed))
+    }
+
+    fn record(&self, took: Duration) {
+        let took = u64::try_from(took.as_micros()).unwrap_or(u64::MAX);
+        let old = self.hash_us.load(Ordering::Relaxed);
+        // A moving average over about the last eight runs; the first run sets it.
+        let new = if old == 0 { took } else { (old * 7 + took) / 8 };
+        self.hash_us.store(new.max(1), Ordering::Relaxed);
     }
 
     fn enter(&self) -> Permit<'_> {
@@ -157,7 +200,11 @@ impl Gate {
         }
         state.running += 1;
         let blocks = state.spare.pop().unwrap_or_default();
-        Permit { gate: self, blocks }
+        Permit {
+            gate: self,
+            blocks,
+            started: Instant::now(),
+        }
     }
 }
 
@@ -173,6 +220,7 @@ impl Permit<'_> {
 
 impl Drop for Permit<'_> {
     fn drop(&mut self) {
+        self.gate.record(self.started.elapsed());
         let mut blocks = std::mem::take(&mut self.blocks);
         if blocks.len() > self.gate.keep_blocks {
             blocks.truncate(self.gate.keep_blocks);
@@ -226,6 +274,27 @@ impl PasswordHasher {
     /// The parameters new hashes are made with.
     pub fn params(&self) -> Argon2Params {
         self.params
+    }
+
+    /// A place in the queue for one hash or verification, if the caller would wait
+    /// behind at most `max_wait` of queued hashing and fewer than `max_queued` callers
+    /// hold places. Hashes run at most one per core; the wait is estimated from the
+    /// average hash time. Refused callers learn when to retry, and cost nothing.
+    pub fn admit(&self, max_wait: Duration, max_queued: usize) -> Result<HashSlot<'_>, HashBusy> {
+        let gate = &*self.gate;
+        let hash = gate.hash_time();
+        let mut state = gate.state.lock();
+        // Callers ahead that cannot start at once wait for whole rounds of `limit` hashes.
+        let ahead = state.admitted;
+        let rounds = (ahead + 1).saturating_sub(gate.limit).div_ceil(gate.limit);
+        let wait = hash * u32::try_from(rounds).unwrap_or(u32::MAX);
+        if ahead >= max_queued.max(1) || wait > max_wait {
+            return Err(HashBusy {
+                retry_after: wait.max(hash),
+            });
+        }
+        state.admitted += 1;
+        Ok(HashSlot { gate })
     }
 
     /// The argon2id PHC string of `password` with a fresh random 16-byte salt, e.g.

@@ -31,6 +31,8 @@ pub const MAX_FRAME: usize = 16 * 1024 * 1024;
 pub const MAX_REACTORS: usize = 256;
 /// Largest accepted `server.workers` / `--workers`.
 pub const MAX_WORKERS: usize = 4096;
+/// Smallest `server.conn_input_bytes` and `server.worker_queue_bytes`: one 4 KiB request.
+pub const MIN_CONN_INPUT: usize = 4096;
 /// Name of the SQLite database file inside `store.data_dir`.
 pub const SQLITE_FILE: &str = "chat.db";
 
@@ -207,8 +209,17 @@ pub struct ServerConfig {
     /// Bytes queued for a client beyond which it is treated as a slow consumer
     /// (at least `max_frame + 4`).
     pub output_high_water: usize,
-    /// Events that may wait for a handler thread (at least 1).
+    /// Connections one source address (an IPv6 /64) may hold open (at least 1).
+    pub max_connections_per_ip: usize,
+    /// Bytes of requests one connection may have waiting for a handler (each frame
+    /// counted as its length plus 64) before the server stops reading it.
+    pub conn_input_bytes: usize,
+    /// Requests one connection may have waiting before the server stops reading it.
+    pub conn_input_frames: usize,
+    /// Events that may wait for a handler thread, over all connections (at least 1).
     pub worker_queue: usize,
+    /// Bytes of requests that may wait for a handler thread, over all connections.
+    pub worker_queue_bytes: usize,
     /// Seconds a new connection has to log in.
     pub login_timeout_secs: u64,
     /// Seconds of silence after which a connection is closed.
@@ -232,7 +243,11 @@ impl Default for ServerConfig {
             fd_reserve: 256,
             max_frame: 65536,
             output_high_water: 4 * 1024 * 1024,
+            max_connections_per_ip: 1024,
+            conn_input_bytes: 256 * 1024,
+            conn_input_frames: 1024,
             worker_queue: 65536,
+            worker_queue_bytes: 256 * 1024 * 1024,
             login_timeout_secs: 30,
             idle_timeout_secs: 120,
             rate_limit_per_sec: 500,
@@ -366,6 +381,19 @@ pub struct AuthConfig {
     pub argon2_parallelism: u32,
     /// Lifetime of a session token in seconds (default 30 days).
     pub token_ttl_secs: u64,
+    /// Password attempts (`login` with a password, `register`) per second one source
+    /// address earns (token-bucket refill).
+    pub password_rate_per_ip: u32,
+    /// Password attempts one source address may make in a burst (token-bucket size).
+    pub password_burst_per_ip: u32,
+    /// Milliseconds of queued hashing beyond which a password attempt is refused with
+    /// `server_busy` instead of waiting.
+    pub hash_backlog_ms: u64,
+    /// Failed passwords for one account from one source address before each further
+    /// attempt from there must wait.
+    pub failed_logins_before_delay: u32,
+    /// The longest such wait, in seconds (it doubles with each further failure).
+    pub failed_login_max_delay_secs: u64,
 }
 
 impl Default for AuthConfig {
@@ -375,6 +403,11 @@ impl Default for AuthConfig {
             argon2_iterations: 2,
             argon2_parallelism: 1,
             token_ttl_secs: 30 * 24 * 3600,
+            password_rate_per_ip: 3,
+            password_burst_per_ip: 10,
+            hash_backlog_ms: 1000,
+            failed_logins_before_delay: 5,
+            failed_login_max_delay_secs: 300,
         }
     }
 }
@@ -590,7 +623,20 @@ impl Config {
                 ),
             ));
         }
+        self.at_least("server.max_connections_per_ip", s.max_connections_per_ip, 1)?;
         self.at_least("server.worker_queue", s.worker_queue, 1)?;
+        self.at_least(
+            "server.worker_queue_bytes",
+            s.worker_queue_bytes,
+            MIN_CONN_INPUT,
+        )?;
+        self.range(
+            "server.conn_input_bytes",
+            s.conn_input_bytes,
+            MIN_CONN_INPUT,
+            s.worker_queue_bytes,
+        )?;
+        self.range("server.conn_input_frames", s.conn_input_frames, 1, 1 << 20)?;
         self.at_least("server.login_timeout_secs", s.login_timeout_secs, 1)?;
         self.at_least("server.idle_timeout_secs", s.idle_timeout_secs, 1)?;
         self.at_least("server.rate_limit_per_sec", s.rate_limit_per_sec, 1)?;
@@ -637,6 +683,20 @@ impl Config {
             ));
         }
         self.at_least("auth.token_ttl_secs", a.token_ttl_secs, 1)?;
+        self.at_least("auth.password_rate_per_ip", a.password_rate_per_ip, 1)?;
+        self.at_least("auth.password_burst_per_ip", a.password_burst_per_ip, 1)?;
+        self.range("auth.hash_backlog_ms", a.hash_backlog_ms, 1, 60_000)?;
+        self.at_least(
+            "auth.failed_logins_before_delay",
+            a.failed_logins_before_delay,
+            1,
+        )?;
+        self.range(
+            "auth.failed_login_max_delay_secs",
+            a.failed_login_max_delay_secs,
+            1,
+            86_400,
+        )?;
 
         if let Err(reason) = check_log_spec(&self.log.level) {
             return Err(self.invalid("log.level", format!("{:?}", self.log.level), reason));
@@ -1047,6 +1107,18 @@ mod tests {
                 c.server.output_high_water = c.server.max_frame + 3
             }),
             ("server.worker_queue", |c| c.server.worker_queue = 0),
+            ("server.max_connections_per_ip", |c| {
+                c.server.max_connections_per_ip = 0
+            }),
+            ("server.conn_input_bytes", |c| {
+                c.server.conn_input_bytes = 100
+            }),
+            ("server.conn_input_frames", |c| {
+                c.server.conn_input_frames = 0
+            }),
+            ("server.worker_queue_bytes", |c| {
+                c.server.worker_queue_bytes = 100
+            }),
             ("server.login_timeout_secs", |c| {
                 c.server.login_timeout_secs = 0
             }),
@@ -1078,6 +1150,19 @@ mod tests {
             ("auth.argon2_memory_kib", |c| c.auth.argon2_memory_kib = 4),
             ("auth.argon2_iterations", |c| c.auth.argon2_iterations = 0),
             ("auth.argon2_parallelism", |c| c.auth.argon2_parallelism = 0),
+            ("auth.password_rate_per_ip", |c| {
+                c.auth.password_rate_per_ip = 0
+            }),
+            ("auth.password_burst_per_ip", |c| {
+                c.auth.password_burst_per_ip = 0
+            }),
+            ("auth.hash_backlog_ms", |c| c.auth.hash_backlog_ms = 0),
+            ("auth.failed_logins_before_delay", |c| {
+                c.auth.failed_logins_before_delay = 0
+            }),
+            ("auth.failed_login_max_delay_secs", |c| {
+                c.auth.failed_login_max_delay_secs = 0
+            }),
             ("auth.token_ttl_secs", |c| c.auth.token_ttl_secs = 0),
             ("log.level", |c| c.log.level = "loud".into()),
             ("log.level", |c| c.log.level = String::new()),

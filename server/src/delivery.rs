@@ -47,29 +47,22 @@ pub struct Delivered {
 /// The sending half; the thread exits when it is dropped and the queue is drained.
 pub struct Delivery {
     batches: Sender<Vec<Delivered>>,
-    /// For delivering on the caller's thread should the delivery thread be gone.
-    hub: Arc<Hub>,
 }
 
 impl Delivery {
-    /// Starts the delivery thread.
+    /// Starts the delivery thread. It is essential: should it panic, the process ends
+    /// (see [`reactor::spawn_essential`]), so a batch handed over is never stranded.
     pub fn start(hub: Arc<Hub>) -> std::io::Result<(Delivery, JoinHandle<()>)> {
         let (batches, rx) = crossbeam_channel::bounded(DELIVERY_QUEUE);
-        let thread_hub = Arc::clone(&hub);
-        let thread = std::thread::Builder::new()
-            .name("delivery".into())
-            .spawn(move || run(&thread_hub, &rx))?;
-        Ok((Delivery { batches, hub }, thread))
+        let thread = reactor::spawn_essential("delivery".into(), move || run(&hub, &rx))?;
+        Ok((Delivery { batches }, thread))
     }
 
     /// Hands over a committed batch, waiting while [`DELIVERY_QUEUE`] batches are queued.
-    /// Should the thread be gone (it panicked), delivers on the calling thread instead.
     pub fn send(&self, batch: Vec<Delivered>) {
-        if let Err(e) = self.batches.send(batch) {
-            log::error!("the delivery thread is gone; delivering on the writer");
-            for item in e.into_inner() {
-                deliver(&self.hub, item);
-            }
+        if self.batches.send(batch).is_err() {
+            // Only a dead delivery thread closes the channel, and that ends the process.
+            log::error!("the delivery thread is gone; a committed batch is not delivered");
         }
     }
 }
@@ -96,7 +89,7 @@ fn deliver(hub: &Hub, item: Delivered) {
     let m = &stored.message;
     let ack = response::ok(
         "send_message",
-        job.seq.as_ref(),
+        job.seq,
         result! { "msg_id": m.msg_id, "ts": m.ts },
     );
     job.replies.answer(job.ticket, ack);

@@ -9,7 +9,7 @@
 
 use std::sync::Arc;
 
-use reactor::{CloseReason, ConnHandle, FrameError, Handler};
+use reactor::{CloseReason, ConnHandle, FrameError, Handler, Rejection};
 
 use crate::app::App;
 use crate::cmd::{self, Ctx, Reply};
@@ -49,16 +49,16 @@ impl Handler for ChatHandler {
         let req = match Request::parse(&frame) {
             Ok(req) => req,
             Err(bad) => {
-                let frame = response::error("error", bad.seq.as_ref(), &bad.error);
+                let frame = response::error("error", bad.seq, &bad.error);
                 session.replies.send(frame);
                 return;
             }
         };
-        let outcome = if !session.limiter.allow() {
-            Err(ChatError::new(
-                ErrorCode::RateLimited,
-                "too many requests; slow down",
-            ))
+        let outcome = if let Err(wait) = session.limiter.allow() {
+            Err(
+                ChatError::new(ErrorCode::RateLimited, "too many requests; slow down")
+                    .retry_after(wait),
+            )
         } else {
             req.check_seq().and_then(|()| {
                 cmd::dispatch(&mut Ctx {
@@ -69,17 +69,25 @@ impl Handler for ChatHandler {
                 })
             })
         };
-        match outcome {
-            Ok(Reply::Now(result)) => {
-                session
-                    .replies
-                    .send(response::ok(&req.op, req.seq.as_ref(), result))
-            }
-            Ok(Reply::Later) => {}
-            Err(e) => session
-                .replies
-                .send(response::error(&req.op, req.seq.as_ref(), &e)),
-        }
+        let frame = match outcome {
+            Ok(Reply::Later) => return,
+            Ok(Reply::Now(result)) => response::ok(&req.op, req.seq, result),
+            Err(e) => response::error(&req.op, req.seq, &e),
+        };
+        // Lists are cut to fit and echoes are short, so this is a bug if it happens; the
+        // request still gets its one response.
+        let frame = if frame.len() > self.app.settings.max_frame {
+            log::error!(
+                "a `{}` response of {} bytes does not fit in a frame",
+                req.op,
+                frame.len()
+            );
+            let e = ChatError::new(ErrorCode::Internal, "the response did not fit in a frame");
+            response::error(&req.op, req.seq, &e)
+        } else {
+            frame
+        };
+        session.replies.send(frame);
     }
 
     fn on_frame_error(&self, conn: &ConnHandle, _session: &mut Session, error: &FrameError) {
@@ -103,10 +111,10 @@ impl Handler for ChatHandler {
         }
     }
 
-    fn on_rejected(&self, conn: &ConnHandle) {
+    fn on_rejected(&self, conn: &ConnHandle, why: Rejection) {
         conn.send(&response::frame_error(
             ErrorCode::ServerFull,
-            "the server is at its connection limit; try again later",
+            &format!("{why}; try again later"),
         ));
     }
 }

@@ -38,6 +38,7 @@ pub mod handler;
 pub mod hub;
 pub mod logging;
 pub mod model;
+pub mod password_guard;
 pub mod presence;
 pub mod protocol;
 pub mod rate_limit;

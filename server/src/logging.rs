@@ -102,6 +102,22 @@ pub fn init(cfg: &LogConfig, dir: &Path) -> Result<LoggerHandle, LogError> {
         })
 }
 
+/// Sends every panic's message, place and (with `RUST_BACKTRACE=1`) backtrace to the log
+/// instead of bare stderr, so that it lands in the log files with the thread's name. A
+/// panic in a handler is then contained to its connection; one on an essential thread
+/// ends the process (see [`reactor::spawn_essential`]).
+pub fn log_panics() {
+    std::panic::set_hook(Box::new(|info| {
+        let backtrace = std::backtrace::Backtrace::capture();
+        match backtrace.status() {
+            std::backtrace::BacktraceStatus::Captured => {
+                log::error!("panic: {info}\n{backtrace}")
+            }
+            _ => log::error!("panic: {info}"),
+        }
+    }));
+}
+
 /// `2025-01-31 12:00:00.123 +00:00 INFO  [thread] module::path: message`.
 ///
 /// flexi_logger formats on the thread that logs (before handing the line to its writer

@@ -20,6 +20,7 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    chat::logging::log_panics();
     match chat::server::run(config) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

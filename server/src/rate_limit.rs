@@ -1,6 +1,7 @@
-//! A per-connection token bucket: `rate` requests a second, bursts up to `burst`.
+//! A token bucket: `rate` requests a second, bursts up to `burst`. Each connection has
+//! one for its requests; the password guard keeps one per source address.
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 /// Token bucket state of one connection.
 #[derive(Debug)]
@@ -22,21 +23,28 @@ impl RateLimiter {
         }
     }
 
-    /// Takes one token if there is one.
-    pub fn allow(&mut self) -> bool {
+    /// Takes one token if there is one; else says how long until there is.
+    pub fn allow(&mut self) -> Result<(), Duration> {
         self.allow_at(Instant::now())
     }
 
-    fn allow_at(&mut self, now: Instant) -> bool {
+    /// [`RateLimiter::allow`] at `now`.
+    pub fn allow_at(&mut self, now: Instant) -> Result<(), Duration> {
         let elapsed = now.saturating_duration_since(self.last).as_secs_f64();
         self.last = now;
         self.tokens = (self.tokens + elapsed * self.rate).min(self.burst);
         if self.tokens >= 1.0 {
             self.tokens -= 1.0;
-            true
+            Ok(())
         } else {
-            false
+            Err(Duration::from_secs_f64((1.0 - self.tokens) / self.rate))
         }
+    }
+
+    /// True when the bucket is full again at `now`: it then remembers nothing.
+    pub fn is_full_at(&self, now: Instant) -> bool {
+        let elapsed = now.saturating_duration_since(self.last).as_secs_f64();
+        self.tokens + elapsed * self.rate >= self.burst
     }
 }
 
@@ -50,9 +58,14 @@ mod tests {
         let start = Instant::now();
         let mut limiter = RateLimiter::new(10, 5);
         limiter.last = start;
-        assert!((0..5).all(|_| limiter.allow_at(start)));
-        assert!(!limiter.allow_at(start));
-        assert!(limiter.allow_at(start + Duration::from_millis(100)));
-        assert!(!limiter.allow_at(start + Duration::from_millis(101)));
+        assert!((0..5).all(|_| limiter.allow_at(start).is_ok()));
+        let wait = limiter.allow_at(start).unwrap_err();
+        assert!(wait > Duration::from_millis(99) && wait <= Duration::from_millis(100));
+        assert!(limiter.allow_at(start + Duration::from_millis(100)).is_ok());
+        assert!(limiter
+            .allow_at(start + Duration::from_millis(101))
+            .is_err());
+        assert!(!limiter.is_full_at(start + Duration::from_millis(101)));
+        assert!(limiter.is_full_at(start + Duration::from_millis(700)));
     }
 }

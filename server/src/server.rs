@@ -9,6 +9,7 @@
 
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
 use reactor::{LengthPrefixed, Server};
 
@@ -17,6 +18,7 @@ use crate::auth::{Argon2Params, PasswordHasher};
 use crate::config::{self, redact_url, Config};
 use crate::handler::ChatHandler;
 use crate::hub::Hub;
+use crate::password_guard::{GuardSettings, PasswordGuard};
 use crate::store::mysql::MysqlStore;
 use crate::store::sqlite::SqliteStore;
 use crate::store::{Store, StoreError};
@@ -104,10 +106,25 @@ pub fn run(config: Config) -> Result<(), StartError> {
         rate_limit_burst: s.rate_limit_burst,
         token_ttl: auth.token_ttl(),
     };
-    let acks_pending = writer.in_flight();
-    let app = Arc::new(App::new(settings, Arc::clone(&store), hub, writer, hasher));
-
     let (reactors, workers) = (config.resolved_reactors(), config.resolved_workers());
+    let guard = PasswordGuard::new(GuardSettings {
+        rate_per_ip: auth.password_rate_per_ip,
+        burst_per_ip: auth.password_burst_per_ip,
+        hash_backlog: Duration::from_millis(auth.hash_backlog_ms),
+        max_hashing: (workers / 2).max(1),
+        failures_before_delay: auth.failed_logins_before_delay,
+        max_delay: Duration::from_secs(auth.failed_login_max_delay_secs),
+    });
+    let acks_pending = writer.in_flight();
+    let app = Arc::new(App::new(
+        settings,
+        Arc::clone(&store),
+        hub,
+        writer,
+        hasher,
+        guard,
+    ));
+
     let server = Server::builder()
         .name("chat")
         .bind(addr)
@@ -116,7 +133,10 @@ pub fn run(config: Config) -> Result<(), StartError> {
         .codec(LengthPrefixed::new(s.max_frame))
         .high_water(s.output_high_water)
         .max_connections(max_connections)
+        .max_connections_per_ip(s.max_connections_per_ip)
+        .conn_input_limit(s.conn_input_bytes, s.conn_input_frames)
         .queue_capacity(s.worker_queue)
+        .queue_bytes(s.worker_queue_bytes)
         .shutdown_grace(s.shutdown_grace())
         .shutdown_waits_for(acks_pending)
         .start(ChatHandler::new(Arc::clone(&app)))?;
@@ -142,6 +162,21 @@ pub fn run(config: Config) -> Result<(), StartError> {
         config.resolved_batch_wait().as_millis(),
         w.queue_capacity,
         w.commit_deadline_ms
+    );
+    log::info!(
+        "abuse limits: {} connections per address; input per connection {} B / {} \
+         requests, in total {} B / {}; password work {}/s burst {} per address, \
+         hashing backlog {} ms, {} failures before delays (at most {} s)",
+        s.max_connections_per_ip,
+        s.conn_input_bytes,
+        s.conn_input_frames,
+        s.worker_queue_bytes,
+        s.worker_queue,
+        auth.password_rate_per_ip,
+        auth.password_burst_per_ip,
+        auth.hash_backlog_ms,
+        auth.failed_logins_before_delay,
+        auth.failed_login_max_delay_secs
     );
 
     server.shutdown_handle().on_signals()?;

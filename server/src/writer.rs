@@ -35,7 +35,6 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TrySendError};
 use parking_lot::Mutex;
 use reactor::ConnId;
-use serde_json::Value;
 
 use crate::delivery::{Delivered, Delivery};
 use crate::hub::Hub;
@@ -71,7 +70,7 @@ pub struct Job {
     /// The place of the answer among them.
     pub ticket: Ticket,
     /// The request's `seq`, echoed in the answer.
-    pub seq: Option<Value>,
+    pub seq: Option<u64>,
     /// The sending connection (it gets the ack, not the push).
     pub origin: ConnId,
     /// When the worker accepted it.
@@ -81,11 +80,7 @@ pub struct Job {
 impl Job {
     /// Answers the sender with an error (unless it was answered already).
     pub fn answer_error(&self, code: ErrorCode, message: &str) {
-        let frame = response::error(
-            "send_message",
-            self.seq.as_ref(),
-            &ChatError::new(code, message),
-        );
+        let frame = response::error("send_message", self.seq, &ChatError::new(code, message));
         self.replies.answer(self.ticket, frame);
     }
 
@@ -145,32 +140,30 @@ impl Writer {
         let watchdog = {
             let (shared, rx) = (Arc::clone(&shared), rx.clone());
             let deadline = settings.commit_deadline;
-            std::thread::Builder::new()
-                .name("writer-watchdog".into())
-                .spawn(move || watch(&shared, &rx, deadline, &stopped))?
+            reactor::spawn_essential("writer-watchdog".into(), move || {
+                watch(&shared, &rx, deadline, &stopped)
+            })?
         };
         let (delivery, delivery_thread) = Delivery::start(hub)?;
-        let thread = std::thread::Builder::new()
-            .name("writer".into())
-            .spawn(move || {
-                WriterLoop {
-                    store,
-                    delivery,
-                    settings,
-                    rx,
-                    shared,
-                }
-                .run();
-                // `run` returned: the last batch is handed over, and dropping the loop
-                // (and with it the delivery handle) lets the delivery thread finish.
-                drop(stop_watchdog);
-                if watchdog.join().is_err() {
-                    log::error!("the writer's watchdog panicked");
-                }
-                if delivery_thread.join().is_err() {
-                    log::error!("the delivery thread panicked");
-                }
-            })?;
+        let thread = reactor::spawn_essential("writer".into(), move || {
+            WriterLoop {
+                store,
+                delivery,
+                settings,
+                rx,
+                shared,
+            }
+            .run();
+            // `run` returned: the last batch is handed over, and dropping the loop
+            // (and with it the delivery handle) lets the delivery thread finish.
+            drop(stop_watchdog);
+            if watchdog.join().is_err() {
+                log::error!("the writer's watchdog panicked");
+            }
+            if delivery_thread.join().is_err() {
+                log::error!("the delivery thread panicked");
+            }
+        })?;
         let in_flight = Arc::new(AtomicUsize::new(0));
         Ok((Writer { jobs, in_flight }, thread))
     }

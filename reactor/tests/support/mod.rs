@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
-use reactor::{CloseReason, ConnHandle, FrameError, Handler, Server};
+use reactor::{CloseReason, ConnHandle, FrameError, Handler, Rejection, Server};
 
 /// Frames `body` with a 4-byte big-endian length.
 pub fn frame(body: &[u8]) -> Vec<u8> {
@@ -116,10 +116,13 @@ impl Handler for Recorder {
         self.seen.lock().closes.push((conn.id().0, reason.clone()));
     }
 
-    fn on_rejected(&self, conn: &ConnHandle) {
+    fn on_rejected(&self, conn: &ConnHandle, why: Rejection) {
         self.note_thread();
         self.seen.lock().rejected += 1;
-        conn.send(b"server_full");
+        conn.send(match why {
+            Rejection::ServerFull => b"server_full".as_slice(),
+            Rejection::TooManyFromAddress => b"too_many_from_address",
+        });
     }
 }
 

@@ -29,13 +29,18 @@ pub fn run(ctx: &mut Ctx) -> CmdResult {
     let (user, token, token_hash) = if req.has("username") || !req.has("token") {
         let username = req.str_chars("username", 1, 64)?;
         let password = req.str_bytes("password", 1, 1024)?;
+        let ip = ctx.conn.peer_addr().ip();
+        let _slot = app.guard.admit(&app.hasher, ip, Some(username))?;
         let Some((user, hash)) = app.store.credentials(username)? else {
             app.hasher.dummy_verify(); // same cost as a real check: no user enumeration
+            app.guard.failed(ip, username);
             return Err(invalid());
         };
         if !app.hasher.verify(password, &hash) {
+            app.guard.failed(ip, username);
             return Err(invalid());
         }
+        app.guard.succeeded(ip, username);
         let token = auth::new_token();
         let token_hash = auth::token_hash(&token);
         let expires = now_ms().saturating_add(app.settings.token_ttl.as_millis() as i64);

@@ -76,6 +76,21 @@ impl Ctx<'_> {
             .ok_or_else(|| ChatError::new(ErrorCode::NoSuchUser, format!("no user {user_id}")))
     }
 
+    /// `Ok` when `peer` is a friend of mine; `no_such_user` when nobody has that id,
+    /// else `not_friends`.
+    pub fn require_friend(&self, peer: UserId) -> Result<(), ChatError> {
+        let me = self.my_id()?;
+        let app = self.app;
+        if peer != me && app.friends.are_friends(&*app.store, me, peer)? {
+            return Ok(());
+        }
+        self.user(peer)?;
+        Err(ChatError::new(
+            ErrorCode::NotFriends,
+            format!("you and user {peer} are not friends"),
+        ))
+    }
+
     /// A user as the wire shows it, with the online flag.
     pub fn user_json(&self, user: &User) -> Value {
         crate::protocol::response::user(user, self.app.hub.is_online(user.user_id))
@@ -110,10 +125,12 @@ pub fn dispatch(ctx: &mut Ctx) -> CmdResult {
         "conversations" => (false, conversations::run),
         "read" => (false, read::run),
         op => {
+            let shown = crate::protocol::response::type_echo(op);
+            let cut = if shown.len() < op.len() { "…" } else { "" };
             return Err(ChatError::new(
                 ErrorCode::UnknownType,
-                format!("unknown type `{op}`"),
-            ))
+                format!("unknown type `{shown}{cut}`"),
+            ));
         }
     };
     if !public && ctx.session.identity.is_none() {

@@ -23,7 +23,11 @@ pub fn run(ctx: &mut Ctx) -> CmdResult {
             return Err(ChatError::field("email", "must look like name@host"));
         }
     }
-    let hash = ctx.app.hasher.hash(password).map_err(|e| {
+    let app = ctx.app;
+    let _slot = app
+        .guard
+        .admit(&app.hasher, ctx.conn.peer_addr().ip(), None)?;
+    let hash = app.hasher.hash(password).map_err(|e| {
         log::error!("password hashing failed: {e}");
         ChatError::new(ErrorCode::Internal, "internal error")
     })?;

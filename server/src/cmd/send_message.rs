@@ -20,13 +20,7 @@ pub fn run(ctx: &mut Ctx) -> CmdResult {
     let client_msg_id = req.str_chars("client_msg_id", 1, 64)?;
     let me = ctx.my_id()?;
     let app = ctx.app;
-    if to == me || !app.friends.are_friends(&*app.store, me, to)? {
-        ctx.user(to)?; // `no_such_user` when nobody has that id
-        return Err(ChatError::new(
-            ErrorCode::NotFriends,
-            format!("you and user {to} are not friends"),
-        ));
-    }
+    ctx.require_friend(to)?;
     let replies = &ctx.session.replies;
     let ticket = replies.reserve();
     let job = Job {
@@ -39,7 +33,7 @@ pub fn run(ctx: &mut Ctx) -> CmdResult {
         },
         replies: replies.clone(),
         ticket,
-        seq: req.seq.clone(),
+        seq: req.seq,
         origin: ctx.conn.id(),
         accepted: Instant::now(),
     };
@@ -48,10 +42,7 @@ pub fn run(ctx: &mut Ctx) -> CmdResult {
             ErrorCode::ServerBusy,
             "the server is overloaded; the message was not stored, retry",
         );
-        replies.answer(
-            job.ticket,
-            response::error(&req.op, req.seq.as_ref(), &busy),
-        );
+        replies.answer(job.ticket, response::error(&req.op, req.seq, &busy));
     }
     Ok(Reply::Later)
 }

@@ -1,6 +1,7 @@
 //! The contract's error codes, and the error every command returns.
 
 use std::fmt;
+use std::time::Duration;
 
 use crate::store::StoreError;
 
@@ -72,6 +73,8 @@ pub struct ChatError {
     pub code: ErrorCode,
     /// Human text; names the field for `bad_request`.
     pub message: String,
+    /// For `rate_limited` and `server_busy`: when a retry may succeed, in ms.
+    pub retry_after_ms: Option<u64>,
 }
 
 impl ChatError {
@@ -80,7 +83,15 @@ impl ChatError {
         Self {
             code,
             message: message.into(),
+            retry_after_ms: None,
         }
+    }
+
+    /// The same error, telling the client to retry after `wait` (at least 1 ms).
+    pub fn retry_after(mut self, wait: Duration) -> Self {
+        let ms = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX);
+        self.retry_after_ms = Some(ms.max(1));
+        self
     }
 
     /// `bad_request` about one field.

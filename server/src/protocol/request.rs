@@ -13,16 +13,19 @@ use super::error::{ChatError, ErrorCode};
 pub struct Request {
     /// The operation (`type`).
     pub op: String,
-    /// The client's `seq`, echoed verbatim in the response when present.
-    pub seq: Option<Value>,
+    /// The client's `seq` when it is valid (an integer in 0..2^64-1), echoed in the
+    /// response. An invalid one is not echoed; [`Request::check_seq`] reports it.
+    pub seq: Option<u64>,
+    /// A `seq` was given and is not valid.
+    bad_seq: bool,
     fields: Map<String, Value>,
 }
 
 /// Why a frame is not a request. The response to it has `type: "error"`.
 #[derive(Debug)]
 pub struct NotARequest {
-    /// The `seq` if one could be read, so the client can still correlate.
-    pub seq: Option<Value>,
+    /// The `seq` if a valid one could be read, so the client can still correlate.
+    pub seq: Option<u64>,
     /// `bad_json` or `bad_request`.
     pub error: ChatError,
 }
@@ -39,7 +42,9 @@ impl Request {
         let Value::Object(mut fields) = value else {
             return Err(bad_json("the frame must be a JSON object"));
         };
-        let seq = fields.remove("seq");
+        let raw_seq = fields.remove("seq");
+        let seq = raw_seq.as_ref().and_then(Value::as_u64);
+        let bad_seq = raw_seq.is_some() && seq.is_none();
         let op = match fields.remove("type") {
             Some(Value::String(op)) => op,
             Some(_) => {
@@ -55,16 +60,23 @@ impl Request {
                 })
             }
         };
-        Ok(Request { op, seq, fields })
+        Ok(Request {
+            op,
+            seq,
+            bad_seq,
+            fields,
+        })
     }
 
-    /// Checks `seq`: absent, or an unsigned integer.
+    /// Checks `seq`: absent, or an integer in 0..2^64-1.
     pub fn check_seq(&self) -> Result<(), ChatError> {
-        match &self.seq {
-            None => Ok(()),
-            Some(v) if v.is_u64() => Ok(()),
-            Some(_) => Err(ChatError::field("seq", "must be an unsigned integer")),
+        if self.bad_seq {
+            return Err(ChatError::field(
+                "seq",
+                "must be an integer from 0 to 18446744073709551615",
+            ));
         }
+        Ok(())
     }
 
     fn get(&self, name: &str) -> Option<&Value> {
@@ -173,7 +185,7 @@ mod tests {
         assert_eq!(e.error.code, ErrorCode::BadJson);
         let e = Request::parse(br#"{"seq": 4}"#).unwrap_err();
         assert_eq!(e.error.code, ErrorCode::BadRequest);
-        assert_eq!(e.seq, Some(Value::from(4)));
+        assert_eq!(e.seq, Some(4));
         let e = Request::parse(br#"{"type": 4}"#).unwrap_err();
         assert!(e.error.message.contains("`type`"));
     }

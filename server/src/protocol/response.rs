@@ -12,25 +12,37 @@ use crate::model::{Message, User};
 /// Bytes kept free for the envelope around a list (type, seq, ok, other fields).
 const ENVELOPE: usize = 512;
 
+/// Characters of a request's `type` echoed at most. Only an unknown type can be longer
+/// (the contract's are all short); cutting it keeps every response within a frame.
+pub const MAX_TYPE_ECHO: usize = 256;
+
+/// `op` as a response echoes it: cut to [`MAX_TYPE_ECHO`] characters.
+pub fn type_echo(op: &str) -> &str {
+    match op.char_indices().nth(MAX_TYPE_ECHO) {
+        Some((cut, _)) => &op[..cut],
+        None => op,
+    }
+}
+
 /// A success response.
-pub fn ok(op: &str, seq: Option<&Value>, mut result: Map<String, Value>) -> Vec<u8> {
-    result.insert("type".into(), Value::String(op.into()));
+pub fn ok(op: &str, seq: Option<u64>, mut result: Map<String, Value>) -> Vec<u8> {
+    result.insert("type".into(), Value::String(type_echo(op).into()));
     if let Some(seq) = seq {
-        result.insert("seq".into(), seq.clone());
+        result.insert("seq".into(), Value::from(seq));
     }
     result.insert("ok".into(), Value::Bool(true));
     encode(&Value::Object(result))
 }
 
-/// A failure response.
-pub fn error(op: &str, seq: Option<&Value>, e: &ChatError) -> Vec<u8> {
-    let mut v = json!({
-        "type": op,
-        "ok": false,
-        "error": { "code": e.code.as_str(), "message": e.message },
-    });
+/// A failure response; `retry_after_ms` goes inside `error` when the error has one.
+pub fn error(op: &str, seq: Option<u64>, e: &ChatError) -> Vec<u8> {
+    let mut error = json!({ "code": e.code.as_str(), "message": e.message });
+    if let (Some(ms), Some(obj)) = (e.retry_after_ms, error.as_object_mut()) {
+        obj.insert("retry_after_ms".into(), Value::from(ms));
+    }
+    let mut v = json!({ "type": type_echo(op), "ok": false, "error": error });
     if let (Some(seq), Some(obj)) = (seq, v.as_object_mut()) {
-        obj.insert("seq".into(), seq.clone());
+        obj.insert("seq".into(), Value::from(seq));
     }
     encode(&v)
 }
@@ -123,7 +135,7 @@ mod tests {
 
     #[test]
     fn responses_echo_seq_and_pushes_have_no_ok() {
-        let r: Value = serde_json::from_slice(&ok("ping", Some(&json!(7)), Map::new())).unwrap();
+        let r: Value = serde_json::from_slice(&ok("ping", Some(7), Map::new())).unwrap();
         assert_eq!(r, json!({"type": "ping", "seq": 7, "ok": true}));
         let e = ChatError::new(ErrorCode::NotFriends, "no");
         let r: Value = serde_json::from_slice(&error("send_message", None, &e)).unwrap();

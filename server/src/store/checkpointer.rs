@@ -34,28 +34,26 @@ impl Checkpointer {
     pub fn start(conn: Connection, path: &Path) -> std::io::Result<Checkpointer> {
         let (stop, stopped) = crossbeam_channel::bounded::<()>(0);
         let shown = path.display().to_string();
-        let thread = std::thread::Builder::new()
-            .name("sqlite-checkpoint".into())
-            .spawn(move || {
-                let mut failing = false;
-                while let Err(RecvTimeoutError::Timeout) = stopped.recv_timeout(PERIOD) {
-                    let outcome = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |row| {
-                        row.get::<_, i64>(0)
-                    });
-                    match outcome {
-                        Ok(_) if failing => {
-                            log::info!("{shown}: checkpoints work again");
-                            failing = false;
-                        }
-                        Ok(_) => {}
-                        Err(e) if !failing => {
-                            log::warn!("{shown}: background checkpoint failed: {e}");
-                            failing = true;
-                        }
-                        Err(_) => {}
+        let thread = reactor::spawn_essential("sqlite-checkpoint".into(), move || {
+            let mut failing = false;
+            while let Err(RecvTimeoutError::Timeout) = stopped.recv_timeout(PERIOD) {
+                let outcome = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |row| {
+                    row.get::<_, i64>(0)
+                });
+                match outcome {
+                    Ok(_) if failing => {
+                        log::info!("{shown}: checkpoints work again");
+                        failing = false;
                     }
+                    Ok(_) => {}
+                    Err(e) if !failing => {
+                        log::warn!("{shown}: background checkpoint failed: {e}");
+                        failing = true;
+                    }
+                    Err(_) => {}
                 }
-            })?;
+            }
+        })?;
         Ok(Checkpointer {
             stop: Some(stop),
             thread: Some(thread),

@@ -14,7 +14,7 @@
 
 use std::collections::VecDeque;
 use std::io::{self, Read, Write};
-use std::net::{Shutdown, SocketAddr, TcpStream};
+use std::net::{IpAddr, Shutdown, SocketAddr, TcpStream};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -144,6 +144,24 @@ impl Client {
     pub fn connect(addr: SocketAddr) -> Client {
         let stream = TcpStream::connect_timeout(&addr, Duration::from_secs(10))
             .unwrap_or_else(|e| panic!("connect to {addr}: {e}"));
+        Client::over(stream)
+    }
+
+    /// Connects to `addr` from the source address `source` (e.g. 127.0.0.2, to be
+    /// another client host as far as per-address limits go).
+    pub fn connect_from(addr: SocketAddr, source: IpAddr) -> Client {
+        let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None)
+            .expect("socket");
+        socket
+            .bind(&SocketAddr::new(source, 0).into())
+            .unwrap_or_else(|e| panic!("bind {source}: {e}"));
+        socket
+            .connect_timeout(&addr.into(), Duration::from_secs(10))
+            .unwrap_or_else(|e| panic!("connect to {addr} from {source}: {e}"));
+        Client::over(socket.into())
+    }
+
+    fn over(stream: TcpStream) -> Client {
         stream.set_nodelay(true).expect("set TCP_NODELAY");
         Client {
             stream,

@@ -172,6 +172,11 @@ impl TestServer {
         set("server.port", port.to_string());
         set("server.rate_limit_per_sec", "1000000".into());
         set("server.rate_limit_burst", "1000000".into());
+        // Tests log in many users from 127.0.0.1; the abuse tests set these back.
+        set("server.max_connections_per_ip", "100000".into());
+        set("auth.password_rate_per_ip", "1000000".into());
+        set("auth.password_burst_per_ip", "1000000".into());
+        set("auth.failed_logins_before_delay", "1000000".into());
         set("server.shutdown_grace_secs", "5".into());
         set(
             "store.data_dir",
