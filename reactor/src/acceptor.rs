@@ -20,9 +20,9 @@ use std::time::{Duration, Instant};
 
 use mio::{Events, Interest, Poll, Token};
 
-use crate::handler::Rejection;
+use crate::close_reason::Rejection;
 use crate::loop_pool::LoopPool;
-use crate::notifier::Origin;
+use crate::notice::Origin;
 use crate::source_limit::SourceLimit;
 
 const LISTENER: Token = Token(0);

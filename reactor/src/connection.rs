@@ -17,7 +17,7 @@
 
 use std::sync::Arc;
 
-use crate::handle::ConnShared;
+use crate::conn_shared::ConnShared;
 use crate::mailbox::Mailbox;
 use crate::source_limit::SourceTicket;
 

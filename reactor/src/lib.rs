@@ -16,19 +16,46 @@
 //! * [`codec`]: the [`Codec`] trait and the [`LengthPrefixed`] framing.
 //! * `worker_pool`, `mailbox` and `run_queue`: ordered per-connection dispatch with
 //!   back-pressure; idle workers park without spinning.
-//! * [`handle`]: [`ConnHandle`], the `Send` name of a connection; its outbox.
-//! * `send_batch`: [`SendBatch`], one write per connection for a thread's fan-out.
+//! * [`handle`]: [`ConnHandle`], the `Send` name of a connection; `conn_id`: [`ConnId`].
+//! * `conn_shared`: the half of a connection its reactor and its handles share;
+//!   `outbox`: the frames queued for it and write-through to its socket.
+//! * `send_batch`: [`SendBatch`], the one corking mechanism (see "Write path" below).
 //! * `backlog`: what queued input costs, and its bounds (see "Input bounds" below).
 //! * `source_limit`: connections per source address ([`source_key`]).
-//! * `notifier`: the queue and waker through which other threads reach a reactor.
+//! * `notice` and `notifier`: what other threads ask of a reactor, and the queue and
+//!   waker through which they ask.
 //! * `timer_queue` and `clock`: per-reactor deadlines, one entry per connection.
 //! * `essential`: [`spawn_essential`], threads whose panic ends the process.
-//! * [`handler`]: the [`Handler`] trait an application implements, and [`CloseReason`].
+//! * [`handler`]: the [`Handler`] trait an application implements; `close_reason`:
+//!   [`CloseReason`] and [`Rejection`].
 //! * [`counters`]: [`Counters`] for export. [`shutdown`]: [`ShutdownHandle`].
 //!
 //! Guarantees: handlers never run on reactor threads; one connection's callbacks run
 //! one at a time in arrival order; every queue is bounded (see `worker_pool` and
 //! `notifier`); a frame's header and body leave in the same `write` call.
+//!
+//! # Write path: when bytes reach the socket
+//!
+//! [`ConnHandle::send`] encodes the frame into the connection's outbox and counts it
+//! against the high-water mark (past it the connection is closed, see
+//! [`CloseReason::OutputOverflow`]). Then one of three things happens:
+//! 1. **Held**: a [`SendBatch`] is open on the sending thread. The frame waits; when the
+//!    batch ends (or the connection's held bytes pass [`SendBatch::LIMIT`]) each
+//!    connection it touched is written once. Every worker runs each turn of a
+//!    connection's callbacks inside a batch, so a handler's answers and pushes leave in
+//!    one write per connection without it asking.
+//! 2. **Written through**: no batch, and the reactor holds nothing unwritten for the
+//!    connection: the sending thread writes the outbox to the socket at once, with one
+//!    non-blocking `write` under the outbox's lock.
+//! 3. **Left to the reactor**: the socket pushed back (a partial write), the connection
+//!    is still being established, or the reactor is already writing: the frame waits in
+//!    the outbox and the owning sub-reactor (told once, by a `Flush` notice) writes it on
+//!    writable readiness, until the outbox is empty and write-through resumes.
+//!
+//! Frames from one thread keep their order; frames from different threads never
+//! interleave their bytes (the outbox's lock). The reactor owns the descriptor: when it
+//! drops a connection it takes the socket out of the outbox first, so no sender can
+//! write to a closed (or reused) descriptor.
 //!
 //! # Input bounds: one connection cannot hurt the others
 //!
@@ -63,7 +90,10 @@
 mod acceptor;
 mod backlog;
 mod clock;
+mod close_reason;
 pub mod codec;
+mod conn_id;
+mod conn_shared;
 mod connection;
 pub mod counters;
 mod error;
@@ -73,7 +103,9 @@ pub mod handler;
 mod listener;
 mod loop_pool;
 mod mailbox;
+mod notice;
 mod notifier;
+mod outbox;
 mod run_queue;
 mod send_batch;
 pub mod server;
@@ -83,12 +115,14 @@ mod sub_reactor;
 mod timer_queue;
 mod worker_pool;
 
+pub use close_reason::{CloseReason, Rejection};
 pub use codec::{Codec, Decoded, FrameError, LengthPrefixed};
+pub use conn_id::ConnId;
 pub use counters::{Counters, CountersSnapshot};
 pub use error::Error;
 pub use essential::spawn_essential;
-pub use handle::{ConnHandle, ConnId, SendError};
-pub use handler::{CloseReason, Handler, Rejection};
+pub use handle::{ConnHandle, SendError};
+pub use handler::Handler;
 pub use send_batch::SendBatch;
 pub use server::{Builder, Server};
 pub use shutdown::ShutdownHandle;

@@ -9,14 +9,15 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use crate::codec::Codec;
+use crate::conn_shared::{ConnShared, ReactorInbox};
 use crate::counters::Counters;
-use crate::handle::{ConnHandle, ConnShared};
-use crate::notifier::{Notice, Notifier, Origin};
+use crate::handle::ConnHandle;
+use crate::notice::{Notice, Origin};
 use crate::source_limit::SourceTicket;
 
 /// Round-robin assignment of sockets to sub-reactors.
 pub(crate) struct LoopPool {
-    reactors: Vec<Arc<Notifier>>,
+    reactors: Vec<Arc<ReactorInbox>>,
     next: AtomicUsize,
     codec: Arc<dyn Codec>,
     high_water: usize,
@@ -25,7 +26,7 @@ pub(crate) struct LoopPool {
 
 impl LoopPool {
     pub(crate) fn new(
-        reactors: Vec<Arc<Notifier>>,
+        reactors: Vec<Arc<ReactorInbox>>,
         codec: Arc<dyn Codec>,
         high_water: usize,
         counters: Arc<Counters>,

@@ -12,9 +12,9 @@ use std::collections::VecDeque;
 use parking_lot::Mutex;
 
 use crate::backlog::Backlog;
+use crate::close_reason::{CloseReason, Rejection};
 use crate::codec::FrameError;
 use crate::handle::ConnHandle;
-use crate::handler::{CloseReason, Rejection};
 
 /// Something that happened on a connection, for the application.
 pub(crate) enum Event {

@@ -1,22 +1,26 @@
-//! [`SendBatch`]: hold back one thread's sends, then write each connection once.
+//! [`SendBatch`]: hold back one thread's sends, then write each connection once. The
+//! engine's one corking mechanism.
 //!
-//! A thread that fans frames out to many connections (a broadcaster, a chat server's
-//! delivery thread) pays one `send` system call per frame when every
-//! [`ConnHandle::send`](crate::ConnHandle::send) writes through to its socket. While a
-//! `SendBatch` lives on the thread, sends are only queued in each connection's outbox;
-//! when it is dropped every connection it touched is flushed once, so all the frames a
-//! connection got in the batch leave in one write.
+//! A thread that sends many frames (a worker running a connection's requests, a
+//! broadcaster, a chat server's delivery thread) would pay one `send` system call per
+//! frame if every [`ConnHandle::send`](crate::ConnHandle::send) wrote through to its
+//! socket. While a `SendBatch` lives on the thread, sends are only queued in each
+//! connection's outbox; when it is dropped every connection it touched is flushed once,
+//! so all the frames a connection got in the batch leave in one write. Every worker runs
+//! each turn of callbacks inside one, so a handler's answers and pushes are batched
+//! without it doing anything.
 //!
-//! Bounds: a connection's held bytes are written anyway once they pass 64 KiB (the same
-//! cork limit as a worker's), and every send still counts against the connection's
-//! high-water mark. Frames keep their order per connection.
+//! Bounds: a connection's held bytes are written anyway once they pass
+//! [`SendBatch::LIMIT`], and every send still counts against the connection's high-water
+//! mark. Frames keep their order per connection.
 //! May touch: the outboxes of connections sent to on this thread; nothing else.
 
 use std::cell::RefCell;
 use std::marker::PhantomData;
 use std::sync::Arc;
 
-use crate::handle::{ConnShared, Outbox};
+use crate::conn_shared::ConnShared;
+use crate::outbox::Outbox;
 
 thread_local! {
     /// Connections with held frames, while a batch is open on this thread.
@@ -34,6 +38,10 @@ pub struct SendBatch {
 }
 
 impl SendBatch {
+    /// Held bytes past which a connection is written anyway, so that a thread that
+    /// sends a lot to one connection streams it.
+    pub const LIMIT: usize = 64 * 1024;
+
     /// Opens a batch on the calling thread.
     pub fn begin() -> SendBatch {
         let owner = HELD.with(|held| {

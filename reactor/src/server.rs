@@ -2,7 +2,7 @@
 
 use std::io;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, AtomicUsize};
+use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -12,6 +12,7 @@ use mio::{Poll, Waker};
 use crate::acceptor::{Acceptor, ACCEPTOR_WAKER};
 use crate::backlog::Backlog;
 use crate::codec::{Codec, LengthPrefixed};
+use crate::conn_shared::ReactorInbox;
 use crate::counters::Counters;
 use crate::error::Error;
 use crate::essential::spawn_essential;
@@ -19,10 +20,10 @@ use crate::handle::ConnHandle;
 use crate::handler::Handler;
 use crate::listener;
 use crate::loop_pool::LoopPool;
-use crate::notifier::{Notifier, Origin};
+use crate::notice::Origin;
 use crate::shutdown::ShutdownHandle;
 use crate::source_limit::SourceLimit;
-use crate::sub_reactor::{PhaseLimits, SubReactor, WAKER};
+use crate::sub_reactor::{AppIdle, PhaseLimits, SubReactor, WAKER};
 use crate::worker_pool::{InputLimits, WorkerPool};
 
 /// Configuration of a [`Server`]. Every setting has a default.
@@ -38,7 +39,7 @@ pub struct Builder {
     max_connections_per_ip: usize,
     input: InputLimits,
     limits: PhaseLimits,
-    drain_counter: Option<Arc<AtomicUsize>>,
+    app_idle: Option<AppIdle>,
 }
 
 impl Default for Builder {
@@ -63,7 +64,7 @@ impl Default for Builder {
                 drain: Duration::from_secs(10),
                 shutdown_grace: Duration::from_secs(5),
             },
-            drain_counter: None,
+            app_idle: None,
         }
     }
 }
@@ -159,10 +160,11 @@ impl Builder {
     }
 
     /// Work of the application's own that graceful shutdown waits for (within the grace
-    /// period) before closing connections: it waits until `counter` reads 0. For answers
-    /// produced off the worker pool, such as a batched writer's acknowledgements.
-    pub fn shutdown_waits_for(mut self, counter: Arc<AtomicUsize>) -> Self {
-        self.drain_counter = Some(counter);
+    /// period) before closing connections: the reactors poll `idle` and close only once
+    /// it says true. For answers produced off the worker pool, such as a batched
+    /// writer's acknowledgements. Called often during shutdown: keep it cheap.
+    pub fn shutdown_waits_until(mut self, idle: impl Fn() -> bool + Send + Sync + 'static) -> Self {
+        self.app_idle = Some(Arc::new(idle));
         self
     }
 
@@ -196,7 +198,7 @@ impl Builder {
         for _ in 0..self.reactors {
             let poll = Poll::new().map_err(Error::os("create a poll"))?;
             let waker = Waker::new(poll.registry(), WAKER).map_err(Error::os("create a waker"))?;
-            notifiers.push(Arc::new(Notifier::new(waker)));
+            notifiers.push(Arc::new(ReactorInbox::new(waker)));
             polls.push(poll);
         }
         let acceptor_poll = match listener {
@@ -253,7 +255,7 @@ impl Builder {
                 Arc::clone(&self.codec),
                 Arc::clone(&counters),
                 self.limits,
-                self.drain_counter.clone(),
+                self.app_idle.clone(),
             );
             let thread = spawn_essential(format!("{}-sub-{i}", self.name), move || reactor.run())
                 .map_err(Error::os("spawn a thread"))?;

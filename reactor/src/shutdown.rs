@@ -10,7 +10,8 @@ use std::sync::Arc;
 
 use parking_lot::{Condvar, Mutex};
 
-use crate::notifier::{Notice, Notifier};
+use crate::conn_shared::ReactorInbox;
+use crate::notice::Notice;
 
 /// Starts a server's shutdown. Cheap to clone and `Send`; asking twice is harmless.
 #[derive(Clone)]
@@ -21,7 +22,7 @@ pub struct ShutdownHandle {
 pub(crate) struct ShutdownState {
     pub(crate) stop: Arc<AtomicBool>,
     acceptor: Option<mio::Waker>,
-    reactors: Vec<Arc<Notifier>>,
+    reactors: Vec<Arc<ReactorInbox>>,
     requested: Mutex<bool>,
     changed: Condvar,
 }
@@ -30,7 +31,7 @@ impl ShutdownHandle {
     pub(crate) fn new(
         stop: Arc<AtomicBool>,
         acceptor: Option<mio::Waker>,
-        reactors: Vec<Arc<Notifier>>,
+        reactors: Vec<Arc<ReactorInbox>>,
     ) -> Self {
         Self {
             inner: Arc::new(ShutdownState {

@@ -15,7 +15,7 @@
 use std::io::{self, Read, Write};
 use std::net::Shutdown;
 use std::os::fd::AsRawFd;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -25,16 +25,21 @@ use slab::Slab;
 
 use crate::backlog::Backlog;
 use crate::clock;
+use crate::close_reason::CloseReason;
 use crate::codec::Codec;
+use crate::conn_shared::{ConnShared, ReactorInbox, ReactorNotice, CLOSED};
 use crate::connection::{Connection, Phase};
 use crate::counters::Counters;
-use crate::handle::{ConnHandle, ConnShared, CLOSED};
-use crate::handler::{CloseReason, Handler};
+use crate::handle::ConnHandle;
+use crate::handler::Handler;
 use crate::mailbox::{Event, Mailbox};
-use crate::notifier::{Notice, Notifier, Origin};
+use crate::notice::{Notice, Origin};
 use crate::source_limit::SourceTicket;
 use crate::timer_queue::TimerQueue;
 use crate::worker_pool::WorkerPool;
+
+/// The application's "my own pending work is done" check that shutdown waits for.
+pub(crate) type AppIdle = Arc<dyn Fn() -> bool + Send + Sync>;
 
 /// The token of the reactor's waker.
 pub(crate) const WAKER: Token = Token(usize::MAX);
@@ -60,7 +65,7 @@ pub(crate) struct PhaseLimits {
 /// One sub-reactor thread's state.
 pub(crate) struct SubReactor<H: Handler> {
     poll: Poll,
-    notifier: Arc<Notifier>,
+    notifier: Arc<ReactorInbox>,
     pool: Arc<WorkerPool<H>>,
     codec: Arc<dyn Codec>,
     counters: Arc<Counters>,
@@ -68,7 +73,7 @@ pub(crate) struct SubReactor<H: Handler> {
     conns: Slab<Connection<H::Session>>,
     timers: TimerQueue,
     scratch: Box<[u8]>,
-    notices: Vec<Notice>,
+    notices: Vec<ReactorNotice>,
     /// Connections not reading because the pool is full (each one's own backlog is
     /// tracked by its `backlogged` flag instead).
     paused: Vec<(usize, u64)>,
@@ -76,19 +81,19 @@ pub(crate) struct SubReactor<H: Handler> {
     to_read: Vec<(usize, u64)>,
     /// Engine-clock time at which shutdown stops waiting for output to drain.
     stopping: Option<u64>,
-    /// The application's own pending work that shutdown waits for (see the builder).
-    drain_counter: Option<Arc<AtomicUsize>>,
+    /// Says whether the application's own pending work is done (see the builder).
+    app_idle: Option<AppIdle>,
 }
 
 impl<H: Handler> SubReactor<H> {
     pub(crate) fn new(
         poll: Poll,
-        notifier: Arc<Notifier>,
+        notifier: Arc<ReactorInbox>,
         pool: Arc<WorkerPool<H>>,
         codec: Arc<dyn Codec>,
         counters: Arc<Counters>,
         limits: PhaseLimits,
-        drain_counter: Option<Arc<AtomicUsize>>,
+        app_idle: Option<AppIdle>,
     ) -> Self {
         let timers = TimerQueue::new(Arc::clone(&counters));
         Self {
@@ -105,7 +110,7 @@ impl<H: Handler> SubReactor<H> {
             paused: Vec::new(),
             to_read: Vec::new(),
             stopping: None,
-            drain_counter,
+            app_idle,
         }
     }
 
@@ -167,11 +172,13 @@ impl<H: Handler> SubReactor<H> {
     /// The slot of a live connection named by a shared half, if it is still here.
     fn slot_of(&self, shared: &ConnShared) -> Option<usize> {
         let slot = shared.slot.load(Ordering::Acquire);
-        self.live(slot, shared.id.0).then_some(slot)
+        self.live(slot, shared.id.get()).then_some(slot)
     }
 
     fn live(&self, slot: usize, id: u64) -> bool {
-        self.conns.get(slot).is_some_and(|c| c.shared.id.0 == id)
+        self.conns
+            .get(slot)
+            .is_some_and(|c| c.shared.id.get() == id)
     }
 
     fn on_ready(&mut self, slot: usize, readable: bool, writable: bool, hangup: bool) {
@@ -282,7 +289,7 @@ impl<H: Handler> SubReactor<H> {
                 shared.peer
             );
             shared.state.store(CLOSED, Ordering::Release);
-            release_socket(&shared);
+            shared.release_socket();
             if matches!(origin, Origin::Rejected(_)) {
                 self.counters.rejected_closed();
             } else {
@@ -397,7 +404,7 @@ impl<H: Handler> SubReactor<H> {
             }
         }
         // More may be waiting; edge-triggered readiness will not say so again.
-        let id = self.conns[slot].shared.id.0;
+        let id = self.conns[slot].shared.id.get();
         self.to_read.push((slot, id));
     }
 
@@ -480,7 +487,7 @@ impl<H: Handler> SubReactor<H> {
     fn pause(&mut self, slot: usize) {
         let conn = &mut self.conns[slot];
         conn.paused = true;
-        self.paused.push((slot, conn.shared.id.0));
+        self.paused.push((slot, conn.shared.id.get()));
         if self.pool.reactor_paused() {
             self.resume(); // the pool drained while we were pausing
         }
@@ -506,7 +513,7 @@ impl<H: Handler> SubReactor<H> {
         if conn.dispatches_input() && !conn.input.is_empty() && !self.ingest(slot, 0) {
             return;
         }
-        let id = self.conns[slot].shared.id.0;
+        let id = self.conns[slot].shared.id.get();
         self.to_read.push((slot, id));
     }
 
@@ -617,7 +624,7 @@ impl<H: Handler> SubReactor<H> {
     /// Puts the connection's one timer entry at `at`.
     fn set_timer(&mut self, slot: usize, at: u64) {
         let conn = &mut self.conns[slot];
-        let id = conn.shared.id.0;
+        let id = conn.shared.id.get();
         conn.timer = Some(self.timers.set(conn.timer, at, slot, id));
     }
 
@@ -662,14 +669,14 @@ impl<H: Handler> SubReactor<H> {
     /// Drops the socket now; tells the application why unless it was told already.
     fn drop_conn(&mut self, slot: usize, reason: CloseReason) {
         let conn = self.conns.remove(slot);
-        self.timers.remove(conn.timer, slot, conn.shared.id.0);
+        self.timers.remove(conn.timer, slot, conn.shared.id.get());
         self.pool.discard_frames(&conn.mailbox);
         let fd = conn.stream.as_raw_fd();
         if let Err(e) = self.poll.registry().deregister(&mut SourceFd(&fd)) {
             log::debug!("deregister connection {}: {e}", conn.shared.id);
         }
         conn.shared.state.store(CLOSED, Ordering::Release);
-        release_socket(&conn.shared);
+        conn.shared.release_socket();
         conn.shared.deadline.store(0, Ordering::Release);
         if !conn.close_dispatched {
             log::debug!(
@@ -696,10 +703,7 @@ impl<H: Handler> SubReactor<H> {
             .conns
             .iter()
             .all(|(_, c)| c.shared.queued.load(Ordering::Acquire) == 0);
-        let app_idle = self
-            .drain_counter
-            .as_ref()
-            .is_none_or(|c| c.load(Ordering::Acquire) == 0);
+        let app_idle = self.app_idle.as_ref().is_none_or(|idle| idle());
         if !(flushed && app_idle && self.pool.queued() == 0) && clock::now_ms() < deadline {
             return false;
         }
@@ -709,16 +713,6 @@ impl<H: Handler> SubReactor<H> {
         }
         true
     }
-}
-
-/// Takes the socket out of the outbox: after this no sender can write to it, and the
-/// descriptor closes when the reactor's own reference goes.
-fn release_socket(shared: &ConnShared) {
-    let mut outbox = shared.outbox.lock();
-    outbox.stream = None;
-    outbox.reactor_writes = true;
-    outbox.buf = Vec::new();
-    shared.queued.store(0, Ordering::Release);
 }
 
 /// Moves frames queued by senders into the connection's output buffer; while any are

@@ -29,12 +29,14 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::backlog::Backlog;
+use crate::conn_shared::ReactorInbox;
 use crate::counters::Counters;
 use crate::handle::ConnHandle;
 use crate::handler::Handler;
 use crate::mailbox::{Event, Mailbox, Queue};
-use crate::notifier::{Notice, Notifier};
+use crate::notice::Notice;
 use crate::run_queue::RunQueue;
+use crate::send_batch::SendBatch;
 
 /// Events handled from one mailbox before it goes to the back of the run queue.
 const BATCH: usize = 32;
@@ -64,7 +66,7 @@ pub(crate) struct WorkerPool<H: Handler> {
     limits: InputLimits,
     /// Some reactor paused reading because the pool was full.
     reactors_paused: AtomicBool,
-    reactors: Vec<Arc<Notifier>>,
+    reactors: Vec<Arc<ReactorInbox>>,
 }
 
 impl<H: Handler> WorkerPool<H> {
@@ -72,7 +74,7 @@ impl<H: Handler> WorkerPool<H> {
         handler: Arc<H>,
         counters: Arc<Counters>,
         limits: InputLimits,
-        reactors: Vec<Arc<Notifier>>,
+        reactors: Vec<Arc<ReactorInbox>>,
     ) -> Arc<Self> {
         Arc::new(Self {
             handler,
@@ -207,8 +209,8 @@ impl<H: Handler> WorkerPool<H> {
             let n = queue.events.len().min(BATCH);
             queue.events.drain(..n).collect()
         };
-        // Frames the callbacks send collect in the outbox and leave in one write below.
-        crate::handle::cork(mailbox.conn.id());
+        // What the callbacks send leaves when the batch ends: one write per connection.
+        let sends = SendBatch::begin();
         let started = Instant::now();
         let mut handled = 0;
         let mut done = Backlog::default();
@@ -224,8 +226,7 @@ impl<H: Handler> WorkerPool<H> {
                 }
             }
         }
-        crate::handle::uncork();
-        mailbox.conn.shared().flush();
+        drop(sends);
         let more = {
             let mut queue = mailbox.queue.lock();
             self.uncharge(&mailbox, &mut queue, done);

@@ -8,6 +8,7 @@
 //! writer exits, and the store closes.
 
 use std::path::PathBuf;
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -138,7 +139,7 @@ pub fn run(config: Config) -> Result<(), StartError> {
         .queue_capacity(s.worker_queue)
         .queue_bytes(s.worker_queue_bytes)
         .shutdown_grace(s.shutdown_grace())
-        .shutdown_waits_for(acks_pending)
+        .shutdown_waits_until(move || acks_pending.load(Ordering::Acquire) == 0)
         .start(ChatHandler::new(Arc::clone(&app)))?;
     let local = server.local_addr().map_or(addr, |a| a);
     log::info!("startserv listening on {local}");

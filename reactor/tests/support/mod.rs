@@ -113,7 +113,10 @@ impl Handler for Recorder {
 
     fn on_close(&self, conn: &ConnHandle, _s: (), reason: &CloseReason) {
         self.note_thread();
-        self.seen.lock().closes.push((conn.id().0, reason.clone()));
+        self.seen
+            .lock()
+            .closes
+            .push((conn.id().get(), reason.clone()));
     }
 
     fn on_rejected(&self, conn: &ConnHandle, why: Rejection) {
