@@ -1,32 +1,36 @@
 //! `startserv`, the chat server, as a library (the binary is `main.rs`).
 //!
-//! The data path, one file a step:
+//! The send path, file by file (socket → frame → handler → store → ack/push):
 //!
 //! ```text
-//! socket ─► reactor (frame) ─► handler.rs ─► protocol/request.rs ─► cmd/<op>.rs
-//!                                                                     │
-//!          store/ (reads, friend ops) ◄───────────────────────────────┤
-//!          writer.rs (send_message: batched commit) ◄─────────────────┘
-//!                │ after commit: delivery.rs
-//!                ├─► reply_queue.rs ─► ack to the sender, in request order
-//!                └─► hub.rs ─► `message` push to the recipient's connections
+//! reactor (socket, frame) ─► handler.rs ─► cmd/send_message.rs ─► writer.rs ─► store/
+//!   (worker: parse, rate limit,   (friendship, a ticket in the     (batched commit,
+//!    dispatch; protocol/ shapes)   reply queue, a send_job::Job)    one transaction)
+//!                                                                         │ Committed
+//!                  ack in request order ◄─ send_job.rs ◄─ delivery.rs ◄───┘
+//!                  `message` pushes ◄───── hub.rs ◄───────┘
 //! ```
 //!
 //! Layout:
-//! * [`server`]: start-up and shutdown wiring; [`config`] and [`logging`].
+//! * [`server`]: start-up and shutdown wiring (it starts every thread); [`config`] and
+//!   [`logging`].
 //! * [`handler`]: the reactor [`reactor::Handler`]; [`session`]: per-connection state.
 //! * [`protocol`]: request parsing, error codes, response and push shapes.
 //! * [`cmd`]: one file per operation of the contract.
-//! * [`writer`]: the batched durable writer; [`delivery`]: acks and pushes after commit;
-//!   [`reply_queue`]: ordered responses.
+//! * [`send_job`]: a `send_message` on its way, and every answer it can get; [`writer`]:
+//!   the batched durable writer; [`watchdog`]: answers for jobs stuck behind a hung
+//!   store; [`delivery`]: acks and pushes after commit; [`reply_queue`]: ordered
+//!   responses.
 //! * [`hub`]: online connections and pushes; [`presence`]; [`friend_cache`].
 //! * [`store`]: the `Store` trait, SQLite and MySQL implementations; [`model`]: records.
-//! * [`auth`]: argon2id passwords and tokens; [`rate_limit`]: per-connection limiter.
+//! * [`auth`]: argon2id passwords and tokens; [`password_guard`]: who may make the server
+//!   hash, and when; [`rate_limit`]: token buckets.
 //! * [`app`]: the shared state every command sees.
 //!
 //! Threads: reactors only do I/O; commands (and so every store call and password hash)
-//! run on the engine's workers; message commits run on the writer thread, their acks and
-//! pushes on the delivery thread.
+//! run on the engine's workers; message commits run on the writer thread (watched by
+//! the watchdog), their acks and pushes on the delivery thread. A panic on any of these
+//! but a worker ends the process (see [`reactor::spawn_essential`]).
 
 pub mod app;
 pub mod auth;
@@ -43,7 +47,9 @@ pub mod presence;
 pub mod protocol;
 pub mod rate_limit;
 pub mod reply_queue;
+pub mod send_job;
 pub mod server;
 pub mod session;
 pub mod store;
+pub mod watchdog;
 pub mod writer;

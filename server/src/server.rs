@@ -17,6 +17,7 @@ use reactor::{LengthPrefixed, Server};
 use crate::app::{App, Settings};
 use crate::auth::{Argon2Params, PasswordHasher};
 use crate::config::{self, redact_url, Config};
+use crate::delivery;
 use crate::handler::ChatHandler;
 use crate::hub::Hub;
 use crate::password_guard::{GuardSettings, PasswordGuard};
@@ -88,15 +89,17 @@ pub fn run(config: Config) -> Result<(), StartError> {
 
     let hub = Arc::new(Hub::default());
     let w = &config.writer;
+    let (committed, to_deliver) = crossbeam_channel::bounded(delivery::DELIVERY_QUEUE);
+    let delivery_thread = delivery::start(Arc::clone(&hub), to_deliver)?;
     let (writer, writer_thread) = Writer::start(
         Arc::clone(&store),
-        Arc::clone(&hub),
         WriterSettings {
             batch_max: w.batch_max,
             batch_wait: config.resolved_batch_wait(),
             queue_capacity: w.queue_capacity,
             commit_deadline: w.commit_deadline(),
         },
+        committed,
     )?;
     let s = &config.server;
     let settings = Settings {
@@ -186,6 +189,9 @@ pub fn run(config: Config) -> Result<(), StartError> {
     drop(app); // the last handle to the writer: it drains its queue and exits
     if writer_thread.join().is_err() {
         log::error!("the writer thread panicked");
+    }
+    if delivery_thread.join().is_err() {
+        log::error!("the delivery thread panicked");
     }
     log::info!("stopped");
     Ok(())

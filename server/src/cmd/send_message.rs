@@ -1,16 +1,16 @@
 //! `send_message`: validated here, committed by the batched writer, acked after commit.
 //!
 //! The worker checks the fields and the friendship, takes a ticket in the connection's
-//! reply queue and hands the message to the writer. The writer answers the ticket after
-//! the commit (or with `server_busy`), so later responses wait behind it in order.
+//! reply queue and hands the message to the writer. The ticket is answered after the
+//! commit, by delivery (or with `server_busy`), so later responses wait behind it in
+//! order. Every answer a `send_message` can get is built in `send_job`.
 
 use std::time::Instant;
 
 use super::{CmdResult, Ctx, Reply};
 use crate::model::now_ms;
 use crate::model::NewMessage;
-use crate::protocol::{response, ChatError, ErrorCode};
-use crate::writer::Job;
+use crate::send_job::Job;
 
 /// Queues the message; the answer comes later from the writer.
 pub fn run(ctx: &mut Ctx) -> CmdResult {
@@ -38,11 +38,7 @@ pub fn run(ctx: &mut Ctx) -> CmdResult {
         accepted: Instant::now(),
     };
     if let Err(job) = app.writer.submit(job) {
-        let busy = ChatError::new(
-            ErrorCode::ServerBusy,
-            "the server is overloaded; the message was not stored, retry",
-        );
-        replies.answer(job.ticket, response::error(&req.op, req.seq, &busy));
+        job.answer_overloaded();
     }
     Ok(Reply::Later)
 }

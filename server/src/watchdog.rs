@@ -1,0 +1,92 @@
+//! The writer's watchdog: answers for messages stuck behind a store call that hangs.
+//!
+//! A frozen database blocks the writer inside one call. When a call has run for more
+//! than [`STUCK`], the watchdog answers `server_busy` for the expired jobs of the batch
+//! being committed, and takes queued jobs into that batch (never beyond the queue's
+//! capacity) so that they too are answered by their deadline. This is the one case where
+//! `server_busy` can precede a commit that then succeeds: the database did not answer,
+//! so the outcome is unknown; the client's retry with the same `client_msg_id` returns
+//! the message (first answer wins, see `reply_queue`). Nothing is acked before its
+//! commit.
+//! May touch: the [`CommitBatch`] it shares with the writer, the writer's queue, and the
+//! answers of the jobs in them.
+
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{Receiver, RecvTimeoutError};
+use parking_lot::Mutex;
+
+use crate::send_job::{InFlight, Job};
+
+/// How often the watchdog looks at the batch being committed.
+const PERIOD: Duration = Duration::from_millis(100);
+/// A store call running longer than this is stuck (commits take milliseconds).
+pub const STUCK: Duration = Duration::from_secs(1);
+
+/// A job in the writer's hands.
+pub struct Pending {
+    /// The job.
+    pub job: Job,
+    /// The watchdog answered it `server_busy` while its commit was blocked.
+    pub busy_sent: bool,
+    /// Its count in the writer's in-flight jobs.
+    pub counted: InFlight,
+}
+
+/// What the writer and its watchdog share.
+pub struct CommitBatch {
+    /// The batch being committed. The writer sends its first `n` entries to the store;
+    /// the watchdog may append (never remove) while the writer is blocked.
+    pub current: Mutex<Vec<Pending>>,
+    /// When the writer entered its current store call, if it is in one.
+    pub in_store_since: Mutex<Option<Instant>>,
+    /// Jobs the batch may hold at most (the queue's capacity).
+    pub capacity: usize,
+}
+
+impl CommitBatch {
+    /// An empty batch that may grow to `capacity` jobs.
+    pub fn new(capacity: usize) -> Self {
+        Self {
+            current: Mutex::new(Vec::new()),
+            in_store_since: Mutex::new(None),
+            capacity,
+        }
+    }
+
+    /// Moves queued jobs into the batch, up to its capacity.
+    pub fn take_queued(&self, queue: &Receiver<Pending>) {
+        let mut batch = self.current.lock();
+        while batch.len() < self.capacity {
+            match queue.try_recv() {
+                Ok(entry) => batch.push(entry),
+                Err(_) => break,
+            }
+        }
+    }
+}
+
+/// The watchdog's loop, until `stopped` closes.
+pub fn watch(
+    batch: &CommitBatch,
+    queue: &Receiver<Pending>,
+    deadline: Duration,
+    stopped: &Receiver<()>,
+) {
+    while let Err(RecvTimeoutError::Timeout) = stopped.recv_timeout(PERIOD) {
+        let stuck = batch
+            .in_store_since
+            .lock()
+            .is_some_and(|since| since.elapsed() >= STUCK);
+        if !stuck {
+            continue;
+        }
+        batch.take_queued(queue);
+        for entry in batch.current.lock().iter_mut() {
+            if !entry.busy_sent && entry.job.accepted.elapsed() >= deadline {
+                entry.busy_sent = true;
+                entry.job.answer_busy();
+            }
+        }
+    }
+}
