@@ -3,7 +3,9 @@
 //! [`init`] installs the global logger once per process. Files are `startserv_rCURRENT.log`
 //! in the log directory, rotated at 16 MiB into `startserv_r00000.log`, `..._r00001.log`, …,
 //! keeping the 8 newest. Each line reads
-//! `2025-01-31 12:00:00.123 +00:00 INFO  [reactor-0] chat::server: message`.
+//! `2025-01-31 12:00:00.123 +00:00 INFO  [chat-worker-3] chat::cmd::login: message`
+//! (threads: `chat-main` accepts, `chat-sub-N` are the reactors, `chat-worker-N` run
+//! commands, then `writer`, `writer-watchdog`, `delivery`, `sqlite-checkpoint`).
 
 use std::io;
 use std::path::{Path, PathBuf};

@@ -19,6 +19,7 @@ mod register;
 mod reject_friend;
 mod search_user;
 mod send_message;
+mod store_error;
 mod sync;
 mod update_profile;
 

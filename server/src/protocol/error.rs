@@ -1,9 +1,8 @@
-//! The contract's error codes, and the error every command returns.
+//! The contract's error codes, and the error every command returns. The wire layer knows
+//! nothing of the store: how a store failure looks to a client is `cmd/store_error.rs`.
 
 use std::fmt;
 use std::time::Duration;
-
-use crate::store::StoreError;
 
 /// An error code of the wire contract.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -103,24 +102,5 @@ impl ChatError {
 impl fmt::Display for ChatError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}: {}", self.code.as_str(), self.message)
-    }
-}
-
-impl From<StoreError> for ChatError {
-    fn from(e: StoreError) -> Self {
-        match e {
-            StoreError::Unavailable(detail) => {
-                log::warn!("store unavailable: {detail}");
-                Self::new(
-                    ErrorCode::ServerBusy,
-                    "the store is unavailable; nothing was done, retry later",
-                )
-            }
-            StoreError::Conflict(detail) => Self::new(ErrorCode::Internal, detail),
-            StoreError::Internal(detail) => {
-                log::error!("store error: {detail}");
-                Self::new(ErrorCode::Internal, "internal error")
-            }
-        }
     }
 }

@@ -11,8 +11,8 @@
 //! * A background thread checkpoints the write-ahead log (see [`super::checkpointer`]);
 //!   each connection has a 32 MiB page cache.
 //!
-//! A few helpers at the bottom (username keys, prefix ranges, merging the two branches of
-//! a sync) are shared with [`super::mysql`], so the two stores answer alike.
+//! The helpers both stores use (username keys, prefix ranges, merging the two branches
+//! of a sync) are in [`super::shared`], so the two stores answer alike.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};

@@ -1,4 +1,4 @@
-//! A blocking test client for the chat protocol (see `shared/protocol.md`).
+//! A blocking test client for the chat protocol (see `docs/protocol.md`).
 //!
 //! Frames are a 4-byte big-endian length and a UTF-8 JSON object. [`Client::request`] sets
 //! an increasing `seq`, writes the request and reads frames until its response, checking on
