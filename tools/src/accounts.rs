@@ -206,10 +206,10 @@ fn register_next(bulk: &Arc<Bulk>, peer: &Arc<Peer>) {
                 Ok(_) => {
                     b.created.fetch_add(1, Ordering::Relaxed);
                 }
-                Err(Failure::Server(code)) if code == "user_exists" => {
+                Err(Failure::Server(e)) if e.code == "user_exists" => {
                     b.existed.fetch_add(1, Ordering::Relaxed);
                 }
-                Err(Failure::Server(code)) => b.failed.inc(&code),
+                Err(Failure::Server(e)) => b.failed.inc(&e.code),
                 Err(Failure::Closed) => b.failed.inc("closed"),
             }
             b.finished.fetch_add(1, Ordering::Relaxed);

@@ -94,10 +94,19 @@ pub fn close_key(reason: &CloseReason) -> String {
 /// Why a request got no successful response.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Failure {
-    /// The server answered `ok: false` with this code.
-    Server(String),
+    /// The server answered `ok: false`.
+    Server(ServerError),
     /// The connection closed first.
     Closed,
+}
+
+/// The error of an `ok: false` response, as a scenario needs it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServerError {
+    /// The error code (`not_friends`, `rate_limited`, ...).
+    pub code: String,
+    /// The server's `retry_after_ms`, when it gave one (see [`crate::wire::ErrorBody`]).
+    pub retry_after: Option<Duration>,
 }
 
 /// The answer to a request: the response frame, or why there is none.
@@ -270,7 +279,10 @@ impl Peer {
         } else {
             let code = frame.error_code().unwrap_or("none").to_string();
             self.health.errors.inc(&format!("{}:{code}", p.op));
-            Err(Failure::Server(code))
+            Err(Failure::Server(ServerError {
+                code,
+                retry_after: frame.retry_after(),
+            }))
         };
         (p.done)(self, outcome);
     }
@@ -494,32 +506,81 @@ pub fn retryable(code: &str) -> bool {
     matches!(code, "server_busy" | "rate_limited")
 }
 
+/// A pseudo-random value in `0..n` (0 when `n` is 0) from `seed` (splitmix64): jitter
+/// and made-up user names do not need a real random generator, only values that differ
+/// from one seed to the next.
+pub fn spread(seed: u64, n: u64) -> u64 {
+    let mut z = seed.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^= z >> 31;
+    if n == 0 {
+        0
+    } else {
+        z % n
+    }
+}
+
+/// Largest back-off [`Retry`] doubles up to (10 un-hinted attempts from 20 ms stay below).
+pub const MAX_BACKOFF: Duration = Duration::from_secs(10);
+/// Largest jitter added to a server's hint on top of a quarter of the hint: enough to
+/// spread a crowd of thousands, small enough that a hashing queue bounded to a few
+/// callers (which hints the time of one hash) is kept busy by the crowd's retries.
+pub const MAX_HINT_SPREAD: Duration = Duration::from_millis(500);
+
+/// How long to wait before retrying, given the server's `retry_after_ms` (`hint`) and
+/// the current exponential `backoff` (which grows with each retry of the request):
+/// * with a hint: the hint plus a jitter of up to a quarter of the hint plus the
+///   back-off (at most [`MAX_HINT_SPREAD`]). The hint is when the server expects room,
+///   so the wait starts there; the jitter spreads a crowd told the same time, more
+///   widely the more often its members were turned away (a crowd that keeps colliding
+///   thins out);
+/// * without one: the back-off plus a jitter of up to the back-off.
+///
+/// `seed` picks the jitter (differs per connection and attempt).
+pub fn retry_delay(hint: Option<Duration>, backoff: Duration, seed: u64) -> Duration {
+    let (base, jitter_max) = match hint {
+        Some(hint) => (hint, hint / 4 + backoff.min(MAX_HINT_SPREAD)),
+        None => (backoff, backoff),
+    };
+    let jitter_us = spread(seed, jitter_max.as_micros() as u64);
+    base + Duration::from_micros(jitter_us)
+}
+
 /// How set-up requests are retried on [`retryable`] errors.
 #[derive(Clone)]
 pub struct Retry {
     /// Runs the delayed attempts.
     pub delayer: Delayer,
-    /// Attempts in all (the first included).
+    /// Attempts in all (the first included) while the server gives no `retry_after_ms`.
     pub attempts: u32,
-    /// Wait before the first retry; doubled each time (with jitter).
+    /// Wait before the first retry without a hint, and the first jitter added to a
+    /// hint (see [`retry_delay`]); doubled with each retry, up to [`MAX_BACKOFF`].
     pub backoff: Duration,
+    /// While the server says when to come back (`retry_after_ms`), a request is retried
+    /// as long as the retry starts within this time of its first attempt (a per-IP
+    /// password budget can make a crowd wait many rounds; the hint, not a count, paces it).
+    pub patience: Duration,
     /// Retries made, over every request.
     pub retries: Arc<AtomicU64>,
 }
 
 impl Retry {
-    /// 10 attempts, from 20 ms back-off (about 10 s in all).
+    /// 10 attempts from 20 ms back-off (about 10 s in all) without hints; up to 120 s of
+    /// hinted retries.
     pub fn new(delayer: Delayer) -> Retry {
         Retry {
             delayer,
             attempts: 10,
             backoff: Duration::from_millis(20),
+            patience: Duration::from_secs(120),
             retries: Arc::new(AtomicU64::new(0)),
         }
     }
 
     /// Sends a JSON request and re-sends it (same fields) after a `server_busy` or
-    /// `rate_limited` answer, up to the attempt limit; `done` sees the last outcome.
+    /// `rate_limited` answer: after the server's `retry_after_ms` (plus jitter) when it
+    /// gives one, else with exponential back-off; `done` sees the last outcome.
     pub fn request_json(
         &self,
         peer: &Arc<Peer>,
@@ -527,9 +588,19 @@ impl Retry {
         fields: Map<String, Value>,
         done: Done,
     ) {
-        self.attempt(Arc::clone(peer), op, fields, 1, self.backoff, done);
+        let first = Instant::now();
+        self.attempt(Arc::clone(peer), op, fields, 1, self.backoff, first, done);
     }
 
+    /// Whether attempt `n` (just failed with `hint`) may be followed by one after `delay`.
+    fn may_retry(&self, n: u32, hint: Option<Duration>, first: Instant, delay: Duration) -> bool {
+        match hint {
+            Some(_) => first.elapsed() + delay <= self.patience,
+            None => n < self.attempts,
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
     fn attempt(
         &self,
         peer: Arc<Peer>,
@@ -537,6 +608,7 @@ impl Retry {
         fields: Map<String, Value>,
         n: u32,
         backoff: Duration,
+        first: Instant,
         done: Done,
     ) {
         let again = fields.clone();
@@ -544,20 +616,27 @@ impl Retry {
         peer.request_json(
             op,
             fields,
-            Box::new(move |peer, outcome| match outcome {
-                Err(Failure::Server(code)) if retryable(&code) && n < retry.attempts => {
-                    retry.retries.fetch_add(1, Ordering::Relaxed);
-                    // Jitter from the connection index spreads the retries of a crowd.
-                    let jitter = Duration::from_micros(
-                        (peer.index() as u64 * 7919) % 1000 * backoff.as_micros() as u64 / 1000,
-                    );
-                    let peer = Arc::clone(peer);
-                    let r = retry.clone();
-                    retry.delayer.after(backoff + jitter, move || {
-                        r.attempt(peer, op, again, n + 1, backoff * 2, done)
-                    });
+            Box::new(move |peer, outcome| {
+                let hint = match &outcome {
+                    Err(Failure::Server(e)) if retryable(&e.code) => Some(e.retry_after),
+                    _ => None,
+                };
+                let Some(hint) = hint else {
+                    return done(peer, outcome);
+                };
+                // The connection index and the attempt number spread a crowd's retries.
+                let seed = ((peer.index() as u64) << 20) ^ u64::from(n);
+                let delay = retry_delay(hint, backoff, seed);
+                if !retry.may_retry(n, hint, first, delay) {
+                    return done(peer, outcome);
                 }
-                other => done(peer, other),
+                retry.retries.fetch_add(1, Ordering::Relaxed);
+                let next_backoff = backoff.saturating_mul(2).min(MAX_BACKOFF);
+                let peer = Arc::clone(peer);
+                let r = retry.clone();
+                retry.delayer.after(delay, move || {
+                    r.attempt(peer, op, again, n + 1, next_backoff, first, done)
+                });
             }),
         );
     }
@@ -573,5 +652,33 @@ pub fn wait_until(deadline: Instant, mut done: impl FnMut() -> bool) -> bool {
             return false;
         }
         std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retries_follow_the_servers_hint_with_jitter() {
+        let ms = Duration::from_millis;
+        for seed in 0..500 {
+            let d = retry_delay(Some(ms(300)), ms(20), seed);
+            assert!(d >= ms(300) && d < ms(395), "{d:?}");
+            let d = retry_delay(Some(Duration::ZERO), ms(20), seed);
+            assert!(d < ms(20), "{d:?}");
+            let d = retry_delay(Some(Duration::ZERO), ms(640), seed);
+            assert!(d < MAX_HINT_SPREAD, "{d:?}");
+            let d = retry_delay(None, MAX_BACKOFF, seed);
+            assert!(d >= MAX_BACKOFF && d < 2 * MAX_BACKOFF, "{d:?}");
+            let d = retry_delay(None, ms(40), seed);
+            assert!(d >= ms(40) && d < ms(80), "{d:?}");
+        }
+        // The jitter differs between connections.
+        let distinct: std::collections::HashSet<Duration> = (0..50)
+            .map(|i| retry_delay(Some(ms(300)), ms(20), i << 20))
+            .collect();
+        assert!(distinct.len() > 40, "{}", distinct.len());
+        assert_eq!(spread(7, 0), 0);
     }
 }

@@ -38,23 +38,12 @@ use crate::client::{
 };
 use crate::error::LoadError;
 use crate::report::{bar, counts_line, emit_json, num1, Report, Table};
+use crate::rss::vmrss_kib;
 use crate::stats::{self, add_json_counts, Counts, Percentiles, Recorder};
 use crate::wire::Wire;
 
 /// How long the final ping round may take.
 const FINAL_PING_TIMEOUT: Duration = Duration::from_secs(30);
-
-/// The server's resident set size in KiB, from `/proc/<pid>/status`.
-pub fn vmrss_kib(pid: u32) -> Option<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))?
-        .split_whitespace()
-        .next()?
-        .parse()
-        .ok()
-}
 
 /// Connections of one process and what happened to them.
 struct Holder {
@@ -136,7 +125,7 @@ impl Holder {
                             h.logged_in.fetch_add(1, Ordering::Relaxed);
                         }
                         Ok(_) => h.failed.inc("no_user_id"),
-                        Err(Failure::Server(code)) => h.failed.inc(&code),
+                        Err(Failure::Server(e)) => h.failed.inc(&e.code),
                         Err(Failure::Closed) => h.failed.inc("closed"),
                     }
                     h.in_setup.fetch_sub(1, Ordering::Relaxed);

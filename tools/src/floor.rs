@@ -210,6 +210,7 @@ pub fn decode_reply(body: &[u8]) -> Result<Frame, Malformed> {
             f.error = Some(ErrorBody {
                 code: String::from_utf8_lossy(&body[10..]).into_owned(),
                 message: None,
+                retry_after_ms: None,
             });
             Ok(f)
         }

@@ -18,10 +18,12 @@
 //! * [`accounts`]: user names, the run prefix, source-address spreading and bulk
 //!   registration.
 //! * [`relay`]: the relay scenario (closed or open loop, ack and delivery latency,
-//!   exactly-once check with a `sync` to tell lost from late).
+//!   exactly-once check with a `sync` to tell lost from late); its set-up and its
+//!   measured runs are reusable pieces ([`relay::setup`], [`relay::phase`]).
 //! * [`ledger`]: the pure exactly-once accounting the relay scenario ends with.
 //! * [`conns`]: many idle logged-in connections, spread over processes (`--procs`).
 //! * [`login`]: the login storm.
+//! * [`rss`]: the server's `VmRSS`, once or sampled every 100 ms.
 //! * [`argon2_rate`]: raw argon2id hashes per second on all cores.
 //! * [`stats`]: HdrHistogram recording, merging and percentiles; keyed counters.
 //! * [`report`]: the summary table (stderr), the final JSON line (stdout), progress bars.
@@ -41,6 +43,7 @@ pub mod ledger;
 pub mod login;
 pub mod relay;
 pub mod report;
+pub mod rss;
 pub mod stats;
 pub mod wire;
 

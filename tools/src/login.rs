@@ -4,10 +4,14 @@
 //! registered in bulk ([`crate::accounts::register_bulk`]), or the demo users of
 //! `sql/demo.sql` are used (`--demo-users`, hashed at the default argon2 cost). Then
 //! every client connects and sends `login` straight away (the request is written when
-//! the connection completes). A login's latency runs from its `connect` call to the
-//! response, so it includes the TCP handshake and all queueing in the server.
-//! Reported: success rate, failures by cause, latency percentiles, and logins/s (the
-//! successes divided by the time from the first connect to the last success).
+//! the connection completes). A login answered `rate_limited` or `server_busy` (the
+//! server's per-IP password budget and hashing backlog) is sent again after the
+//! server's `retry_after_ms` plus jitter ([`crate::client::Retry`]), until the storm's
+//! time limit. A login's latency runs from its `connect` call to the successful
+//! response, so it includes the TCP handshake, all queueing in the server and any
+//! retries. Reported: success rate, failures by cause, retries, latency percentiles,
+//! and logins/s (the successes divided by the time from the first connect to the last
+//! success).
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -17,7 +21,7 @@ use serde_json::{json, Value};
 
 use crate::accounts::{raise_nofile, register_bulk, source_addr, Accounts, BulkPlan};
 use crate::args::{LoginArgs, Resolved};
-use crate::client::{wait_until, CountPushes, Engine, Failure, Health, PushSink};
+use crate::client::{wait_until, CountPushes, Delayer, Engine, Failure, Health, PushSink, Retry};
 use crate::error::LoadError;
 use crate::report::{bar, counts_line, num1, Report, Table};
 use crate::stats::{Counts, Percentiles, Recorder};
@@ -90,6 +94,8 @@ fn storm(
         failed: Counts::default(),
         latency: Recorder::default(),
     });
+    let mut retry = Retry::new(Delayer::start()?);
+    retry.patience = timeout;
     let sink = Arc::new(CountPushes::default());
     let dyn_sink: Arc<dyn PushSink> = sink.clone();
     let pb = bar(c as u64, "login", common.progress);
@@ -107,7 +113,8 @@ fn storm(
         };
         let s = Arc::clone(&st);
         let pb = pb.clone();
-        peer.request_json(
+        retry.request_json(
+            &peer,
             "login",
             accounts.login_fields(i),
             Box::new(move |_, outcome| {
@@ -119,7 +126,7 @@ fn storm(
                             .fetch_max(s.start.elapsed().as_micros() as u64, Ordering::Relaxed);
                     }
                     Ok(_) => s.failed.inc("no_user_id"),
-                    Err(Failure::Server(code)) => s.failed.inc(&code),
+                    Err(Failure::Server(e)) => s.failed.inc(&e.code),
                     Err(Failure::Closed) => s.failed.inc("closed"),
                 }
                 s.settled.fetch_add(1, Ordering::Relaxed);
@@ -142,6 +149,7 @@ fn storm(
     }
 
     let ok = st.ok.load(Ordering::Relaxed);
+    let retries = retry.retries.load(Ordering::Relaxed);
     let wall = st.last_ok_us.load(Ordering::Relaxed) as f64 / 1e6;
     let rate = if wall > 0.0 { ok as f64 / wall } else { 0.0 };
     let lat = Percentiles::of(&st.latency.merged());
@@ -157,6 +165,7 @@ fn storm(
         "succeeded": ok,
         "success_pct": num1(success),
         "failed": st.failed.json(),
+        "retries": retries,
         "latency_us": lat.json(),
         "logins_per_sec": num1(rate),
         "wall_s": num1(wall),
@@ -179,6 +188,10 @@ fn storm(
     table
         .row("succeeded", format!("{ok} of {c} ({success:.2}%)"))
         .row("failed", counts_line(&st.failed.json()))
+        .row(
+            "retries (rate_limited / server_busy)",
+            format!("{retries} (after the server's retry_after_ms, with jitter)"),
+        )
         .row("connect→login p50/p90/p99/p99.9/max", lat.row_ms())
         .row(
             "logins/s",

@@ -13,6 +13,8 @@
 //! Nothing here panics on network data: a body that cannot be read is a [`Malformed`]
 //! value, which the caller counts.
 
+use std::time::Duration;
+
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
@@ -72,6 +74,26 @@ pub struct ErrorBody {
     /// Human text.
     #[serde(default)]
     pub message: Option<String>,
+    /// `rate_limited` / `server_busy`: when the server suggests trying again, in ms. Kept
+    /// as a raw value so that an odd one (a float, a string) never makes the frame
+    /// malformed; read it with [`ErrorBody::retry_after`].
+    #[serde(default)]
+    pub retry_after_ms: Option<Value>,
+}
+
+/// The longest `retry_after_ms` chatload honours; larger hints are cut to this.
+pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(30);
+
+impl ErrorBody {
+    /// `retry_after_ms` as a duration (a non-negative number, at most
+    /// [`MAX_RETRY_AFTER`]); `None` when absent or not a number.
+    pub fn retry_after(&self) -> Option<Duration> {
+        let ms = self.retry_after_ms.as_ref()?.as_f64()?;
+        if !(ms.is_finite() && ms >= 0.0) {
+            return None;
+        }
+        Some(Duration::from_secs_f64(ms / 1000.0).min(MAX_RETRY_AFTER))
+    }
 }
 
 /// A message object inside a `sync` result.
@@ -142,6 +164,11 @@ impl Frame {
     /// The error code of a failed response.
     pub fn error_code(&self) -> Option<&str> {
         self.error.as_ref().map(|e| e.code.as_str())
+    }
+
+    /// The `retry_after_ms` hint of a failed response (see [`ErrorBody::retry_after`]).
+    pub fn retry_after(&self) -> Option<Duration> {
+        self.error.as_ref().and_then(ErrorBody::retry_after)
     }
 
     /// `from` as a user id (a `message` push).
@@ -273,6 +300,32 @@ mod tests {
         assert_eq!(
             Frame::decode_json(br#"{"type":"message","seq":1}"#).unwrap_err(),
             Malformed::Rule("push_with_seq")
+        );
+    }
+
+    #[test]
+    fn retry_after_hints_are_read_leniently() {
+        let hint = |error: &str| {
+            let body = format!(r#"{{"type":"login","seq":1,"ok":false,"error":{error}}}"#);
+            Frame::decode_json(body.as_bytes()).unwrap().retry_after()
+        };
+        assert_eq!(
+            hint(r#"{"code":"rate_limited","message":"x","retry_after_ms":250}"#),
+            Some(Duration::from_millis(250))
+        );
+        assert_eq!(
+            hint(r#"{"code":"server_busy","retry_after_ms":12.5}"#),
+            Some(Duration::from_micros(12_500))
+        );
+        assert_eq!(
+            hint(r#"{"code":"server_busy","retry_after_ms":86400000}"#),
+            Some(MAX_RETRY_AFTER)
+        );
+        assert_eq!(hint(r#"{"code":"server_busy"}"#), None);
+        assert_eq!(hint(r#"{"code":"server_busy","retry_after_ms":-5}"#), None);
+        assert_eq!(
+            hint(r#"{"code":"server_busy","retry_after_ms":"soon"}"#),
+            None
         );
     }
 
