@@ -10,6 +10,7 @@ use std::time::Duration;
 use clap::Args;
 
 use crate::accounts::{self, Accounts, DEFAULT_PASSWORD};
+use crate::attack::{AttackPlan, MAX_ATTACKERS};
 use crate::client::Threads;
 use crate::error::LoadError;
 
@@ -224,6 +225,137 @@ impl RelayArgs {
     }
 }
 
+/// `chatload abuse` options.
+#[derive(Args, Debug, Clone)]
+pub struct AbuseArgs {
+    /// Shared options.
+    #[command(flatten)]
+    pub common: Common,
+    /// Attackers, one source address each (127.0.1.1, 127.0.1.2, ...), of the three
+    /// kinds in turn: big frames, pipelined logins, half-open frames.
+    #[arg(long, default_value_t = 10)]
+    pub attackers: usize,
+    /// Relay connections (the normal load), an even number: users 2k and 2k+1 are friends.
+    #[arg(long, default_value_t = 1000)]
+    pub conns: usize,
+    /// Messages per second offered by the relay connections in total (open loop).
+    #[arg(long, default_value_t = 10_000.0)]
+    pub rate: f64,
+    /// Seconds measured in each phase (after its warm-up).
+    #[arg(long, default_value_t = 10.0)]
+    pub duration: f64,
+    /// Seconds of warm-up at the start of each phase (the attack starts with it).
+    #[arg(long, default_value_t = 2.0)]
+    pub warmup: f64,
+    /// Bytes of text per relay message (1..=4096).
+    #[arg(long, default_value_t = 32)]
+    pub size: usize,
+    /// Seconds to wait after each phase for outstanding acks and pushes.
+    #[arg(long, default_value_t = 10.0)]
+    pub drain: f64,
+    /// PID of the server: its VmRSS is sampled every 100 ms (peak per phase).
+    #[arg(long)]
+    pub server_pid: Option<u32>,
+    /// Milliseconds between the pinger's pings.
+    #[arg(long, default_value_t = 50.0)]
+    pub ping_ms: f64,
+    /// Frames per burst of a pipelined-login attacker.
+    #[arg(long, default_value_t = 70_000)]
+    pub pipeline: usize,
+    /// Connections held by a half-open attacker.
+    #[arg(long, default_value_t = 8)]
+    pub half_open: usize,
+    /// Seconds the set-up (register, login, friends) may take.
+    #[arg(long, default_value_t = 120.0)]
+    pub setup_timeout: f64,
+}
+
+/// [`AbuseArgs`], checked.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AbusePlan {
+    /// Relay connections.
+    pub conns: usize,
+    /// Offered msg/s, all relay senders together.
+    pub rate: f64,
+    /// Measured time per phase.
+    pub duration: Duration,
+    /// Warm-up per phase.
+    pub warmup: Duration,
+    /// Text bytes per message.
+    pub size: usize,
+    /// Drain wait per phase.
+    pub drain: Duration,
+    /// The server's PID, for VmRSS.
+    pub server_pid: Option<u32>,
+    /// Time between pings.
+    pub ping_interval: Duration,
+    /// The attackers.
+    pub attack: AttackPlan,
+    /// Set-up time limit.
+    pub setup_timeout: Duration,
+}
+
+impl AbuseArgs {
+    /// Checks the abuse options.
+    pub fn validate(&self) -> Result<AbusePlan, String> {
+        if !(1..=MAX_ATTACKERS).contains(&self.attackers) {
+            return Err(format!(
+                "--attackers must be 1..={MAX_ATTACKERS} (one source address each), got {}",
+                self.attackers
+            ));
+        }
+        if self.conns < 2 || self.conns & 1 != 0 {
+            return Err(format!(
+                "--conns must be an even number >= 2 (users are paired), got {}",
+                self.conns
+            ));
+        }
+        if !(self.rate.is_finite() && self.rate > 0.0 && self.rate <= 10_000_000.0) {
+            return Err(format!(
+                "--rate must be > 0 and <= 10000000, got {}",
+                self.rate
+            ));
+        }
+        if !(1..=4096).contains(&self.size) {
+            return Err(format!("--size must be 1..=4096, got {}", self.size));
+        }
+        if !(self.ping_ms.is_finite() && (1.0..=10_000.0).contains(&self.ping_ms)) {
+            return Err(format!(
+                "--ping-ms must be 1 to 10000, got {}",
+                self.ping_ms
+            ));
+        }
+        if !(1..=1_000_000).contains(&self.pipeline) {
+            return Err(format!(
+                "--pipeline must be 1..=1000000, got {}",
+                self.pipeline
+            ));
+        }
+        if !(1..=256).contains(&self.half_open) {
+            return Err(format!(
+                "--half-open must be 1..=256, got {}",
+                self.half_open
+            ));
+        }
+        Ok(AbusePlan {
+            conns: self.conns,
+            rate: self.rate,
+            duration: secs("duration", self.duration, 0.1)?,
+            warmup: secs("warmup", self.warmup, 0.0)?,
+            size: self.size,
+            drain: secs("drain", self.drain, 0.0)?,
+            server_pid: self.server_pid,
+            ping_interval: Duration::from_secs_f64(self.ping_ms / 1000.0),
+            attack: AttackPlan {
+                attackers: self.attackers,
+                pipeline: self.pipeline,
+                half_open: self.half_open,
+            },
+            setup_timeout: secs("setup-timeout", self.setup_timeout, 1.0)?,
+        })
+    }
+}
+
 /// `chatload conns` options.
 #[derive(Args, Debug, Clone)]
 pub struct ConnsArgs {
@@ -428,6 +560,54 @@ mod tests {
         assert!(relay(&["--window", "0"]).is_err());
         assert!(relay(&["--size", "5000"]).is_err());
         assert!(relay(&["--duration", "-1"]).is_err());
+    }
+
+    #[derive(Parser)]
+    struct A {
+        #[command(flatten)]
+        a: AbuseArgs,
+    }
+
+    fn abuse(args: &[&str]) -> Result<AbusePlan, String> {
+        let mut all = vec!["abuse"];
+        all.extend_from_slice(args);
+        A::try_parse_from(all)
+            .map_err(|e| e.to_string())?
+            .a
+            .validate()
+    }
+
+    #[test]
+    fn abuse_arguments_are_checked() {
+        let p = abuse(&[]).unwrap();
+        assert_eq!(p.attack.attackers, 10);
+        assert_eq!(p.attack.pipeline, 70_000);
+        assert_eq!(p.conns, 1000);
+        assert_eq!(p.rate, 10_000.0);
+        assert_eq!(p.duration, Duration::from_secs(10));
+        assert_eq!(p.ping_interval, Duration::from_millis(50));
+        assert_eq!(p.server_pid, None);
+        let p = abuse(&["--attackers", "254", "--server-pid", "42", "--rate", "500"]).unwrap();
+        assert_eq!((p.attack.attackers, p.server_pid), (254, Some(42)));
+        assert!(abuse(&["--attackers", "0"])
+            .unwrap_err()
+            .contains("--attackers"));
+        assert!(abuse(&["--attackers", "255"])
+            .unwrap_err()
+            .contains("source address"));
+        assert!(abuse(&["--conns", "7"]).unwrap_err().contains("even"));
+        assert!(abuse(&["--rate", "0"]).is_err());
+        assert!(abuse(&["--rate", "inf"]).is_err());
+        assert!(abuse(&["--ping-ms", "0"]).is_err());
+        assert!(abuse(&["--pipeline", "0"]).is_err());
+        assert!(abuse(&["--half-open", "0"]).is_err());
+        assert!(abuse(&["--duration", "0"]).is_err());
+        assert!(abuse(&["--warmup", "-1"]).is_err());
+        assert!(abuse(&["--size", "0"]).is_err());
+        assert!(
+            abuse(&["--window", "4"]).is_err(),
+            "abuse is open loop only"
+        );
     }
 
     #[test]

@@ -23,6 +23,12 @@
 //! * [`ledger`]: the pure exactly-once accounting the relay scenario ends with.
 //! * [`conns`]: many idle logged-in connections, spread over processes (`--procs`).
 //! * [`login`]: the login storm.
+//! * [`abuse`]: the relay and a pinger, without and then with attackers; latency, RSS
+//!   and losses side by side.
+//! * [`attack`]: the attackers (big frames never read, pipelined logins, half-open
+//!   frames), each from a source address of its own.
+//! * [`rawconn`]: plain non-blocking sockets from a chosen source address, and `poll`.
+//! * [`pinger`]: one `push: false` connection pinging on a schedule, round trips recorded.
 //! * [`rss`]: the server's `VmRSS`, once or sampled every 100 ms.
 //! * [`argon2_rate`]: raw argon2id hashes per second on all cores.
 //! * [`stats`]: HdrHistogram recording, merging and percentiles; keyed counters.
@@ -32,15 +38,19 @@
 
 #![deny(missing_docs)]
 
+pub mod abuse;
 pub mod accounts;
 pub mod argon2_rate;
 pub mod args;
+pub mod attack;
 pub mod client;
 pub mod conns;
 pub mod error;
 pub mod floor;
 pub mod ledger;
 pub mod login;
+pub mod pinger;
+pub mod rawconn;
 pub mod relay;
 pub mod report;
 pub mod rss;

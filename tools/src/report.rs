@@ -51,6 +51,24 @@ impl Table {
         self
     }
 
+    /// Adds rows of two values side by side (`label`, `left`, `right`), the left values
+    /// padded to the widest of them so that the right ones line up.
+    pub fn columns(&mut self, rows: &[(&str, String, String)]) -> &mut Self {
+        let width = rows
+            .iter()
+            .map(|(_, l, _)| l.chars().count())
+            .max()
+            .unwrap_or(0);
+        for (label, left, right) in rows {
+            let pad = width - left.chars().count();
+            self.rows.push((
+                (*label).to_string(),
+                format!("{left}{}   {right}", " ".repeat(pad)),
+            ));
+        }
+        self
+    }
+
     /// The table as text.
     pub fn render(&self) -> String {
         let width = self.rows.iter().map(|(l, _)| l.len()).max().unwrap_or(0);
@@ -143,5 +161,20 @@ mod tests {
             "a=1, b=2"
         );
         assert_eq!(counts_line(&serde_json::json!({})), "none");
+    }
+
+    #[test]
+    fn columns_line_up() {
+        let mut t = Table::new("abuse");
+        t.columns(&[
+            ("", "no attack".into(), "attack".into()),
+            ("p99", "1.5 ms".into(), "2.25 ms".into()),
+            ("lost", "0 → 0".into(), "0".into()),
+        ])
+        .row("goal", "met");
+        assert_eq!(
+            t.render(),
+            "== abuse\n        no attack   attack\n  p99   1.5 ms      2.25 ms\n  lost  0 → 0       0\n  goal  met\n"
+        );
     }
 }

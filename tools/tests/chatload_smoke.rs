@@ -1,5 +1,6 @@
-//! Smoke test of chatload against a real `startserv`: a 2-second relay with 10
-//! connections must ack messages and deliver every acked one exactly once.
+//! Smoke tests of chatload against a real `startserv`: a 2-second relay with 10
+//! connections must ack messages and deliver every acked one exactly once; a short
+//! `abuse` run (3 small attackers) must measure both phases, attack, and lose nothing.
 //!
 //! The server binary is `$STARTSERV_BIN` when set; otherwise the test runs
 //! `cargo build -p server --bin startserv` (a no-op when it is up to date) and uses
@@ -16,7 +17,7 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 use clap::Parser;
-use tools::args::RelayArgs;
+use tools::args::{AbuseArgs, RelayArgs};
 
 fn workspace() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -135,5 +136,72 @@ fn relay_delivers_every_acked_message_exactly_once() {
     assert_eq!(j["exactly_once"]["missing_after_drain"], 0, "{j}");
     assert_eq!(j["unanswered_sends"], 0, "{j}");
     assert!(report.clean, "{j}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn abuse_measures_both_phases_and_loses_nothing() {
+    let dir = std::env::temp_dir().join(format!("chatload-abuse-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let (server, addr) = start_server(&dir);
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        abuse: AbuseArgs,
+    }
+    let addr_arg = addr.to_string();
+    let pid = server.0.id().to_string();
+    let cli = Cli::parse_from([
+        "abuse",
+        "--addr",
+        &addr_arg,
+        "--conns",
+        "10",
+        "--rate",
+        "100",
+        "--duration",
+        "1",
+        "--warmup",
+        "0.3",
+        "--drain",
+        "10",
+        "--attackers",
+        "3",
+        "--pipeline",
+        "2000",
+        "--half-open",
+        "2",
+        "--server-pid",
+        &pid,
+        "--no-progress",
+        "--reactors",
+        "1",
+        "--workers",
+        "2",
+    ]);
+    let common = cli.abuse.common.resolve().expect("valid options");
+    let plan = cli.abuse.validate().expect("valid plan");
+    let report = tools::abuse::run(&common, &plan).expect("the abuse scenario runs");
+    let j = &report.json;
+    eprintln!("{}", report.table.render());
+    for phase in ["no_attack", "attack"] {
+        let p = &j[phase];
+        assert!(
+            p["delivery_latency_us"]["count"].as_u64().unwrap() > 0,
+            "{j}"
+        );
+        assert!(p["ping"]["answered"].as_u64().unwrap() > 0, "{j}");
+        assert!(p["server_rss"]["peak_kib"].as_u64().unwrap() > 0, "{j}");
+        assert_eq!(p["lost"], 0, "{j}");
+        assert_eq!(p["duplicated"], 0, "{j}");
+        assert_eq!(p["unanswered_sends"], 0, "{j}");
+    }
+    let total = &j["attack_traffic"]["total"];
+    assert!(total["bytes_sent"].as_u64().unwrap() > 0, "{j}");
+    assert!(total["connections"].as_u64().unwrap() >= 3, "{j}");
+    assert!(j["goals"]["p99_ratio"].as_f64().is_some(), "{j}");
+    assert!(report.clean, "{j}");
+    drop(server);
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -4,6 +4,8 @@
 //! chatload relay  --conns C --duration S [--window W | --rate R] [--warmup S] [--floor]
 //! chatload conns  --conns C --hold S [--procs N] [--server-pid PID]
 //! chatload login  --conns C [--demo-users]
+//! chatload abuse  [--attackers K] [--conns C] [--rate R] --duration S [--warmup S]
+//!                 [--server-pid PID]
 //! chatload argon2-rate [--secs S] [--threads N]
 //! common: --addr HOST:PORT (127.0.0.1:12345) --prefix P --password PW
 //!         --reactors N --workers N --no-progress --no-spread
@@ -19,9 +21,9 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use serde_json::json;
-use tools::args::{Argon2Args, ConnsArgs, LoginArgs, RelayArgs};
+use tools::args::{AbuseArgs, Argon2Args, ConnsArgs, LoginArgs, RelayArgs};
 use tools::report::{emit_json, Report};
-use tools::{argon2_rate, conns, login, relay, LoadError};
+use tools::{abuse, argon2_rate, conns, login, relay, LoadError};
 
 /// Load generator for the chat server.
 #[derive(Parser, Debug)]
@@ -40,6 +42,10 @@ enum Cmd {
     Conns(ConnsArgs),
     /// A login storm: C clients log in at once.
     Login(LoginArgs),
+    /// The relay at a fixed rate plus a pinger, first alone, then with K attackers
+    /// (big frames never read, pipelined logins, half-open frames): latency, ping,
+    /// server RSS and losses side by side.
+    Abuse(AbuseArgs),
     /// Raw argon2id hashes per second on all cores (default server parameters).
     #[command(name = "argon2-rate")]
     Argon2Rate(Argon2Args),
@@ -63,6 +69,11 @@ fn run(cli: Cli) -> Result<Option<Report>, LoadError> {
             let common = args.common.resolve()?;
             let timeout = args.validate().map_err(LoadError::Args)?;
             login::run(&common, &args, timeout).map(Some)
+        }
+        Cmd::Abuse(args) => {
+            let common = args.common.resolve()?;
+            let plan = args.validate().map_err(LoadError::Args)?;
+            abuse::run(&common, &plan).map(Some)
         }
         Cmd::Argon2Rate(args) => {
             let (secs, threads) = args.validate().map_err(LoadError::Args)?;
