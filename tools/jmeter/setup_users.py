@@ -9,6 +9,11 @@ ring of --users users, as demo.sql does. Works against any store (SQLite or MySQ
 safe to run again: an existing user (`user_exists`) or friendship (`already_friends`) is
 left as it is; it only fails if a user exists with another password.
 
+A `rate_limited` / `server_busy` answer (the server's per-address password budget, default
+3 logins or registrations per second with a burst of 10, or its hashing backlog) is retried
+after the server's `retry_after_ms`; against a server with the default budget, setting up
+N users takes about 4N/3 seconds (run.sh lifts the budget).
+
 Three passes, one short connection (logged in with push:false) at a time:
   1. register every user (or find it exists) and learn its user_id by logging in;
   2. each user sends add_friend to the next --friends users;
@@ -19,10 +24,17 @@ Standard library only.
 
 import argparse
 import json
+import random
 import socket
 import struct
 import sys
 import time
+
+
+# Errors after which the protocol lets a client simply try again (after retry_after_ms).
+RETRYABLE = ("rate_limited", "server_busy")
+# Seconds one request is retried for before its error is reported.
+RETRY_FOR = 120.0
 
 
 class ProtocolError(Exception):
@@ -50,6 +62,20 @@ class Conn:
         return bytes(buf)
 
     def call(self, op: str, **fields) -> dict:
+        """Sends one request and returns its response. A `rate_limited` or `server_busy`
+        answer (the server's per-address password budget, its hashing backlog) is retried
+        after the server's `retry_after_ms` (0.2 s without one), for up to RETRY_FOR s."""
+        give_up = time.monotonic() + RETRY_FOR
+        while True:
+            resp = self._call_once(op, fields)
+            code = error_code(resp)
+            if resp.get("ok") or code not in RETRYABLE or time.monotonic() >= give_up:
+                return resp
+            hint = (resp.get("error") or {}).get("retry_after_ms")
+            wait = hint / 1000.0 if isinstance(hint, (int, float)) and hint >= 0 else 0.2
+            time.sleep(min(wait, 30.0) + random.uniform(0, 0.05))
+
+    def _call_once(self, op: str, fields: dict) -> dict:
         self.seq += 1
         body = json.dumps({"type": op, "seq": self.seq, **fields}, separators=(",", ":")).encode()
         self.sock.sendall(struct.pack(">I", len(body)) + body)
