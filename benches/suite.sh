@@ -3,6 +3,9 @@
 #:
 #:   1. relay, durable ack, 1,000 connections: closed loop at a few windows (best with
 #:      0 lost / 0 duplicated) and open loop at a few offered rates, on MariaDB and SQLite
+#:   1b. abuse: the relay at a fixed rate plus a pinger, without and then with attackers
+#:      (big frames never read, pipelined logins, half-open frames) on a server with the
+#:      default per-address limits: latency, ping, peak RSS and losses side by side
 #:   2. the same relay against relay_floor (no JSON, no store): relay ÷ floor
 #:   3. idle connections: as many logged-in connections as the server's file limit allows,
 #:      held over several chatload processes; server VmRSS growth per connection
@@ -23,6 +26,8 @@
 #:   BENCH_WINDOWS ["1 4 16"]   closed-loop windows
 #:   BENCH_RATES ["5000 10000 20000 40000"]  open-loop offered msg/s (chart)
 #:   BENCH_P99_RATE [20000]     the offered rate whose p99 the goals table quotes
+#:   BENCH_ABUSE_ATTACKERS [10] attackers of the abuse scenario
+#:   BENCH_ABUSE_RATE [10000]   msg/s the relay offers in the abuse scenario
 #:   BENCH_IDLE_CONNS [19500]   idle connections;  BENCH_IDLE_PROCS [4] chatload processes
 #:   BENCH_HOLD [40]            seconds the idle connections are held (pings every 30 s)
 #:   BENCH_CONNS_SERVER_ENV [""]  environment of the idle-connections server, e.g.
@@ -30,7 +35,7 @@
 #:   BENCH_LOGIN_CONNS [10000]  login storm clients (bench profile)
 #:   BENCH_LOGIN_DEFAULT_CONNS [1000]  clients of the default-cost storm (demo users)
 #:   BENCH_ARGON2_SECS [10]     seconds of `chatload argon2-rate`
-#:   BENCH_SCENARIOS ["relay floor conns login echo"]  which scenarios to run
+#:   BENCH_SCENARIOS ["relay abuse floor conns login echo"]  which scenarios to run
 #:   BENCH_SKIP_SERVICES [0]    1: do not run tools/services.sh
 #:   BENCH_KEEP [0]             1: keep the work directory (server logs) after the run
 #:   CARGO_TARGET_DIR           as for cargo
@@ -48,13 +53,15 @@ RELAY_CONNS=${BENCH_RELAY_CONNS:-1000}
 read -r -a WINDOWS <<<"${BENCH_WINDOWS:-1 4 16}"
 read -r -a RATES <<<"${BENCH_RATES:-5000 10000 20000 40000}"
 P99_RATE=${BENCH_P99_RATE:-20000}
+ABUSE_ATTACKERS=${BENCH_ABUSE_ATTACKERS:-10}
+ABUSE_RATE=${BENCH_ABUSE_RATE:-10000}
 IDLE_CONNS=${BENCH_IDLE_CONNS:-19500}
 IDLE_PROCS=${BENCH_IDLE_PROCS:-4}
 HOLD=${BENCH_HOLD:-40}
 LOGIN_CONNS=${BENCH_LOGIN_CONNS:-10000}
 LOGIN_DEFAULT_CONNS=${BENCH_LOGIN_DEFAULT_CONNS:-1000}
 ARGON2_SECS=${BENCH_ARGON2_SECS:-10}
-SCENARIOS=" ${BENCH_SCENARIOS:-relay floor conns login echo} "
+SCENARIOS=" ${BENCH_SCENARIOS:-relay abuse floor conns login echo} "
 MYSQL=(mysql -uroot -h127.0.0.1 -P3306)
 MYSQL_BASE=mysql://root@127.0.0.1:3306
 # Seconds a relay run may wait for outstanding acks and pushes after the load stops
@@ -122,29 +129,79 @@ trap 'exit 143' TERM
 # The bench profile: argon2id at 64 KiB and 1 pass instead of 19 MiB and 2, so that
 # registering and logging in thousands of users is cheap set-up, not the measurement.
 # fd_reserve 64: the server derives max_connections = RLIMIT_NOFILE - fd_reserve.
+# Per-address limits: each key the benches need raised says why, next to it; the abuse
+# scenario's server has a profile of its own (abuse.toml) with the defaults.
 cat >"$WORK/bench.toml" <<'EOF'
 [server]
 bind = "127.0.0.1"
 fd_reserve = 64
+# max_connections_per_ip: the default, 1024, is enough and kept. The most connections a
+# scenario holds from one source address is 78 (idle connections: 19,500 spread over
+# the 253 addresses 127.0.0.2..=127.0.0.254), then 40 (login storm), 4 (relay).
 [auth]
 argon2_memory_kib = 64
 argon2_iterations = 1
+# Password work per source address (default 3/s, burst 10). The login storm sends
+# 10,000 logins at once from 253 addresses (40 each); bulk registration runs over 16
+# connections from 16 addresses (1,219 registrations each for the 19,500 idle users,
+# 625 for the storm's 10,000). Set-up and storms measure hashing, not this budget.
+password_rate_per_ip = 1000000
+password_burst_per_ip = 1000000
+# hash_backlog_ms: the default, 1000, is kept: at most half the workers hash or wait to,
+# so a login never waits behind more than about one hash (far below 1 s) and a larger
+# backlog would admit no more. Logins refused with server_busy are retried by chatload
+# after the server's retry_after_ms.
 [log]
 level = "warn,chat::server=info"
 EOF
-# The default argon2 cost (no [auth] section): for the default-cost login storm.
+# The default argon2 cost (no argon2 keys): for the default-cost login storm.
 cat >"$WORK/default.toml" <<'EOF'
 [server]
 bind = "127.0.0.1"
 fd_reserve = 64
+# max_connections_per_ip: the default, 1024, is enough and kept: the storm's at most
+# 5,000 clients spread over 253 source addresses (20 each).
+[auth]
+# Password work per source address (default 3/s, burst 10): the default-cost storm logs
+# in up to 5,000 demo users at once from 253 addresses (20 each, over the burst). It
+# measures logins/s against raw hashes/s, so the per-address budget is lifted.
+password_rate_per_ip = 1000000
+password_burst_per_ip = 1000000
+# hash_backlog_ms: the default is kept (see bench.toml).
 [log]
 level = "warn,chat::server=info"
 EOF
+# The abuse scenario: the bench profile's cheap argon2 (the relay's set-up of 1,000
+# users stays quick), every per-address limit at its default: the attackers must meet
+# the limits as deployed.
+cat >"$WORK/abuse.toml" <<'EOF'
+[server]
+bind = "127.0.0.1"
+fd_reserve = 64
+# max_connections_per_ip, conn_input_bytes, conn_input_frames: defaults, on purpose.
+[auth]
+argon2_memory_kib = 64
+argon2_iterations = 1
+# password_rate_per_ip, password_burst_per_ip, hash_backlog_ms: defaults, on purpose.
+[log]
+level = "warn,chat::server=info"
+EOF
+# A server built before the per-address limits existed rejects their keys (unknown key):
+# leave them out then, and say so in the report.
+LIMIT_KEYS=password_burst_per_ip
+if ! grep -qa "$LIMIT_KEYS" "$BIN/startserv"; then
+    sed -i -E '/^(password_rate_per_ip|password_burst_per_ip|max_connections_per_ip|hash_backlog_ms) *=/d' \
+        "$WORK/bench.toml" "$WORK/default.toml"
+    LIMIT_KEYS=""
+fi
 
 COMMANDS=()
 RAW=()
 GOALS=()
 NOTES=()
+if [[ -z "$LIMIT_KEYS" ]]; then
+    NOTES+=("this startserv has no per-address limits (it rejects password_rate_per_ip): the profiles ran without those keys")
+fi
 REPORT="$WORK/report.md"
 : >"$REPORT"
 section() { printf '%s\n' "$@" >>"$REPORT"; }
@@ -361,6 +418,50 @@ if wants relay; then
     done
 fi
 
+# ---------------------------------------------------------------------------------------
+# 1b. abuse: the relay and a pinger, without and then with attackers (default limits)
+# ---------------------------------------------------------------------------------------
+# rss_mib KIB: "12.3" (MiB), or "n/a".
+rss_mib() { [[ -n "$1" ]] && awk -v k="$1" 'BEGIN { printf "%.1f", k / 1024 }' || echo "n/a"; }
+if wants abuse; then
+    section "## 1b. Abuse ($ABUSE_ATTACKERS attackers)" ""
+    new_db abuse
+    start_chat abuse "$WORK/abuse.toml" --mysql "$MYSQL_URL"
+    load "abuse" abuse --addr "$ADDR" --attackers "$ABUSE_ATTACKERS" --rate "$ABUSE_RATE" \
+        --conns "$RELAY_CONNS" --duration "$SECS" --warmup "$WARMUP" --drain "$DRAIN" \
+        --server-pid "$SPID"
+    stop_chat abuse
+    section "One server on MariaDB with every per-address limit at its default (\`abuse.toml\`):" \
+        "$RELAY_CONNS relay connections offering $ABUSE_RATE msg/s and a pinger (\`push: false\`, a \`ping\`" \
+        "every 50 ms), first alone, then with $ABUSE_ATTACKERS attackers from 127.0.1.x (64 KiB frames never" \
+        "read; 70,000 pipelined logins, then close; half-open frames), ${WARMUP} s warm-up and ${SECS} s" \
+        "measured each. Peak RSS: the server's VmRSS read every 100 ms over each phase." ""
+    section "| Abuse ($ABUSE_ATTACKERS attackers) | no attack | attack |"
+    section "|---|---:|---:|"
+    for row in "send→delivery p50 ms|delivery_latency_us.p50_us|ms" \
+        "send→delivery p99 ms|delivery_latency_us.p99_us|ms" \
+        "ping RTT p99 ms|ping.rtt_us.p99_us|ms" \
+        "server peak RSS MiB|server_rss.peak_kib|rss_mib" \
+        "acked msg/s|acked_per_sec|int" \
+        "lost|lost|" \
+        "duplicated|duplicated|"; do
+        IFS='|' read -r label path fmt <<<"$row"
+        a=$(jget "$JSON" "no_attack.$path")
+        b=$(jget "$JSON" "attack.$path")
+        if [[ -n "$fmt" ]]; then
+            a=$($fmt "$a")
+            b=$($fmt "$b")
+        fi
+        section "| $label | ${a:-n/a} | ${b:-n/a} |"
+    done
+    section "" "Attackers: $(awk -v b="$(jget "$JSON" attack_traffic.total.bytes_sent)" 'BEGIN { printf "%.0f", b / 1048576 }') MiB in $(jget "$JSON" attack_traffic.total.frames_sent) complete frames over $(jget "$JSON" attack_traffic.total.connections) connections (refused: $(counts "$(jget "$JSON" attack_traffic.total.refused)"); closed by the server: $(jget "$JSON" attack_traffic.total.closed_by_server)); answers they read: $(counts "$(jget "$JSON" attack_traffic.total.errors)"). The relay's send errors under attack: $(counts "$(jget "$JSON" attack.send_errors)")." ""
+    met=no
+    [[ "$(jget "$JSON" goals.met)" == true ]] && met=yes
+    goal "abuse: $ABUSE_ATTACKERS attackers vs $RELAY_CONNS relay conns at $ABUSE_RATE msg/s (default per-address limits)" \
+        "attack p99 ≤ 1.5 × no-attack p99; peak RSS ≤ no-attack + 256 MiB; 0 lost" \
+        "p99 $(ms "$(jget "$JSON" attack.delivery_latency_us.p99_us)") vs $(ms "$(jget "$JSON" no_attack.delivery_latency_us.p99_us)") ms ($(jget "$JSON" goals.p99_ratio)×); RSS $(awk -v g="$(jget "$JSON" goals.rss_growth_kib)" 'BEGIN { if (g == "") print "n/a"; else printf "%+.1f MiB", g / 1024 }'); lost $(jget "$JSON" goals.lost)" "$met"
+fi
+
 if wants floor; then
     section "## 2. Raw relay floor (relay_floor: the reactor alone, no JSON, no store)" ""
     out="$WORK/floor.out"
@@ -546,8 +647,10 @@ TOTAL_SECS=$(($(date +%s) - SUITE_START))
     cat "$REPORT"
     echo "## Settings"
     echo
-    echo "- bench profile (every server but the default-cost login storm): \`[auth] argon2_memory_kib = 64, argon2_iterations = 1\`; \`[server] fd_reserve = 64\`, bind 127.0.0.1; other settings default (4 x cores workers, cores reactors; writer batch / wait as the relay servers logged them: MariaDB ${WRITER_BY[MariaDB]:-?}, SQLite ${WRITER_BY[SQLite]:-?})"
+    echo "- bench profile (every server but the default-cost login storm and the abuse scenario): \`[auth] argon2_memory_kib = 64, argon2_iterations = 1\`$([[ -n "$LIMIT_KEYS" ]] && echo ", \`password_rate_per_ip = password_burst_per_ip = 1000000\`"); \`[server] fd_reserve = 64\`, bind 127.0.0.1; other settings default (4 x cores workers, cores reactors; writer batch / wait as the relay servers logged them: MariaDB ${WRITER_BY[MariaDB]:-?}, SQLite ${WRITER_BY[SQLite]:-?})"
     echo "- relay: $RELAY_CONNS connections, ${WARMUP} s warm-up, ${SECS} s measured, ${DRAIN} s drain limit, 32-byte texts, windows ${WINDOWS[*]}, rates ${RATES[*]}"
+    echo "- abuse: the bench profile's argon2, every per-address limit at its default; $ABUSE_ATTACKERS attackers, $RELAY_CONNS relay connections at $ABUSE_RATE msg/s, ${WARMUP} s + ${SECS} s per phase"
+    echo "- default-cost login storm: default argon2$([[ -n "$LIMIT_KEYS" ]] && echo ", \`password_rate_per_ip = password_burst_per_ip = 1000000\`")"
     echo "- relay_floor: ${FLOOR_THREADS[*]}"
     echo "- idle connections: $IDLE_CONNS over $IDLE_PROCS chatload processes, held ${HOLD} s"
     echo "- login storm: $LOGIN_CONNS clients (bench profile); default cost: see the table"
