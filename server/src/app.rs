@@ -10,6 +10,7 @@ use crate::auth::PasswordHasher;
 use crate::friend_cache::FriendCache;
 use crate::hub::Hub;
 use crate::password_guard::PasswordGuard;
+use crate::push_route::PushRoute;
 use crate::store::Store;
 use crate::writer::Writer;
 
@@ -36,8 +37,10 @@ pub struct App {
     pub settings: Settings,
     /// The persistent store.
     pub store: Arc<dyn Store>,
-    /// Online users and their connections.
+    /// Online users and their connections (presence, online flags).
     pub hub: Arc<Hub>,
+    /// Where every push goes (today the hub itself).
+    pub pushes: Arc<dyn PushRoute>,
     /// Cached friend lists.
     pub friends: FriendCache,
     /// The batched writer's queue.
@@ -64,6 +67,7 @@ impl App {
         Self {
             settings,
             store,
+            pushes: Arc::clone(&hub) as Arc<dyn PushRoute>,
             hub,
             friends: FriendCache::new(FRIEND_CACHE_USERS),
             writer,

@@ -13,17 +13,17 @@
 //! The channel holds [`DELIVERY_QUEUE`] batches;
 //! when it is full the writer waits, its own queue fills up, and `send_message` answers
 //! `server_busy`: nothing is dropped and memory stays bounded.
-//! May touch: the hub (pushes) and the senders' reply queues. Never the store.
+//! May touch: the push route and the senders' reply queues. Never the store.
 
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
 use crossbeam_channel::Receiver;
+use proto::Push;
 use reactor::SendBatch;
-use serde_json::Value;
 
-use crate::hub::Hub;
-use crate::protocol::response;
+use crate::protocol::wire;
+use crate::push_route::PushRoute;
 use crate::send_job::Committed;
 
 /// Committed batches waiting for delivery at most (the capacity of the channel the
@@ -34,7 +34,7 @@ pub const DELIVERY_QUEUE: usize = 8;
 /// writer's end closes and the queue is drained. It is essential: should it panic, the
 /// process ends (see [`reactor::spawn_essential`]), so a batch is never stranded.
 pub fn start(
-    hub: Arc<Hub>,
+    pushes: Arc<dyn PushRoute>,
     committed: Receiver<Vec<Committed>>,
 ) -> std::io::Result<JoinHandle<()>> {
     reactor::spawn_essential("delivery".into(), move || {
@@ -42,7 +42,7 @@ pub fn start(
             // Each connection's acks and pushes of the batch leave in one write.
             let _one_write_each = SendBatch::begin();
             for item in batch {
-                deliver(&hub, item);
+                deliver(&*pushes, item);
             }
         }
     })
@@ -50,7 +50,7 @@ pub fn start(
 
 /// Acks the sender (in its connection's response order) and pushes the message to the
 /// recipient's connections and the sender's other ones.
-fn deliver(hub: &Hub, item: Committed) {
+fn deliver(pushes: &dyn PushRoute, item: Committed) {
     let Committed {
         job,
         stored,
@@ -60,13 +60,9 @@ fn deliver(hub: &Hub, item: Committed) {
     let m = &stored.message;
     job.ack(m);
     if stored.new || retried {
-        let body = match response::message(m) {
-            Value::Object(map) => map,
-            _ => serde_json::Map::new(),
-        };
-        let frame = response::push("message", body);
-        hub.push(m.to, &frame, None);
-        hub.push(m.from, &frame, Some(job.origin));
+        let push = Push::Message(wire::message(m));
+        pushes.push(&[m.to], &push, None);
+        pushes.push(&[m.from], &push, Some(job.origin));
     }
     drop(counted);
 }

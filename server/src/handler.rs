@@ -1,20 +1,22 @@
 //! The chat server's [`reactor::Handler`]: the data path from a frame to a response.
 //!
 //! ```text
-//! frame ─► Request::parse ─► rate limit ─► cmd::dispatch ─► store / writer
-//!                                              │
-//!                          response ◄─ ReplyQueue (in request order) ◄─┘
+//! frame ─► Envelope::parse ─► rate limit ─► seq ─► Op ─► logged in? ─► Request::parse
+//!        ─► cmd::dispatch ─► store / writer ─► response (in request order, ReplyQueue)
 //! ```
-//! Runs on the reactor's worker threads; every store call here may block.
+//! Every request gets exactly one response. Runs on the reactor's worker threads; every
+//! store call here may block.
 
 use std::sync::Arc;
 
+use proto::answer::{error_frame, frame_error_frame, not_a_request_frame, ok_frame};
+use proto::{Envelope, Op, Request};
 use reactor::{CloseReason, ConnHandle, FrameError, Handler, Rejection};
 
 use crate::app::App;
-use crate::cmd::{self, Ctx, Reply};
+use crate::cmd::{self, unauthenticated, Ctx, Reply};
 use crate::presence;
-use crate::protocol::{response, ChatError, ErrorCode, Request};
+use crate::protocol::{ChatError, ErrorCode};
 use crate::rate_limit::RateLimiter;
 use crate::session::Session;
 
@@ -28,6 +30,41 @@ impl ChatHandler {
     pub fn new(app: Arc<App>) -> Self {
         Self { app }
     }
+
+    /// Everything between a readable request and its command: the checks every request
+    /// shares, in the contract's order, then the typed parse and the command.
+    fn run(&self, conn: &ConnHandle, session: &mut Session, env: &Envelope) -> cmd::CmdResult {
+        if let Err(wait) = session.limiter.allow() {
+            return Err(
+                ChatError::new(ErrorCode::RateLimited, "too many requests; slow down")
+                    .retry_after(wait),
+            );
+        }
+        env.check_seq()?;
+        let op = Op::from_name(&env.op).ok_or_else(|| unknown_type(&env.op))?;
+        if !op.is_public() && session.identity.is_none() {
+            return Err(unauthenticated());
+        }
+        let request = Request::parse(op, &env.fields)?;
+        cmd::dispatch(
+            &mut Ctx {
+                app: &self.app,
+                conn,
+                session,
+                seq: env.seq,
+            },
+            request,
+        )
+    }
+}
+
+fn unknown_type(op: &str) -> ChatError {
+    let shown = proto::answer::type_echo(op);
+    let cut = if shown.len() < op.len() { "…" } else { "" };
+    ChatError::new(
+        ErrorCode::UnknownType,
+        format!("unknown type `{shown}{cut}`"),
+    )
 }
 
 impl Handler for ChatHandler {
@@ -46,44 +83,30 @@ impl Handler for ChatHandler {
         if session.identity.is_some() {
             conn.set_deadline(self.app.settings.idle_timeout);
         }
-        let req = match Request::parse(&frame) {
-            Ok(req) => req,
+        let env = match Envelope::parse(&frame) {
+            Ok(env) => env,
             Err(bad) => {
-                let frame = response::error("error", bad.seq, &bad.error);
-                session.replies.send(frame);
+                session
+                    .replies
+                    .send(not_a_request_frame(bad.seq, &bad.error));
                 return;
             }
         };
-        let outcome = if let Err(wait) = session.limiter.allow() {
-            Err(
-                ChatError::new(ErrorCode::RateLimited, "too many requests; slow down")
-                    .retry_after(wait),
-            )
-        } else {
-            req.check_seq().and_then(|()| {
-                cmd::dispatch(&mut Ctx {
-                    app: &self.app,
-                    conn,
-                    session,
-                    req: &req,
-                })
-            })
-        };
-        let frame = match outcome {
+        let frame = match self.run(conn, session, &env) {
             Ok(Reply::Later) => return,
-            Ok(Reply::Now(result)) => response::ok(&req.op, req.seq, result),
-            Err(e) => response::error(&req.op, req.seq, &e),
+            Ok(Reply::Now(answer)) => ok_frame(&env.op, env.seq, &answer),
+            Err(e) => error_frame(&env.op, env.seq, &e),
         };
         // Lists are cut to fit and echoes are short, so this is a bug if it happens; the
         // request still gets its one response.
         let frame = if frame.len() > self.app.settings.max_frame {
             log::error!(
                 "a `{}` response of {} bytes does not fit in a frame",
-                req.op,
+                env.op,
                 frame.len()
             );
             let e = ChatError::new(ErrorCode::Internal, "the response did not fit in a frame");
-            response::error(&req.op, req.seq, &e)
+            error_frame(&env.op, env.seq, &e)
         } else {
             frame
         };
@@ -97,7 +120,7 @@ impl Handler for ChatHandler {
         };
         // The connection closes after this; it is not a response to a request, so it
         // does not wait behind unanswered ones.
-        conn.send(&response::frame_error(code, &format!("{error}; closing")));
+        conn.send(&frame_error_frame(code, &format!("{error}; closing")));
     }
 
     fn on_close(&self, conn: &ConnHandle, session: Session, reason: &CloseReason) {
@@ -112,7 +135,7 @@ impl Handler for ChatHandler {
     }
 
     fn on_rejected(&self, conn: &ConnHandle, why: Rejection) {
-        conn.send(&response::frame_error(
+        conn.send(&frame_error_frame(
             ErrorCode::ServerFull,
             &format!("{why}; try again later"),
         ));

@@ -2,7 +2,8 @@
 //!
 //! Sharded by user id so that logins, logouts and pushes on different users do not
 //! contend. A user is online while at least one of their connections is logged in.
-//! Pushes go only to connections that logged in with `push: true`.
+//! Pushes go only to connections that logged in with `push: true`. The hub is the
+//! local [`PushRoute`].
 
 use std::collections::HashMap;
 
@@ -10,6 +11,7 @@ use parking_lot::Mutex;
 use reactor::{ConnHandle, ConnId};
 
 use crate::model::UserId;
+use crate::push_route::PushRoute;
 
 const SHARDS: usize = 64;
 
@@ -68,7 +70,7 @@ impl Hub {
     }
 
     /// Sends a push frame to every push-enabled connection of `user` except `except`.
-    pub fn push(&self, user: UserId, frame: &[u8], except: Option<ConnId>) {
+    fn send(&self, user: UserId, frame: &[u8], except: Option<ConnId>) {
         let shard = self.shard(user).lock();
         if let Some(conns) = shard.get(&user) {
             for online in conns
@@ -77,6 +79,15 @@ impl Hub {
             {
                 online.conn.send(frame);
             }
+        }
+    }
+}
+
+impl PushRoute for Hub {
+    fn push(&self, users: &[UserId], push: &proto::Push, except: Option<ConnId>) {
+        let frame = push.encode();
+        for &user in users {
+            self.send(user, &frame, except);
         }
     }
 }

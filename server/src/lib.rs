@@ -45,6 +45,7 @@ pub mod model;
 pub mod password_guard;
 pub mod presence;
 pub mod protocol;
+pub mod push_route;
 pub mod rate_limit;
 pub mod reply_queue;
 pub mod send_job;

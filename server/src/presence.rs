@@ -5,8 +5,6 @@ use reactor::ConnHandle;
 
 use crate::app::App;
 use crate::model::UserId;
-use crate::protocol::response;
-use crate::result;
 use crate::session::Identity;
 
 /// Registers a logged-in connection and tells friends if the user just came online.
@@ -33,8 +31,10 @@ fn announce(app: &App, user: UserId, online: bool) {
             return;
         }
     };
-    let frame = response::push("presence", result! { "user_id": user, "online": online });
-    for friend in friends.iter() {
-        app.hub.push(*friend, &frame, None);
-    }
+    let push = proto::Push::Presence {
+        user_id: user,
+        online,
+    };
+    let friends: Vec<UserId> = friends.iter().copied().collect();
+    app.pushes.push(&friends, &push, None);
 }

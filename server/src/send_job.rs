@@ -15,12 +15,14 @@ use std::time::Instant;
 use reactor::ConnId;
 
 use crate::model::{Message, NewMessage};
-use crate::protocol::{response, ChatError, ErrorCode};
+use proto::answer::{error_frame, ok_frame, Sent};
+use proto::{Answer, Op};
+
+use crate::protocol::{ChatError, ErrorCode};
 use crate::reply_queue::{ReplyQueue, Ticket};
-use crate::result;
 use crate::store::Stored;
 
-const OP: &str = "send_message";
+const OP: &str = Op::SendMessage.name();
 
 /// A message waiting to be committed, and where its answer goes.
 pub struct Job {
@@ -41,13 +43,17 @@ pub struct Job {
 impl Job {
     /// The success answer: `msg_id` and `ts` of the committed message.
     pub fn ack(&self, m: &Message) {
-        let frame = response::ok(OP, self.seq, result! { "msg_id": m.msg_id, "ts": m.ts });
+        let sent = Answer::Sent(Sent {
+            msg_id: m.msg_id,
+            ts: m.ts,
+        });
+        let frame = ok_frame(OP, self.seq, &sent);
         self.replies.answer(self.ticket, frame);
     }
 
     /// An error answer (unless the job was answered already).
     pub fn answer_error(&self, code: ErrorCode, message: &str) {
-        let frame = response::error(OP, self.seq, &ChatError::new(code, message));
+        let frame = error_frame(OP, self.seq, &ChatError::new(code, message));
         self.replies.answer(self.ticket, frame);
     }
 

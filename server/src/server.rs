@@ -21,6 +21,7 @@ use crate::delivery;
 use crate::handler::ChatHandler;
 use crate::hub::Hub;
 use crate::password_guard::{GuardSettings, PasswordGuard};
+use crate::push_route::PushRoute;
 use crate::store::mysql::MysqlStore;
 use crate::store::sqlite::SqliteStore;
 use crate::store::{Store, StoreError};
@@ -90,7 +91,7 @@ pub fn run(config: Config) -> Result<(), StartError> {
     let hub = Arc::new(Hub::default());
     let w = &config.writer;
     let (committed, to_deliver) = crossbeam_channel::bounded(delivery::DELIVERY_QUEUE);
-    let delivery_thread = delivery::start(Arc::clone(&hub), to_deliver)?;
+    let delivery_thread = delivery::start(Arc::clone(&hub) as Arc<dyn PushRoute>, to_deliver)?;
     let (writer, writer_thread) = Writer::start(
         Arc::clone(&store),
         WriterSettings {

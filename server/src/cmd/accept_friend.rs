@@ -1,12 +1,14 @@
-//! `accept_friend`: accepts a pending request; the requester gets `friend_accepted`.
+//! `accept_friend`: accepts a pending request addressed to the caller.
+
+use proto::answer::Befriended;
+use proto::{Answer, Push};
 
 use super::{CmdResult, Ctx, Reply};
-use crate::protocol::{response, ChatError, ErrorCode};
-use crate::result;
+use crate::protocol::{ChatError, ErrorCode};
 
-/// Answers `{friend}` (the requester) or `no_such_request`.
-pub fn run(ctx: &mut Ctx) -> CmdResult {
-    let request_id = ctx.req.id("request_id")?;
+/// Answers `{friend}` (the requester) or `no_such_request`; the requester gets a
+/// `friend_accepted` push.
+pub fn run(ctx: &mut Ctx, request_id: i64) -> CmdResult {
     let me = ctx.me()?.clone();
     let friend = ctx
         .app
@@ -19,7 +21,11 @@ pub fn run(ctx: &mut Ctx) -> CmdResult {
             )
         })?;
     ctx.app.friends.invalidate(&[me.user_id, friend.user_id]);
-    let push = response::push("friend_accepted", result! { "friend": ctx.user_json(&me) });
-    ctx.app.hub.push(friend.user_id, &push, None);
-    Ok(Reply::Now(result! { "friend": ctx.user_json(&friend) }))
+    let push = Push::FriendAccepted {
+        friend: ctx.wire_user(&me),
+    };
+    ctx.app.pushes.push(&[friend.user_id], &push, None);
+    Ok(Reply::Now(Answer::Befriended(Befriended {
+        friend: ctx.wire_user(&friend),
+    })))
 }

@@ -1,14 +1,13 @@
-//! `delete_friend`: ends a friendship both ways; the other gets `friend_removed`.
+//! `delete_friend`: ends a friendship; the other side gets a `friend_removed` push.
 
-use serde_json::Map;
+use proto::{Answer, Push};
 
 use super::{CmdResult, Ctx, Reply};
-use crate::protocol::{response, ChatError, ErrorCode};
-use crate::result;
+use crate::model::UserId;
+use crate::protocol::{ChatError, ErrorCode};
 
 /// Answers `{}` or `not_friends`.
-pub fn run(ctx: &mut Ctx) -> CmdResult {
-    let other = ctx.req.id("user_id")?;
+pub fn run(ctx: &mut Ctx, other: UserId) -> CmdResult {
     let me = ctx.my_id()?;
     if !ctx.app.store.delete_friend(me, other)? {
         return Err(ChatError::new(
@@ -17,7 +16,7 @@ pub fn run(ctx: &mut Ctx) -> CmdResult {
         ));
     }
     ctx.app.friends.invalidate(&[me, other]);
-    let push = response::push("friend_removed", result! { "user_id": me });
-    ctx.app.hub.push(other, &push, None);
-    Ok(Reply::Now(Map::new()))
+    let push = Push::FriendRemoved { user_id: me };
+    ctx.app.pushes.push(&[other], &push, None);
+    Ok(Reply::Now(Answer::Done))
 }

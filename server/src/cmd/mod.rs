@@ -1,7 +1,9 @@
-//! One file per operation of the contract. Each exposes `run(&mut Ctx) -> CmdResult`.
+//! One file per operation of the contract: each takes its typed request's fields and
+//! returns its typed result (parse, then apply, as mini-redis's `cmd/` does).
 //!
-//! [`dispatch`] routes a parsed request to its command after the checks every request
-//! shares: the op exists, and the session is logged in unless the op is public.
+//! The handler parses a request once, before dispatch (`proto::Request::parse`), after
+//! the checks every request shares: the op exists, and the session is logged in unless
+//! the op is public. [`dispatch`] hands each variant to its command.
 
 mod accept_friend;
 mod add_friend;
@@ -23,18 +25,18 @@ mod store_error;
 mod sync;
 mod update_profile;
 
+use proto::{Answer, Request};
 use reactor::ConnHandle;
-use serde_json::{Map, Value};
 
 use crate::app::App;
 use crate::model::{User, UserId};
-use crate::protocol::{ChatError, ErrorCode, Request};
+use crate::protocol::{wire, ChatError, ErrorCode};
 use crate::session::Session;
 
 /// What a command hands back.
 pub enum Reply {
-    /// The `ok: true` result fields, to send now (in order).
-    Now(Map<String, Value>),
+    /// The result, to send now (in order).
+    Now(Answer),
     /// Someone else answers later through the session's reply queue (send_message).
     Later,
 }
@@ -42,7 +44,7 @@ pub enum Reply {
 /// A command's outcome; an error becomes an `ok: false` response.
 pub type CmdResult = Result<Reply, ChatError>;
 
-/// Everything a command may use.
+/// Everything a command may use besides its request.
 pub struct Ctx<'a> {
     /// Shared application state.
     pub app: &'a App,
@@ -50,8 +52,8 @@ pub struct Ctx<'a> {
     pub conn: &'a ConnHandle,
     /// Its session.
     pub session: &'a mut Session,
-    /// The request.
-    pub req: &'a Request,
+    /// The request's `seq` (echoed by answers given later).
+    pub seq: Option<u64>,
 }
 
 impl Ctx<'_> {
@@ -93,49 +95,51 @@ impl Ctx<'_> {
     }
 
     /// A user as the wire shows it, with the online flag.
-    pub fn user_json(&self, user: &User) -> Value {
-        crate::protocol::response::user(user, self.app.hub.is_online(user.user_id))
+    pub fn wire_user(&self, user: &User) -> proto::User {
+        wire::user(user, self.app.hub.is_online(user.user_id))
     }
 }
 
-fn unauthenticated() -> ChatError {
+/// `unauthenticated`: the op needs a logged-in session.
+pub fn unauthenticated() -> ChatError {
     ChatError::new(ErrorCode::Unauthenticated, "log in first")
 }
 
-type Command = fn(&mut Ctx) -> CmdResult;
-
-/// Routes a request to its command.
-pub fn dispatch(ctx: &mut Ctx) -> CmdResult {
-    let (public, command): (bool, Command) = match ctx.req.op.as_str() {
-        "ping" => (true, ping::run),
-        "register" => (true, register::run),
-        "login" => (true, login::run),
-        "logout" => (false, logout::run),
-        "search_user" => (false, search_user::run),
-        "get_profile" => (false, get_profile::run),
-        "update_profile" => (false, update_profile::run),
-        "add_friend" => (false, add_friend::run),
-        "friend_requests" => (false, friend_requests::run),
-        "accept_friend" => (false, accept_friend::run),
-        "reject_friend" => (false, reject_friend::run),
-        "delete_friend" => (false, delete_friend::run),
-        "friends" => (false, friends::run),
-        "send_message" => (false, send_message::run),
-        "sync" => (false, sync::run),
-        "history" => (false, history::run),
-        "conversations" => (false, conversations::run),
-        "read" => (false, read::run),
-        op => {
-            let shown = crate::protocol::response::type_echo(op);
-            let cut = if shown.len() < op.len() { "…" } else { "" };
-            return Err(ChatError::new(
-                ErrorCode::UnknownType,
-                format!("unknown type `{shown}{cut}`"),
-            ));
+/// Runs a parsed request's command.
+pub fn dispatch(ctx: &mut Ctx, request: Request) -> CmdResult {
+    match request {
+        Request::Ping => ping::run(),
+        Request::Register {
+            username,
+            password,
+            nickname,
+            email,
+        } => register::run(ctx, &username, &password, nickname, email),
+        Request::Login { credentials, push } => login::run(ctx, credentials, push),
+        Request::Logout => logout::run(ctx),
+        Request::SearchUser { query } => search_user::run(ctx, &query),
+        Request::GetProfile { user_id } => get_profile::run(ctx, user_id),
+        Request::UpdateProfile { nickname, avatar } => {
+            update_profile::run(ctx, nickname.as_deref(), avatar.as_deref())
         }
-    };
-    if !public && ctx.session.identity.is_none() {
-        return Err(unauthenticated());
+        Request::AddFriend { user_id, message } => add_friend::run(ctx, user_id, &message),
+        Request::FriendRequests => friend_requests::run(ctx),
+        Request::AcceptFriend { request_id } => accept_friend::run(ctx, request_id),
+        Request::RejectFriend { request_id } => reject_friend::run(ctx, request_id),
+        Request::DeleteFriend { user_id } => delete_friend::run(ctx, user_id),
+        Request::Friends => friends::run(ctx),
+        Request::SendMessage {
+            to,
+            text,
+            client_msg_id,
+        } => send_message::run(ctx, to, text, client_msg_id),
+        Request::Sync { after, limit } => sync::run(ctx, after, limit),
+        Request::History {
+            peer,
+            before,
+            limit,
+        } => history::run(ctx, peer, before, limit),
+        Request::Conversations => conversations::run(ctx),
+        Request::Read { peer, up_to } => read::run(ctx, peer, up_to),
     }
-    command(ctx)
 }

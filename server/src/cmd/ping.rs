@@ -1,10 +1,12 @@
-//! `ping`: liveness; answers the server's clock.
+//! `ping`: the server's time; keeps an idle connection alive.
 
-use super::{CmdResult, Ctx, Reply};
+use proto::answer::Pong;
+use proto::Answer;
+
+use super::{CmdResult, Reply};
 use crate::model::now_ms;
-use crate::result;
 
 /// Answers `{ts}`.
-pub fn run(_ctx: &mut Ctx) -> CmdResult {
-    Ok(Reply::Now(result! { "ts": now_ms() }))
+pub fn run() -> CmdResult {
+    Ok(Reply::Now(Answer::Pong(Pong { ts: now_ms() })))
 }

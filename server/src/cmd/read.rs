@@ -1,19 +1,16 @@
 //! `read`: moves the caller's read cursor for a friend; the friend gets a `read` push.
 
-use serde_json::Map;
+use proto::{Answer, MsgId, Push};
 
 use super::{CmdResult, Ctx, Reply};
-use crate::protocol::response;
-use crate::result;
+use crate::model::UserId;
 
-/// Answers `{}`.
-pub fn run(ctx: &mut Ctx) -> CmdResult {
-    let peer = ctx.req.id("peer")?;
-    let up_to = ctx.req.id("up_to")?;
+/// Answers `{}`; `not_friends` (or `no_such_user`) for anyone but a friend.
+pub fn run(ctx: &mut Ctx, peer: UserId, up_to: MsgId) -> CmdResult {
     let me = ctx.my_id()?;
     ctx.require_friend(peer)?;
     ctx.app.store.mark_read(me, peer, up_to)?;
-    let push = response::push("read", result! { "by": me, "up_to": up_to });
-    ctx.app.hub.push(peer, &push, None);
-    Ok(Reply::Now(Map::new()))
+    let push = Push::Read { by: me, up_to };
+    ctx.app.pushes.push(&[peer], &push, None);
+    Ok(Reply::Now(Answer::Done))
 }

@@ -1,17 +1,17 @@
-//! `search_user`: users whose username starts with a prefix (case-insensitive), ≤ 20;
-//! `more` says whether others match.
+//! `search_user`: users whose username starts with a prefix.
+
+use proto::answer::Users;
+use proto::Answer;
 
 use super::{CmdResult, Ctx, Reply};
-use crate::protocol::response::page;
-use crate::result;
+use crate::protocol::wire::page;
 
 const MAX_RESULTS: usize = 20;
 
 /// Answers `{users, more}`.
-pub fn run(ctx: &mut Ctx) -> CmdResult {
-    let query = ctx.req.str_chars("query", 1, 32)?;
+pub fn run(ctx: &mut Ctx, query: &str) -> CmdResult {
     let rows = ctx.app.store.search_users(query, MAX_RESULTS + 1)?;
-    let to_json = |u: &crate::model::User| ctx.user_json(u);
-    let (users, more) = page(rows, MAX_RESULTS, to_json, ctx.app.settings.max_frame);
-    Ok(Reply::Now(result! { "users": users, "more": more }))
+    let to_wire = |u: &crate::model::User| ctx.wire_user(u);
+    let (users, more) = page(rows, MAX_RESULTS, to_wire, ctx.app.settings.max_frame);
+    Ok(Reply::Now(Answer::Users(Users { users, more })))
 }

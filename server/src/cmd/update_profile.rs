@@ -1,13 +1,13 @@
 //! `update_profile`: changes the caller's nickname and/or avatar.
 
+use proto::answer::Profile;
+use proto::Answer;
+
 use super::{CmdResult, Ctx, Reply};
 use crate::protocol::{ChatError, ErrorCode};
-use crate::result;
 
 /// Answers the updated `{user}`.
-pub fn run(ctx: &mut Ctx) -> CmdResult {
-    let nickname = ctx.req.opt_str("nickname", 64)?;
-    let avatar = ctx.req.opt_str("avatar", 256)?;
+pub fn run(ctx: &mut Ctx, nickname: Option<&str>, avatar: Option<&str>) -> CmdResult {
     let me = ctx.my_id()?;
     let user = ctx
         .app
@@ -17,5 +17,7 @@ pub fn run(ctx: &mut Ctx) -> CmdResult {
     if let Some(identity) = ctx.session.identity.as_mut() {
         identity.user = user.clone();
     }
-    Ok(Reply::Now(result! { "user": ctx.user_json(&user) }))
+    Ok(Reply::Now(Answer::Profile(Profile {
+        user: ctx.wire_user(&user),
+    })))
 }

@@ -1,9 +1,8 @@
-//! The wire contract: framing errors, request parsing, response and push building.
-//! The contract itself is documented in `docs/protocol.md`.
+//! The wire contract as the server uses it: the `proto` crate (requests, results,
+//! pushes, error codes), plus the conversions from the store's records to the wire's
+//! objects ([`wire`]). The contract itself is documented in `docs/protocol.md`.
+//! May touch: nothing; plain values.
 
-pub mod error;
-pub mod request;
-pub mod response;
+pub mod wire;
 
-pub use error::{ChatError, ErrorCode};
-pub use request::{NotARequest, Request};
+pub use proto::{ChatError, ErrorCode};

@@ -1,11 +1,16 @@
-//! The contract's error codes, and the error every command returns. The wire layer knows
-//! nothing of the store: how a store failure looks to a client is `cmd/store_error.rs`.
+//! [`ErrorCode`]: the contract's error codes with their wire names, and [`ChatError`]:
+//! the `error` object of a failed response.
+//!
+//! May touch: nothing; plain values.
 
 use std::fmt;
 use std::time::Duration;
 
+use serde::{Deserialize, Serialize};
+
 /// An error code of the wire contract.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum ErrorCode {
     /// Frame length 0.
     BadFrame,
@@ -31,19 +36,19 @@ pub enum ErrorCode {
     AlreadyFriends,
     /// No pending friend request with that id addressed to this user.
     NoSuchRequest,
-    /// The connection sent too many requests.
+    /// Too many requests (or password attempts); retry later.
     RateLimited,
-    /// The store is unavailable or the writer is full; nothing was done; retry.
+    /// The server could not do it now; nothing was done; retry.
     ServerBusy,
-    /// The server is at `max_connections`.
+    /// The server (or the client's address) is at its connection limit.
     ServerFull,
-    /// A bug on our side.
+    /// A bug on the server's side.
     Internal,
 }
 
 impl ErrorCode {
     /// The code as it appears on the wire.
-    pub fn as_str(self) -> &'static str {
+    pub const fn as_str(self) -> &'static str {
         match self {
             Self::BadFrame => "bad_frame",
             Self::FrameTooLarge => "frame_too_large",
@@ -63,16 +68,29 @@ impl ErrorCode {
             Self::Internal => "internal",
         }
     }
+
+    /// Whether the contract lets a client simply retry after it.
+    pub const fn is_retryable(self) -> bool {
+        matches!(self, Self::ServerBusy | Self::RateLimited)
+    }
 }
 
-/// A failed request: the code and a human-readable message for the client.
-#[derive(Debug, Clone, PartialEq, Eq)]
+impl fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A failed request: the `error` object of an `ok: false` response.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+#[error("{code}: {message}")]
 pub struct ChatError {
     /// The contract's code.
     pub code: ErrorCode,
     /// Human text; names the field for `bad_request`.
     pub message: String,
     /// For `rate_limited` and `server_busy`: when a retry may succeed, in ms.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retry_after_ms: Option<u64>,
 }
 
@@ -86,21 +104,15 @@ impl ChatError {
         }
     }
 
+    /// `bad_request` about one field: ``field `NAME` PROBLEM``.
+    pub fn field(field: &str, problem: &str) -> Self {
+        Self::new(ErrorCode::BadRequest, format!("field `{field}` {problem}"))
+    }
+
     /// The same error, telling the client to retry after `wait` (at least 1 ms).
     pub fn retry_after(mut self, wait: Duration) -> Self {
         let ms = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX);
         self.retry_after_ms = Some(ms.max(1));
         self
-    }
-
-    /// `bad_request` about one field.
-    pub fn field(field: &str, problem: &str) -> Self {
-        Self::new(ErrorCode::BadRequest, format!("field `{field}` {problem}"))
-    }
-}
-
-impl fmt::Display for ChatError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: {}", self.code.as_str(), self.message)
     }
 }
