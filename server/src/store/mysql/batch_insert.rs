@@ -1,0 +1,349 @@
+//! The batched message insert behind [`Store::insert_messages`]: one transaction, in the
+//! common case two multi-row statements per chunk of the batch whatever its size.
+//!
+//! A batch is cut into chunks of at most [`CHUNK`] rows and about [`CHUNK_BYTES`] bytes,
+//! each a power of two long so that statements come in few shapes (and stay prepared).
+//! Inserted ids are `first, first + 1, ...` when the server hands out consecutive ids
+//! ([`MysqlStore::consecutive_ids`]), else read back by key. A chunk holding a client's
+//! retry fails its insert with a duplicate key and takes the careful path. Runs only
+//! inside the transaction it is given; never commits, never retries (the caller does).
+
+use std::collections::{HashMap, HashSet};
+
+use mysql::prelude::Queryable;
+use mysql::{Transaction, Value};
+
+use super::errors::{server_code, Fail, ER_DUP_ENTRY};
+use super::rows::{all, message_of, MessageRow};
+use super::sql::{
+    sql_ids_by_keys, sql_insert_messages, sql_messages_by_keys, sql_upsert_conversations,
+};
+#[cfg(doc)]
+use super::MysqlStore;
+use crate::model::{Message, MsgId, NewMessage, UserId};
+use crate::store::shared::ConversationHeads;
+#[cfg(doc)]
+use crate::store::Store;
+use crate::store::{StoreError, Stored};
+
+/// Rows per multi-row statement (keeps statements well under the placeholder limit).
+/// A power of two: see [`pow2_pieces`].
+const CHUNK: usize = 512;
+/// Text per multi-row insert, roughly: well under any server's `max_allowed_packet`
+/// (4 MiB on old MySQL defaults), whatever the batch size.
+const CHUNK_BYTES: usize = 1 << 20;
+
+/// Splits messages into runs of at most [`CHUNK`] messages and about [`CHUNK_BYTES`]
+/// bytes (a run holds at least one message, however long), each run's length a power of
+/// two.
+fn insert_chunks<'a>(messages: &'a [&'a NewMessage]) -> Vec<&'a [&'a NewMessage]> {
+    let mut chunks = Vec::new();
+    let mut start = 0;
+    let mut bytes = 0;
+    for (i, m) in messages.iter().enumerate() {
+        let size = m.text.len() + m.client_msg_id.len() + 64;
+        if i > start && (i - start == CHUNK || bytes + size > CHUNK_BYTES) {
+            chunks.push(&messages[start..i]);
+            start = i;
+            bytes = 0;
+        }
+        bytes += size;
+    }
+    if start < messages.len() {
+        chunks.push(&messages[start..]);
+    }
+    chunks.into_iter().flat_map(pow2_pieces).collect()
+}
+
+/// Splits `items` into pieces whose lengths are powers of two, largest first (100 → 64,
+/// 32, 4). Multi-row statements then come in at most `log2(CHUNK) + 1` shapes, each
+/// prepared once per connection and then reused from the driver's statement cache;
+/// with a shape per batch size, nearly every batch paid for preparing a statement of
+/// hundreds of placeholders (and closing an evicted one).
+fn pow2_pieces<T>(mut items: &[T]) -> Vec<&[T]> {
+    let mut pieces = Vec::new();
+    while !items.is_empty() {
+        let (piece, rest) = items.split_at(1 << items.len().ilog2());
+        pieces.push(piece);
+        items = rest;
+    }
+    pieces
+}
+
+/// The `(from_id, client_msg_id)` key of a message.
+type Key<'a> = (UserId, &'a str);
+
+/// The `(from_id, client_msg_id)` pairs of `chunk`, flattened as statement parameters.
+fn key_values(chunk: &[&NewMessage]) -> Vec<Value> {
+    chunk
+        .iter()
+        .flat_map(|m| [Value::from(m.from), Value::from(m.client_msg_id.as_str())])
+        .collect()
+}
+
+/// Inserts `chunk` in order with one statement; `Ok(first msg_id)`.
+fn insert_rows(tx: &mut Transaction<'_>, chunk: &[&NewMessage]) -> Result<u64, mysql::Error> {
+    let values: Vec<Value> = chunk
+        .iter()
+        .flat_map(|m| {
+            [
+                Value::from(m.from),
+                Value::from(m.to),
+                Value::from(m.text.as_str()),
+                Value::from(m.ts),
+                Value::from(m.client_msg_id.as_str()),
+            ]
+        })
+        .collect();
+    tx.exec_drop(sql_insert_messages(chunk.len()), values)?;
+    Ok(tx.last_insert_id().unwrap_or(0))
+}
+
+/// The ids `chunk`'s rows got from [`insert_rows`], in chunk order. With consecutive
+/// auto-increment ids (see [`MysqlStore::consecutive_ids`]) they are `first`, `first + 1`,
+/// ...; otherwise they are read back by key.
+fn inserted_ids(
+    tx: &mut Transaction<'_>,
+    chunk: &[&NewMessage],
+    first: u64,
+    consecutive: bool,
+) -> Result<Vec<MsgId>, Fail> {
+    let first = i64::try_from(first).unwrap_or(0);
+    if consecutive && first > 0 {
+        return Ok((0..chunk.len() as i64).map(|i| first + i).collect());
+    }
+    let sql = sql_ids_by_keys(chunk.len());
+    let rows = all::<(i64, i64, String), _>(tx, &sql, key_values(chunk))?;
+    let ids: HashMap<Key<'_>, MsgId> = rows
+        .iter()
+        .map(|(msg_id, from, client_msg_id)| ((*from, client_msg_id.as_str()), *msg_id))
+        .collect();
+    chunk
+        .iter()
+        .map(|m| {
+            ids.get(&(m.from, m.client_msg_id.as_str()))
+                .copied()
+                .ok_or_else(|| {
+                    Fail::Store(StoreError::Internal(
+                        "an inserted message could not be read back".into(),
+                    ))
+                })
+        })
+        .collect()
+}
+
+/// Notes that this batch stored `m` as `msg_id`.
+fn record<'a>(
+    m: &'a NewMessage,
+    msg_id: MsgId,
+    stored: &mut HashMap<Key<'a>, (Message, bool)>,
+    heads: &mut ConversationHeads,
+) {
+    let message = Message {
+        msg_id,
+        from: m.from,
+        to: m.to,
+        text: m.text.clone(),
+        ts: m.ts,
+        client_msg_id: m.client_msg_id.clone(),
+    };
+    heads.record(&message);
+    stored.insert((m.from, m.client_msg_id.as_str()), (message, true));
+}
+
+/// Stores a batch in the open transaction `tx` (see [`Store::insert_messages`]).
+///
+/// The common case is one multi-row `INSERT` per chunk and, when ids are consecutive,
+/// nothing else but the conversation upsert. A chunk holding a key stored before (a
+/// client's retry) fails that `INSERT` with a duplicate-key error, which rolls back that
+/// statement only; the chunk then takes the careful path: look its keys up, insert the
+/// new ones, read their ids back.
+pub(super) fn insert_batch(
+    tx: &mut Transaction<'_>,
+    batch: &[NewMessage],
+    consecutive: bool,
+) -> Result<Vec<Stored>, Fail> {
+    // The distinct keys of the batch, first occurrence first.
+    let mut seen: HashSet<Key<'_>> = HashSet::with_capacity(batch.len());
+    let distinct: Vec<&NewMessage> = batch
+        .iter()
+        .filter(|m| seen.insert((m.from, m.client_msg_id.as_str())))
+        .collect();
+
+    // Each key's message, and whether this batch stored it.
+    let mut stored: HashMap<Key<'_>, (Message, bool)> = HashMap::with_capacity(distinct.len());
+    let mut heads = ConversationHeads::default();
+    for chunk in insert_chunks(&distinct) {
+        match insert_rows(tx, chunk) {
+            Ok(first) => {
+                let ids = inserted_ids(tx, chunk, first, consecutive)?;
+                for (m, msg_id) in chunk.iter().zip(ids) {
+                    record(m, msg_id, &mut stored, &mut heads);
+                }
+            }
+            Err(e) if server_code(&e) == Some(ER_DUP_ENTRY) => {
+                let sql = sql_messages_by_keys(chunk.len());
+                for row in all::<MessageRow, _>(tx, &sql, key_values(chunk))? {
+                    let message = message_of(row);
+                    let Some(m) = chunk.iter().find(|m| {
+                        m.from == message.from && m.client_msg_id == message.client_msg_id
+                    }) else {
+                        continue;
+                    };
+                    stored.insert((m.from, m.client_msg_id.as_str()), (message, false));
+                }
+                let fresh: Vec<&NewMessage> = chunk
+                    .iter()
+                    .copied()
+                    .filter(|m| !stored.contains_key(&(m.from, m.client_msg_id.as_str())))
+                    .collect();
+                if !fresh.is_empty() {
+                    // A duplicate now was raced in by another transaction: the whole
+                    // transaction is retried (see `MysqlStore::run`).
+                    let first = insert_rows(tx, &fresh)?;
+                    let ids = inserted_ids(tx, &fresh, first, consecutive)?;
+                    for (m, msg_id) in fresh.iter().zip(ids) {
+                        record(m, msg_id, &mut stored, &mut heads);
+                    }
+                }
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+
+    // Both participants' conversation lists, in key order (a stable lock order).
+    let heads: Vec<((UserId, UserId), MsgId)> = heads.0.into_iter().collect();
+    for chunk in heads.chunks(CHUNK).flat_map(pow2_pieces) {
+        let values: Vec<Value> = chunk
+            .iter()
+            .flat_map(|&((user, peer), last)| {
+                [Value::from(user), Value::from(peer), Value::from(last)]
+            })
+            .collect();
+        tx.exec_drop(sql_upsert_conversations(chunk.len()), values)?;
+    }
+
+    // One result per input: new for the first occurrence of a key this batch stored; a
+    // repeated key copies its first occurrence.
+    let mut out: Vec<Stored> = Vec::with_capacity(batch.len());
+    let mut first_at: HashMap<Key<'_>, usize> = HashMap::with_capacity(distinct.len());
+    for m in batch {
+        let key = (m.from, m.client_msg_id.as_str());
+        if let Some(&i) = first_at.get(&key) {
+            let message = out[i].message.clone();
+            out.push(Stored {
+                message,
+                new: false,
+            });
+            continue;
+        }
+        let Some((message, new)) = stored.remove(&key) else {
+            return Err(Fail::Store(StoreError::Internal(
+                "a message of the batch is missing after insert".into(),
+            )));
+        };
+        first_at.insert(key, out.len());
+        out.push(Stored { message, new });
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::test_mysql_db as mysql_db;
+    use super::super::MysqlStore;
+    use super::*;
+    use crate::store::Store;
+
+    #[test]
+    fn insert_chunks_bound_rows_and_bytes() {
+        let new = |text: String| NewMessage {
+            from: 1,
+            to: 2,
+            text,
+            ts: 0,
+            client_msg_id: "c".into(),
+        };
+        let many: Vec<NewMessage> = (0..1201).map(|_| new("x".into())).collect();
+        let refs: Vec<&NewMessage> = many.iter().collect();
+        let sizes: Vec<usize> = insert_chunks(&refs).iter().map(|c| c.len()).collect();
+        assert_eq!(sizes, [512, 512, 128, 32, 16, 1]);
+        let big: Vec<NewMessage> = (0..5).map(|_| new("y".repeat(400_000))).collect();
+        let refs: Vec<&NewMessage> = big.iter().collect();
+        let sizes: Vec<usize> = insert_chunks(&refs).iter().map(|c| c.len()).collect();
+        assert_eq!(sizes, [2, 2, 1]);
+        let huge = [new("z".repeat(3 << 20))];
+        let refs: Vec<&NewMessage> = huge.iter().collect();
+        assert_eq!(insert_chunks(&refs).len(), 1);
+        assert!(insert_chunks(&[]).is_empty());
+        let sizes = |n: usize| -> Vec<usize> {
+            pow2_pieces(&vec![0u8; n]).iter().map(|p| p.len()).collect()
+        };
+        assert_eq!(sizes(100), [64, 32, 4]);
+        assert_eq!(sizes(1), [1]);
+        assert_eq!(sizes(512), [512]);
+        assert!(sizes(0).is_empty());
+    }
+
+    /// Both ways of learning inserted ids (consecutive ids, read back by key) give every
+    /// message the id the database holds, also when retries of stored messages are mixed
+    /// into a batch (the duplicate-key path) and a key repeats within the batch.
+    #[test]
+    fn inserted_ids_match_the_rows_both_ways() {
+        let db = mysql_db::TestDb::new();
+        let mut store = MysqlStore::open(&db.url(), 2).unwrap();
+        assert!(
+            store.consecutive_ids,
+            "MariaDB's default mode 1 gives consecutive ids"
+        );
+        let a = store.create_user("ids_a", "h", "", None).unwrap();
+        let b = store.create_user("ids_b", "h", "", None).unwrap();
+        let msg = |i: usize| NewMessage {
+            from: if i.is_multiple_of(2) { a } else { b },
+            to: if i.is_multiple_of(2) { b } else { a },
+            text: format!("text {i}"),
+            ts: i as i64,
+            client_msg_id: format!("c{i}"),
+        };
+        let mut all_stored = Vec::new();
+        for consecutive in [true, false] {
+            store.consecutive_ids = consecutive;
+            let base = if consecutive { 0 } else { 1000 };
+            let fresh: Vec<NewMessage> = (base..base + 20).map(msg).collect();
+            let stored = store.insert_messages(&fresh).unwrap();
+            assert!(stored.iter().all(|s| s.new));
+            // Retries of 0..5 of the batch above, new ones, and a key twice.
+            let mut mixed: Vec<NewMessage> = (base..base + 5).map(msg).collect();
+            mixed.extend((base + 20..base + 30).map(msg));
+            mixed.push(msg(base + 25));
+            let again = store.insert_messages(&mixed).unwrap();
+            assert_eq!(again.len(), mixed.len());
+            for (s, m) in again.iter().zip(&mixed) {
+                assert_eq!(
+                    (s.message.from, &s.message.client_msg_id),
+                    (m.from, &m.client_msg_id)
+                );
+            }
+            let news: Vec<bool> = again.iter().map(|s| s.new).collect();
+            let mut expect = vec![false; 5];
+            expect.extend([true; 10]);
+            expect.push(false);
+            assert_eq!(news, expect, "consecutive {consecutive}");
+            for i in 0..5 {
+                assert_eq!(again[i].message.msg_id, stored[i].message.msg_id);
+            }
+            assert_eq!(again[15].message.msg_id, again[10].message.msg_id);
+            all_stored.extend(stored);
+            all_stored.extend(again);
+        }
+        for s in &all_stored {
+            let row = store
+                .message_by_client_id(s.message.from, &s.message.client_msg_id)
+                .unwrap()
+                .unwrap();
+            assert_eq!(row, s.message);
+        }
+        let history = store.history(a, b, None, 1000).unwrap();
+        assert_eq!(history.len(), 60);
+    }
+}

@@ -1,0 +1,570 @@
+//! The MySQL/MariaDB implementation of [`Store`], over a `mysql::Pool`.
+//!
+//! * The database named in the URL must exist (the operator creates it, e.g.
+//!   `CREATE DATABASE chat CHARACTER SET utf8mb4`); [`MysqlStore::open`] creates the tables
+//!   from `sql/schema.sql` when they are missing and checks the schema version.
+//! * Connections have a 5 s connect timeout and 5 s read/write timeouts, and a 3 s InnoDB
+//!   lock-wait timeout, so a dead or stuck server turns into
+//!   [`StoreError::Unavailable`] quickly instead of a hung worker. Waiting for a pooled
+//!   connection is bounded the same way. A connection that failed at the network level is
+//!   replaced, never handed out again with a half-read reply in its buffers.
+//! * Transactions that die in a deadlock are retried (InnoDB rolled them back whole).
+//! * `insert_messages` is one transaction of two multi-row statements in the common case,
+//!   whatever the batch size: insert the batch in order (ids are consecutive on MariaDB's
+//!   default settings, else read back by key), upsert both participants' conversation
+//!   rows. A batch holding a client's retry takes a longer path for the chunk it is in.
+//!   Key lookups use `(a, b) IN ((?, ?), ...)`, not an `OR` of `AND`s, whose per-row cost
+//!   grows with the batch (it cost MariaDB 31 µs of CPU per message at 256 per batch).
+//! * Every statement is parameterised and served by an index (see the `explain` test).
+//!
+//! Files: this one holds [`MysqlStore`], its connection settings, the retry loop
+//! (`run`) and the [`Store`] implementation, one method per call, each a statement or
+//! a short transaction. Below it, each depending only on the ones after it in this list:
+//!
+//! * `batch_insert`: the batched message insert behind `insert_messages`.
+//! * `schema`: creating the tables from `sql/schema.sql` and checking the version.
+//! * `rows`: running a statement and decoding its rows into model records.
+//! * `errors`: classifying driver errors into [`StoreError`], and `Fail`.
+//! * `sql`: the SQL text of every statement, constant or generated for `n` rows.
+
+mod batch_insert;
+mod errors;
+mod rows;
+mod schema;
+mod sql;
+
+use std::time::Duration;
+
+use mysql::prelude::Queryable;
+use mysql::{Conn, Opts, OptsBuilder, Pool, PoolConstraints, PoolOpts, PooledConn, TxOpts, Value};
+
+use super::shared::{check_not_self, merge_branches, prefix_upper_bound, username_key};
+use super::{FriendRequestOutcome, Store, StoreError, StoreResult, Stored};
+use crate::model::now_ms;
+use crate::model::{Conversation, FriendRequest, Message, MsgId, NewMessage, User, UserId};
+use batch_insert::insert_batch;
+use errors::{map_err, server_code, Fail, ER_BAD_DB_ERROR, ER_DUP_ENTRY, ER_LOCK_DEADLOCK};
+use rows::{all, first, message_of, user_of, MessageRow, UserRow};
+use sql::*;
+
+/// TCP connect timeout for new connections.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// Read and write timeout of every socket operation.
+const IO_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long a call waits for a free pooled connection.
+const POOL_WAIT: Duration = Duration::from_secs(5);
+/// How many times a transaction is tried when it keeps dying in deadlocks. Concurrent
+/// friend requests meet in InnoDB's gap locks; the victim retries after a short random
+/// pause (see [`MysqlStore::run`]), as InnoDB's own error message advises.
+const ATTEMPTS: u32 = 8;
+/// Prepared statements each connection keeps: every constant statement and every shape
+/// of the multi-row ones, with room to spare.
+const STMT_CACHE: usize = 128;
+
+/// Run on every new connection (and after a reset).
+const INIT: [&str; 3] = [
+    "SET NAMES utf8mb4",
+    // Refuse, rather than silently truncate, values that do not fit.
+    "SET SESSION sql_mode = 'STRICT_ALL_TABLES,ERROR_FOR_DIVISION_BY_ZERO,NO_ENGINE_SUBSTITUTION'",
+    // Fail a lock wait before the client's read timeout does.
+    "SET SESSION innodb_lock_wait_timeout = 3",
+];
+
+/// `limit` as an SQL integer.
+fn sql_limit(limit: usize) -> i64 {
+    i64::try_from(limit).unwrap_or(i64::MAX)
+}
+
+/// Reads one user by id.
+fn query_user<Q: Queryable>(q: &mut Q, user_id: UserId) -> Result<Option<User>, Fail> {
+    Ok(first::<UserRow, _>(q, SQL_USER, (user_id,))?.map(user_of))
+}
+
+/// The MySQL/MariaDB store (see the module docs).
+pub struct MysqlStore {
+    pool: Pool,
+    /// The options every connection is made with (to replace a broken one).
+    opts: Opts,
+    /// `mysql://host:port/db`, without credentials.
+    described: String,
+    /// A multi-row `INSERT` gets consecutive ids (`innodb_autoinc_lock_mode` 0 or 1 and
+    /// `auto_increment_increment` 1), so inserted ids need not be read back. Read at open;
+    /// MySQL 8's default mode 2 (and Galera) interleave ids, and ids are then read back.
+    consecutive_ids: bool,
+}
+
+impl MysqlStore {
+    /// Connects to `url` (`mysql://user:pass@host:port/database`; the database must exist)
+    /// with a pool of 1 to `pool_max` connections, creates the tables when they are missing
+    /// and checks the schema version.
+    pub fn open(url: &str, pool_max: usize) -> StoreResult<MysqlStore> {
+        let parsed = Opts::from_url(url)
+            .map_err(|e| StoreError::Internal(format!("invalid MySQL URL: {e}")))?;
+        let db = match parsed.get_db_name() {
+            Some(db) if !db.is_empty() => db.to_string(),
+            _ => {
+                return Err(StoreError::Internal(
+                    "the MySQL URL must name a database (mysql://user@host:3306/chat)".into(),
+                ))
+            }
+        };
+        let described = format!(
+            "mysql://{}:{}/{db}",
+            parsed.get_ip_or_hostname(),
+            parsed.get_tcp_port()
+        );
+        let constraints = PoolConstraints::new(1, pool_max.max(1))
+            .ok_or_else(|| StoreError::Internal(format!("invalid MySQL pool size {pool_max}")))?;
+        let opts: Opts = OptsBuilder::from_opts(parsed)
+            .tcp_connect_timeout(Some(CONNECT_TIMEOUT))
+            .read_timeout(Some(IO_TIMEOUT))
+            .write_timeout(Some(IO_TIMEOUT))
+            .init(INIT.to_vec())
+            .stmt_cache_size(STMT_CACHE)
+            .pool_opts(
+                PoolOpts::default()
+                    .with_constraints(constraints)
+                    // Sessions keep no state between calls: keep prepared statements.
+                    .with_reset_connection(false),
+            )
+            .into();
+        let pool = Pool::new(opts.clone()).map_err(|e| {
+            if server_code(&e) == Some(ER_BAD_DB_ERROR) {
+                StoreError::Internal(format!(
+                    "{described}: database `{db}` does not exist; create it first \
+                     (CREATE DATABASE `{db}` CHARACTER SET utf8mb4)"
+                ))
+            } else {
+                map_err(&format!("connecting to {described}"), e)
+            }
+        })?;
+        let mut store = MysqlStore {
+            pool,
+            opts,
+            described,
+            consecutive_ids: false,
+        };
+        store.apply_schema()?;
+        store.consecutive_ids = store.ids_are_consecutive()?;
+        log::info!(
+            "mysql store {} open (pool 1..{})",
+            store.described,
+            pool_max.max(1)
+        );
+        Ok(store)
+    }
+
+    /// Whether this server hands a multi-row `INSERT` consecutive auto-increment ids.
+    fn ids_are_consecutive(&self) -> StoreResult<bool> {
+        self.run("reading the auto-increment settings", false, |conn| {
+            let settings: Option<(i64, i64)> = first(
+                conn,
+                "SELECT @@innodb_autoinc_lock_mode, @@auto_increment_increment",
+                (),
+            )?;
+            let consecutive = matches!(settings, Some((0 | 1, 1)));
+            log::debug!(
+                "{}: auto-increment {settings:?}, consecutive ids: {consecutive}",
+                self.described
+            );
+            Ok(consecutive)
+        })
+    }
+
+    /// Creates the tables if any is missing, then checks/inserts the version row.
+    fn apply_schema(&self) -> StoreResult<()> {
+        self.run("applying the schema", false, |conn| {
+            schema::apply_schema(conn, &self.described)
+        })
+    }
+
+    /// Runs `f` on a pooled connection. A deadlock (and, with `retry_duplicates`, a
+    /// duplicate key raced in by a concurrent transaction) runs `f` again, up to
+    /// [`ATTEMPTS`] times; `f` must therefore be one transaction or one statement.
+    fn run<T>(
+        &self,
+        what: &str,
+        retry_duplicates: bool,
+        mut f: impl FnMut(&mut Conn) -> Result<T, Fail>,
+    ) -> StoreResult<T> {
+        let mut attempt = 1;
+        loop {
+            let mut pooled = self
+                .pool
+                .try_get_conn(POOL_WAIT)
+                .map_err(|e| map_err(what, e))?;
+            let e = match f(pooled.as_mut()) {
+                Ok(value) => return Ok(value),
+                Err(Fail::Store(e)) => return Err(e),
+                Err(Fail::Db(e)) => e,
+            };
+            if e.is_connectivity_error() {
+                self.discard(&mut pooled);
+            }
+            let code = server_code(&e);
+            let retry =
+                code == Some(ER_LOCK_DEADLOCK) || (retry_duplicates && code == Some(ER_DUP_ENTRY));
+            if retry && attempt < ATTEMPTS {
+                log::debug!("mysql: retrying {what} after {e}");
+                // Jitter so that the transactions that collided do not collide again.
+                let pause_ms = rand::random_range(1..=2u64 << attempt.min(5));
+                std::thread::sleep(Duration::from_millis(pause_ms));
+                attempt += 1;
+                continue;
+            }
+            return Err(map_err(what, e));
+        }
+    }
+
+    /// Keeps a connection that failed at the network level out of the pool: it may hold a
+    /// half-read reply. Replaced by a fresh connection when one can be made; otherwise it
+    /// is reset on return, which fails on a dead link and drops it.
+    fn discard(&self, pooled: &mut PooledConn) {
+        match Conn::new(self.opts.clone()) {
+            Ok(fresh) => *pooled.as_mut() = fresh,
+            Err(e) => {
+                log::debug!("mysql: cannot replace a broken connection: {e}");
+                pooled.reset_connection(true);
+            }
+        }
+    }
+}
+
+impl Store for MysqlStore {
+    fn describe(&self) -> String {
+        self.described.clone()
+    }
+
+    fn create_user(
+        &self,
+        username: &str,
+        password_hash: &str,
+        nickname: &str,
+        email: Option<&str>,
+    ) -> StoreResult<UserId> {
+        let key = username_key(username);
+        self.run("creating a user", false, |conn| {
+            let params: Vec<Value> = vec![
+                username.into(),
+                key.as_str().into(),
+                password_hash.into(),
+                nickname.into(),
+                email.into(),
+                now_ms().into(),
+            ];
+            match conn.exec_drop(SQL_CREATE_USER, params) {
+                Ok(()) => Ok(i64::try_from(conn.last_insert_id()).unwrap_or(i64::MAX)),
+                Err(e) if server_code(&e) == Some(ER_DUP_ENTRY) => Err(Fail::Store(
+                    StoreError::Conflict(format!("username {username:?} is taken")),
+                )),
+                Err(e) => Err(e.into()),
+            }
+        })
+    }
+
+    fn credentials(&self, username: &str) -> StoreResult<Option<(User, String)>> {
+        let key = username_key(username);
+        self.run("reading credentials", false, |conn| {
+            let row: Option<(i64, String, String, String, String)> =
+                first(conn, SQL_CREDENTIALS, (key.as_str(),))?;
+            Ok(row.map(|(user_id, username, nickname, avatar, hash)| {
+                (user_of((user_id, username, nickname, avatar)), hash)
+            }))
+        })
+    }
+
+    fn user(&self, user_id: UserId) -> StoreResult<Option<User>> {
+        self.run("reading a user", false, |conn| query_user(conn, user_id))
+    }
+
+    fn search_users(&self, prefix: &str, limit: usize) -> StoreResult<Vec<User>> {
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        let low = username_key(prefix);
+        let high = prefix_upper_bound(&low);
+        self.run("searching users", false, |conn| {
+            let rows: Vec<UserRow> = match &high {
+                Some(high) => all(
+                    conn,
+                    SQL_SEARCH_RANGE,
+                    (low.as_str(), high.as_str(), sql_limit(limit)),
+                )?,
+                None => all(conn, SQL_SEARCH_FROM, (low.as_str(), sql_limit(limit)))?,
+            };
+            Ok(rows.into_iter().map(user_of).collect())
+        })
+    }
+
+    fn update_profile(
+        &self,
+        user_id: UserId,
+        nickname: Option<&str>,
+        avatar: Option<&str>,
+    ) -> StoreResult<Option<User>> {
+        self.run("updating a profile", false, |conn| {
+            let mut tx = conn.start_transaction(TxOpts::default())?;
+            tx.exec_drop(SQL_UPDATE_PROFILE, (nickname, avatar, user_id))?;
+            let user = query_user(&mut tx, user_id)?;
+            tx.commit()?;
+            Ok(user)
+        })
+    }
+
+    fn insert_token(&self, token_hash: &str, user_id: UserId, expires_ms: i64) -> StoreResult<()> {
+        self.run("storing a token", false, |conn| {
+            conn.exec_drop(SQL_INSERT_TOKEN, (token_hash, user_id, expires_ms))?;
+            Ok(())
+        })
+    }
+
+    fn token_user(&self, token_hash: &str, now_ms: i64) -> StoreResult<Option<User>> {
+        self.run("reading a token", false, |conn| {
+            Ok(first::<UserRow, _>(conn, SQL_TOKEN_USER, (token_hash, now_ms))?.map(user_of))
+        })
+    }
+
+    fn delete_token(&self, token_hash: &str) -> StoreResult<()> {
+        self.run("deleting a token", false, |conn| {
+            conn.exec_drop(SQL_DELETE_TOKEN, (token_hash,))?;
+            Ok(())
+        })
+    }
+
+    fn send_friend_request(
+        &self,
+        from: UserId,
+        to: UserId,
+        message: &str,
+        ts: i64,
+    ) -> StoreResult<FriendRequestOutcome> {
+        check_not_self(from, to)?;
+        self.run("sending a friend request", false, |conn| {
+            let mut tx = conn.start_transaction(TxOpts::default())?;
+            let friends: Option<i64> = first(&mut tx, SQL_ARE_FRIENDS, (from, to))?;
+            let outcome = if friends.is_some() {
+                FriendRequestOutcome::AlreadyFriends
+            } else if let Some(request_id) =
+                first::<i64, _>(&mut tx, SQL_PENDING_PAIR_LOCK, (from, to))?
+            {
+                tx.exec_drop(SQL_UPDATE_REQUEST_NOTE, (message, request_id))?;
+                FriendRequestOutcome::AlreadyPending(request_id)
+            } else {
+                tx.exec_drop(SQL_INSERT_REQUEST, (from, to, message, ts))?;
+                let id = tx.last_insert_id().unwrap_or(0);
+                FriendRequestOutcome::Created(i64::try_from(id).unwrap_or(i64::MAX))
+            };
+            tx.commit()?;
+            Ok(outcome)
+        })
+    }
+
+    fn pending_requests(&self, to: UserId) -> StoreResult<Vec<FriendRequest>> {
+        self.run("reading friend requests", false, |conn| {
+            let rows: Vec<(i64, String, i64, i64, String, String, String)> =
+                all(conn, SQL_PENDING_TO, (to,))?;
+            Ok(rows
+                .into_iter()
+                .map(
+                    |(request_id, message, ts, user_id, username, nickname, avatar)| {
+                        FriendRequest {
+                            request_id,
+                            from: user_of((user_id, username, nickname, avatar)),
+                            message,
+                            ts,
+                        }
+                    },
+                )
+                .collect())
+        })
+    }
+
+    fn accept_request(&self, request_id: i64, me: UserId) -> StoreResult<Option<User>> {
+        self.run("accepting a friend request", false, |conn| {
+            let mut tx = conn.start_transaction(TxOpts::default())?;
+            let Some(from) = first::<i64, _>(&mut tx, SQL_PENDING_BY_ID_LOCK, (request_id, me))?
+            else {
+                return Ok(None);
+            };
+            tx.exec_drop(SQL_SET_REQUEST_ACCEPTED, (request_id,))?;
+            // A request the other way is settled by this acceptance too.
+            tx.exec_drop(SQL_ACCEPT_PAIR, (me, from))?;
+            tx.exec_drop(SQL_INSERT_FRIENDSHIPS, (from, me, me, from))?;
+            let user = query_user(&mut tx, from)?;
+            tx.commit()?;
+            Ok(user)
+        })
+    }
+
+    fn reject_request(&self, request_id: i64, me: UserId) -> StoreResult<bool> {
+        self.run("rejecting a friend request", false, |conn| {
+            conn.exec_drop(SQL_REJECT, (request_id, me))?;
+            Ok(conn.affected_rows() > 0)
+        })
+    }
+
+    fn delete_friend(&self, me: UserId, other: UserId) -> StoreResult<bool> {
+        self.run("deleting a friend", false, |conn| {
+            conn.exec_drop(SQL_DELETE_FRIENDSHIPS, (me, other, other, me))?;
+            Ok(conn.affected_rows() > 0)
+        })
+    }
+
+    fn are_friends(&self, a: UserId, b: UserId) -> StoreResult<bool> {
+        self.run("checking a friendship", false, |conn| {
+            Ok(first::<i64, _>(conn, SQL_ARE_FRIENDS, (a, b))?.is_some())
+        })
+    }
+
+    fn friends(&self, me: UserId) -> StoreResult<Vec<User>> {
+        self.run("reading friends", false, |conn| {
+            let rows: Vec<UserRow> = all(conn, SQL_FRIENDS, (me,))?;
+            Ok(rows.into_iter().map(user_of).collect())
+        })
+    }
+
+    fn friend_ids(&self, me: UserId) -> StoreResult<Vec<UserId>> {
+        self.run("reading friend ids", false, |conn| {
+            all(conn, SQL_FRIEND_IDS, (me,))
+        })
+    }
+
+    fn insert_messages(&self, batch: &[NewMessage]) -> StoreResult<Vec<Stored>> {
+        if batch.is_empty() {
+            return Ok(Vec::new());
+        }
+        self.run("storing messages", true, |conn| {
+            let mut tx = conn.start_transaction(TxOpts::default())?;
+            let out = insert_batch(&mut tx, batch, self.consecutive_ids)?;
+            tx.commit()?;
+            Ok(out)
+        })
+    }
+
+    fn message_by_client_id(
+        &self,
+        from: UserId,
+        client_msg_id: &str,
+    ) -> StoreResult<Option<Message>> {
+        self.run("reading a message", false, |conn| {
+            Ok(
+                first::<MessageRow, _>(conn, SQL_BY_CLIENT_ID, (from, client_msg_id))?
+                    .map(message_of),
+            )
+        })
+    }
+
+    fn sync(&self, me: UserId, after: MsgId, limit: usize) -> StoreResult<Vec<Message>> {
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        let n = sql_limit(limit);
+        self.run("syncing messages", false, |conn| {
+            let rows: Vec<MessageRow> = all(conn, SQL_SYNC, (me, after, n, me, after, n))?;
+            Ok(merge_branches(
+                rows.into_iter().map(message_of).collect(),
+                limit,
+            ))
+        })
+    }
+
+    fn history(
+        &self,
+        me: UserId,
+        peer: UserId,
+        before: Option<MsgId>,
+        limit: usize,
+    ) -> StoreResult<Vec<Message>> {
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        let n = sql_limit(limit);
+        let before = before.unwrap_or(MsgId::MAX);
+        self.run("reading history", false, |conn| {
+            let params: Vec<Value> = [me, peer, before, n, peer, me, before, n]
+                .into_iter()
+                .map(Value::from)
+                .collect();
+            let rows: Vec<MessageRow> = all(conn, SQL_HISTORY, params)?;
+            Ok(merge_branches(
+                rows.into_iter().map(message_of).collect(),
+                limit,
+            ))
+        })
+    }
+
+    fn conversations(&self, me: UserId) -> StoreResult<Vec<Conversation>> {
+        self.run("reading conversations", false, |conn| {
+            type Row = (
+                i64,
+                String,
+                String,
+                String,
+                i64,
+                i64,
+                i64,
+                String,
+                i64,
+                String,
+                i64,
+            );
+            let rows: Vec<Row> = all(conn, SQL_CONVERSATIONS, (me,))?;
+            Ok(rows
+                .into_iter()
+                .map(
+                    |(
+                        user_id,
+                        username,
+                        nickname,
+                        avatar,
+                        msg_id,
+                        from,
+                        to,
+                        text,
+                        ts,
+                        cid,
+                        unread,
+                    )| {
+                        Conversation {
+                            peer: user_of((user_id, username, nickname, avatar)),
+                            last: message_of((msg_id, from, to, text, ts, cid)),
+                            unread: u64::try_from(unread).unwrap_or(0),
+                        }
+                    },
+                )
+                .collect())
+        })
+    }
+
+    fn mark_read(&self, me: UserId, peer: UserId, up_to: MsgId) -> StoreResult<()> {
+        self.run("marking messages read", false, |conn| {
+            conn.exec_drop(SQL_MARK_READ, (me, peer, up_to))?;
+            Ok(())
+        })
+    }
+}
+
+/// The throw-away test databases of the integration tests, reused by the unit tests.
+#[cfg(test)]
+#[path = "../../../tests/support/mysql_db.rs"]
+mod test_mysql_db;
+
+#[cfg(test)]
+mod tests {
+    use super::test_mysql_db as mysql_db;
+    use super::*;
+
+    #[test]
+    fn missing_database_is_explained() {
+        let url = format!(
+            "{}/chat_no_such_db_{}",
+            mysql_db::base_url(),
+            std::process::id()
+        );
+        match MysqlStore::open(&url, 2) {
+            Err(StoreError::Internal(msg)) => assert!(msg.contains("does not exist"), "{msg}"),
+            Err(e) => panic!("unexpected error: {e}"),
+            Ok(_) => panic!("opened a database that does not exist"),
+        }
+    }
+}
