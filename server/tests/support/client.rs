@@ -8,7 +8,8 @@
 //! string `type` and neither `ok` nor `seq`. Pushes read while waiting are queued for
 //! [`Client::expect_push`] and friends. Requests can be pipelined with
 //! [`Client::send_request`] / [`Client::read_response`]; raw helpers write arbitrary bytes
-//! for malformed-input tests.
+//! for malformed-input tests. Typed helpers build their requests with the `proto` crate,
+//! and every frame read is checked against `proto`'s response and push types.
 
 #![allow(dead_code)]
 
@@ -101,37 +102,27 @@ pub fn int(v: &Value, key: &str) -> i64 {
         .unwrap_or_else(|| panic!("{key:?} is not an integer in {v}"))
 }
 
-/// Checks that `frame` is a well-formed frame from the server (either kind).
-fn check_frame_shape(frame: &Value) {
-    let obj = frame
-        .as_object()
-        .unwrap_or_else(|| panic!("server frame is not a JSON object: {frame}"));
-    assert!(
-        obj.get("type").is_some_and(Value::is_string),
-        "server frame without a string type: {frame}"
-    );
-    match obj.get("ok") {
-        Some(Value::Bool(true)) => {}
-        Some(Value::Bool(false)) => {
-            let err = obj
-                .get("error")
-                .and_then(Value::as_object)
-                .unwrap_or_else(|| panic!("failed response without an error object: {frame}"));
-            assert!(
-                err.get("code").is_some_and(Value::is_string),
-                "error without a string code: {frame}"
-            );
-            assert!(
-                err.get("message").is_some_and(Value::is_string),
-                "error without a string message: {frame}"
-            );
-        }
-        Some(other) => panic!("`ok` is not a bool ({other}) in {frame}"),
-        None => assert!(
-            obj.get("seq").is_none(),
+/// Checks that `payload` is a well-formed frame from the server, by the wire crate's
+/// own types: a response (`ok`, and for a failure an `error` with a known `code` and a
+/// `message`), or one of the contract's pushes with exactly its fields' types; a push
+/// never carries `seq`.
+fn check_frame_shape(payload: &[u8], frame: &Value) {
+    match proto::Incoming::parse(payload) {
+        Ok(proto::Incoming::Response(r)) => assert!(
+            r.ok || r.error.is_some(),
+            "failed response without an error object: {frame}"
+        ),
+        Ok(proto::Incoming::Push(_)) => assert!(
+            frame.get("seq").is_none(),
             "a push (no `ok`) must not carry a seq: {frame}"
         ),
+        Err(e) => panic!("not a frame of the contract ({e}): {frame}"),
     }
+}
+
+/// Builds a typed request's fields (the wire crate's encoding) for [`Client::request`].
+pub fn fields_of(request: &proto::Request) -> Value {
+    Value::Object(request.fields())
 }
 
 /// Whether `frame` is a response (it has `ok`) rather than a push.
@@ -197,7 +188,11 @@ impl Client {
     /// Connects and logs in with a session token.
     pub fn login_with_token(addr: SocketAddr, token: &str, push: bool) -> Client {
         let mut c = Client::connect(addr);
-        let resp = c.request_ok("login", json!({"token": token, "push": push}));
+        let login = proto::Request::Login {
+            credentials: proto::Credentials::Token(token.into()),
+            push,
+        };
+        let resp = c.request_ok("login", fields_of(&login));
         c.name = resp["username"].as_str().unwrap_or("?").to_string();
         c.user_id = Some(int(&resp, "user_id"));
         c.token = Some(token.to_string());
@@ -292,7 +287,7 @@ impl Client {
                 String::from_utf8_lossy(&payload)
             )
         });
-        check_frame_shape(&value);
+        check_frame_shape(&payload, &value);
         Ok(value)
     }
 
@@ -625,19 +620,26 @@ impl Client {
 
     /// Registers `username` with `password`; returns the new user_id.
     pub fn register(&mut self, username: &str, password: &str) -> i64 {
-        let resp = self.request_ok(
-            "register",
-            json!({"username": username, "password": password}),
-        );
+        let register = proto::Request::Register {
+            username: username.into(),
+            password: password.into(),
+            nickname: None,
+            email: None,
+        };
+        let resp = self.request_ok("register", fields_of(&register));
         int(&resp, "user_id")
     }
 
     /// Logs in with a password; records user_id, token and push mode; returns the response.
     pub fn login(&mut self, username: &str, password: &str, push: bool) -> Value {
-        let resp = self.request_ok(
-            "login",
-            json!({"username": username, "password": password, "push": push}),
-        );
+        let login = proto::Request::Login {
+            credentials: proto::Credentials::Password {
+                username: username.into(),
+                password: password.into(),
+            },
+            push,
+        };
+        let resp = self.request_ok("login", fields_of(&login));
         self.name = username.to_string();
         self.user_id = Some(int(&resp, "user_id"));
         self.token = Some(
@@ -672,11 +674,12 @@ impl Client {
 
     /// Sends `text` to `to` with a fresh client_msg_id, asserts the ack and returns it.
     pub fn send_text(&mut self, to: i64, text: &str) -> Value {
-        let cmid = self.next_cmid();
-        self.request_ok(
-            "send_message",
-            json!({"to": to, "text": text, "client_msg_id": cmid}),
-        )
+        let send = proto::Request::SendMessage {
+            to,
+            text: text.into(),
+            client_msg_id: self.next_cmid(),
+        };
+        self.request_ok("send_message", fields_of(&send))
     }
 
     /// Sends each `(client_msg_id, text)` to `to`, keeping at most `window` requests
