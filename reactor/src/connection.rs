@@ -18,6 +18,7 @@
 use std::sync::Arc;
 
 use crate::conn_shared::ConnShared;
+use crate::input_rate::RateBucket;
 use crate::mailbox::Mailbox;
 use crate::source_limit::SourceTicket;
 
@@ -50,6 +51,10 @@ pub(crate) struct Connection<S> {
     pub(crate) paused: bool,
     /// Not reading because this connection's own backlog reached its bound.
     pub(crate) backlogged: bool,
+    /// Its input rate buckets, when the server limits input rates.
+    pub(crate) rate: Option<RateBucket>,
+    /// Not reading because it sent faster than its input rate allows.
+    pub(crate) throttled: bool,
     /// When its entry in the reactor's timer queue is due, if it has one.
     pub(crate) timer: Option<u64>,
     /// The peer's EOF was seen.
@@ -81,6 +86,8 @@ impl<S> Connection<S> {
             want_write: false,
             paused: false,
             backlogged: false,
+            rate: None,
+            throttled: false,
             timer: None,
             read_closed: false,
             close_dispatched: false,
@@ -96,7 +103,11 @@ impl<S> Connection<S> {
 
     /// Whether the reactor may read the socket now.
     pub(crate) fn may_read(&self) -> bool {
-        !(self.read_closed || self.paused || self.backlogged || self.phase == Phase::Connecting)
+        !(self.read_closed
+            || self.paused
+            || self.backlogged
+            || self.throttled
+            || self.phase == Phase::Connecting)
     }
 
     /// Whether input should be decoded and dispatched.

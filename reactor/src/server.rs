@@ -18,6 +18,7 @@ use crate::error::Error;
 use crate::essential::spawn_essential;
 use crate::handle::ConnHandle;
 use crate::handler::Handler;
+use crate::input_rate::InputRate;
 use crate::listener;
 use crate::loop_pool::LoopPool;
 use crate::notice::Origin;
@@ -38,6 +39,7 @@ pub struct Builder {
     max_connections: usize,
     max_connections_per_ip: usize,
     input: InputLimits,
+    input_rate: Option<InputRate>,
     limits: PhaseLimits,
     app_idle: Option<AppIdle>,
 }
@@ -59,6 +61,7 @@ impl Default for Builder {
                 per_conn: Backlog::limit(256 * 1024, 1024),
                 total: Backlog::limit(256 * 1024 * 1024, 65_536),
             },
+            input_rate: None,
             limits: PhaseLimits {
                 await_app: Duration::from_secs(30),
                 drain: Duration::from_secs(10),
@@ -134,6 +137,15 @@ impl Builder {
     /// control slows the peer. Other connections are not affected.
     pub fn conn_input_limit(mut self, bytes: usize, frames: usize) -> Self {
         self.input.per_conn = Backlog::limit(bytes, frames);
+        self
+    }
+
+    /// The input rate each connection may sustain (default: unlimited). A connection
+    /// that sends faster is not read until its buckets refill: its data waits in the
+    /// kernel and TCP flow control slows the peer, so a flood costs the server no more
+    /// decoding and handling than `rate` allows, however fast the peer writes.
+    pub fn conn_input_rate(mut self, rate: InputRate) -> Self {
+        self.input_rate = Some(rate);
         self
     }
 
@@ -255,6 +267,7 @@ impl Builder {
                 Arc::clone(&self.codec),
                 Arc::clone(&counters),
                 self.limits,
+                self.input_rate,
                 self.app_idle.clone(),
             );
             let thread = spawn_essential(format!("{}-sub-{i}", self.name), move || reactor.run())

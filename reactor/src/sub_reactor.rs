@@ -12,6 +12,8 @@
 //! It may touch: its own connections and poll, the connections' shared halves (outbox,
 //! state, deadline), the worker pool's dispatch and counters.
 
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
 use std::io::{self, Read, Write};
 use std::net::Shutdown;
 use std::os::fd::AsRawFd;
@@ -32,6 +34,7 @@ use crate::connection::{Connection, Phase};
 use crate::counters::Counters;
 use crate::handle::ConnHandle;
 use crate::handler::Handler;
+use crate::input_rate::{InputRate, RateBucket};
 use crate::mailbox::{Event, Mailbox};
 use crate::notice::{Notice, Origin};
 use crate::source_limit::SourceTicket;
@@ -70,8 +73,13 @@ pub(crate) struct SubReactor<H: Handler> {
     codec: Arc<dyn Codec>,
     counters: Arc<Counters>,
     limits: PhaseLimits,
+    /// Each connection's allowed input rate, if the server limits it.
+    input_rate: Option<InputRate>,
     conns: Slab<Connection<H::Session>>,
     timers: TimerQueue,
+    /// Throttled connections by when they may be read again, `(at_ms, slot, id)`; each
+    /// connection at most once (its `throttled` flag), so bounded by the connections.
+    throttled: BinaryHeap<Reverse<(u64, usize, u64)>>,
     scratch: Box<[u8]>,
     notices: Vec<ReactorNotice>,
     /// Connections not reading because the pool is full (each one's own backlog is
@@ -93,10 +101,13 @@ impl<H: Handler> SubReactor<H> {
         codec: Arc<dyn Codec>,
         counters: Arc<Counters>,
         limits: PhaseLimits,
+        input_rate: Option<InputRate>,
         app_idle: Option<AppIdle>,
     ) -> Self {
         let timers = TimerQueue::new(Arc::clone(&counters));
         Self {
+            input_rate,
+            throttled: BinaryHeap::new(),
             poll,
             notifier,
             pool,
@@ -140,6 +151,7 @@ impl<H: Handler> SubReactor<H> {
             }
             self.drain_notices();
             self.fire_timers();
+            self.unthrottle();
             self.read_again();
             if self.stopping.is_some() && self.finish_shutdown() {
                 return;
@@ -151,10 +163,11 @@ impl<H: Handler> SubReactor<H> {
         if !self.to_read.is_empty() {
             return Some(Duration::ZERO);
         }
-        let mut timeout = self
-            .timers
-            .next_deadline()
-            .map(|at| Duration::from_millis(at.saturating_sub(clock::now_ms())));
+        let next = match (self.timers.next_deadline(), self.throttled.peek()) {
+            (Some(a), Some(Reverse((b, _, _)))) => Some(a.min(*b)),
+            (a, b) => a.or(b.map(|Reverse((at, _, _))| *at)),
+        };
+        let mut timeout = next.map(|at| Duration::from_millis(at.saturating_sub(clock::now_ms())));
         // Safety nets: resume wake-ups and shutdown progress are re-checked regularly.
         let cap = if self.stopping.is_some() {
             Some(Duration::from_millis(10))
@@ -380,7 +393,11 @@ impl<H: Handler> SubReactor<H> {
                     self.pause(slot);
                     return;
                 }
+                if self.over_rate(slot) {
+                    return;
+                }
             }
+            let conn = &mut self.conns[slot];
             match (&*conn.stream).read(&mut self.scratch) {
                 Ok(0) => {
                     self.on_eof(slot);
@@ -388,6 +405,9 @@ impl<H: Handler> SubReactor<H> {
                 }
                 Ok(n) => {
                     self.counters.read(n);
+                    if let Some(rate) = conn.rate.as_mut() {
+                        rate.charge(n, 0);
+                    }
                     if conn.dispatches_input() && !self.ingest(slot, n) {
                         return; // its backlog is full; `drained` resumes it
                     }
@@ -423,6 +443,7 @@ impl<H: Handler> SubReactor<H> {
         let codec = &*self.codec;
         let mut pos = 0;
         let mut error = None;
+        let mut decoded = 0;
         let full = self.pool.dispatch_input(&conn.mailbox, |room| {
             let mut frames = Vec::new();
             let mut cost = Backlog::default();
@@ -442,8 +463,12 @@ impl<H: Handler> SubReactor<H> {
                 }
             }
             self.counters.frames_in(frames.len());
+            decoded = frames.len();
             (frames, cost)
         });
+        if let Some(rate) = conn.rate.as_mut() {
+            rate.charge(0, decoded);
+        }
         if let Some(e) = error {
             conn.input = Vec::new();
             log::debug!("connection {} ({}): {e}", conn.shared.id, conn.shared.peer);
@@ -515,6 +540,41 @@ impl<H: Handler> SubReactor<H> {
         }
         let id = self.conns[slot].shared.id.get();
         self.to_read.push((slot, id));
+    }
+
+    /// True (and the connection throttled until its buckets refill) when it has sent
+    /// more than its input rate allows.
+    fn over_rate(&mut self, slot: usize) -> bool {
+        let (Some(rate), conn) = (self.input_rate, &mut self.conns[slot]) else {
+            return false;
+        };
+        let now = clock::now_ms();
+        let Some(wait) = conn
+            .rate
+            .get_or_insert_with(|| RateBucket::new(&rate, now))
+            .wait_ms(&rate, now)
+        else {
+            return false;
+        };
+        conn.throttled = true;
+        self.throttled
+            .push(Reverse((now + wait, slot, conn.shared.id.get())));
+        true
+    }
+
+    /// Reads throttled connections again once their time has come.
+    fn unthrottle(&mut self) {
+        let now = clock::now_ms();
+        while let Some(Reverse((at, slot, id))) = self.throttled.peek().copied() {
+            if at > now {
+                break;
+            }
+            self.throttled.pop();
+            if self.live(slot, id) {
+                self.conns[slot].throttled = false;
+                self.to_read.push((slot, id));
+            }
+        }
     }
 
     fn read_again(&mut self) {

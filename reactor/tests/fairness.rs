@@ -216,3 +216,62 @@ fn moving_deadlines_keep_one_timer_entry_per_connection() {
         .timers
         == 0));
 }
+
+/// Counts the bytes of the frames it handles.
+#[derive(Clone, Default)]
+struct Tally {
+    bytes: Arc<AtomicUsize>,
+}
+
+impl Handler for Tally {
+    type Session = ();
+    fn on_connect(&self, _conn: &ConnHandle) {}
+    fn on_frame(&self, conn: &ConnHandle, _s: &mut (), frame: Vec<u8>) {
+        if frame.first() == Some(&b'F') {
+            self.bytes.fetch_add(frame.len() + 4, Ordering::SeqCst);
+        } else {
+            conn.send(&frame);
+        }
+    }
+}
+
+#[test]
+fn a_connection_is_read_no_faster_than_its_input_rate() {
+    const RATE: f64 = 200_000.0;
+    let tally = Tally::default();
+    let server = start_with(
+        reactor::Server::builder().conn_input_rate(reactor::InputRate {
+            bytes_per_sec: RATE,
+            bytes_burst: RATE,
+            frames_per_sec: 1e9,
+            frames_burst: 1e9,
+        }),
+        tally.clone(),
+    );
+    let addr = server.local_addr().unwrap();
+    let stop = Arc::new(AtomicBool::new(false));
+    let started = Instant::now();
+    let flooder = flood(addr, 16 * 1024, Arc::clone(&stop));
+    let mut pinger = client(addr);
+    while started.elapsed() < Duration::from_secs(2) {
+        let sent = Instant::now();
+        pinger.write_all(&frame(b"ping")).unwrap();
+        assert_eq!(expect_frame(&mut pinger), b"ping");
+        assert!(sent.elapsed() < Duration::from_secs(1));
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    let read = tally.bytes.load(Ordering::SeqCst) as f64;
+    stop.store(true, Ordering::SeqCst);
+    flooder.join().unwrap();
+    // The burst, the rate over the time, and one read of slack; and not starved either.
+    let allowed = RATE + RATE * elapsed + 64.0 * 1024.0 + 16.0 * 1024.0;
+    assert!(
+        read <= allowed,
+        "read {read} bytes in {elapsed:.2} s, allowed {allowed}"
+    );
+    assert!(
+        read >= RATE * elapsed * 0.5,
+        "read only {read} bytes in {elapsed:.2} s"
+    );
+}

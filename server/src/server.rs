@@ -12,7 +12,7 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
-use reactor::{LengthPrefixed, Server};
+use reactor::{InputRate, LengthPrefixed, Server};
 
 use crate::app::{App, Settings};
 use crate::auth::{Argon2Params, PasswordHasher};
@@ -140,6 +140,12 @@ pub fn run(config: Config) -> Result<(), StartError> {
         .max_connections(max_connections)
         .max_connections_per_ip(s.max_connections_per_ip)
         .conn_input_limit(s.conn_input_bytes, s.conn_input_frames)
+        .conn_input_rate(InputRate {
+            bytes_per_sec: s.conn_input_bytes_per_sec as f64,
+            bytes_burst: 2.0 * s.conn_input_bytes_per_sec as f64,
+            frames_per_sec: 2.0 * f64::from(s.rate_limit_per_sec),
+            frames_burst: 2.0 * f64::from(s.rate_limit_burst),
+        })
         .queue_capacity(s.worker_queue)
         .queue_bytes(s.worker_queue_bytes)
         .shutdown_grace(s.shutdown_grace())
@@ -170,11 +176,12 @@ pub fn run(config: Config) -> Result<(), StartError> {
     );
     log::info!(
         "abuse limits: {} connections per address; input per connection {} B / {} \
-         requests, in total {} B / {}; password work {}/s burst {} per address, \
+         requests, at most {} B/s; in total {} B / {}; password work {}/s burst {} per address, \
          hashing backlog {} ms, {} failures before delays (at most {} s)",
         s.max_connections_per_ip,
         s.conn_input_bytes,
         s.conn_input_frames,
+        s.conn_input_bytes_per_sec,
         s.worker_queue_bytes,
         s.worker_queue,
         auth.password_rate_per_ip,

@@ -99,7 +99,9 @@ fn padded_login(size: usize) -> Vec<u8> {
 
 #[test]
 fn a_flood_of_big_frames_neither_stalls_others_nor_grows_memory() {
-    let server = production(&[]);
+    // The input rate (1 MiB/s by default) would slow the flood to a trickle; lift it so
+    // that the memory bounds are what stands against it.
+    let server = production(&[("server.conn_input_bytes_per_sec", "1073741824")]);
     let addr = server.addr();
     let pid = server.pid();
     let stop = Arc::new(AtomicBool::new(false));

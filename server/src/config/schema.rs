@@ -50,6 +50,10 @@ pub struct ServerConfig {
     pub conn_input_bytes: usize,
     /// Requests one connection may have waiting before the server stops reading it.
     pub conn_input_frames: usize,
+    /// Bytes per second one connection may send, sustained (bursts of twice that);
+    /// faster senders are read at this rate. Requests per second are limited likewise,
+    /// to twice `rate_limit_per_sec` (bursts of twice `rate_limit_burst`).
+    pub conn_input_bytes_per_sec: usize,
     /// Events that may wait for a handler thread, over all connections (at least 1).
     pub worker_queue: usize,
     /// Bytes of requests that may wait for a handler thread, over all connections.
@@ -80,6 +84,7 @@ impl Default for ServerConfig {
             max_connections_per_ip: 1024,
             conn_input_bytes: 256 * 1024,
             conn_input_frames: 1024,
+            conn_input_bytes_per_sec: 1024 * 1024,
             worker_queue: 65536,
             worker_queue_bytes: 256 * 1024 * 1024,
             login_timeout_secs: 30,

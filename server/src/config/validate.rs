@@ -149,6 +149,11 @@ impl Config {
             s.worker_queue_bytes,
         )?;
         self.range("server.conn_input_frames", s.conn_input_frames, 1, 1 << 20)?;
+        self.at_least(
+            "server.conn_input_bytes_per_sec",
+            s.conn_input_bytes_per_sec,
+            MIN_CONN_INPUT,
+        )?;
         self.at_least("server.login_timeout_secs", s.login_timeout_secs, 1)?;
         self.at_least("server.idle_timeout_secs", s.idle_timeout_secs, 1)?;
         self.at_least("server.rate_limit_per_sec", s.rate_limit_per_sec, 1)?;
@@ -355,6 +360,9 @@ mod tests {
             }),
             ("server.conn_input_bytes", |c| {
                 c.server.conn_input_bytes = 100
+            }),
+            ("server.conn_input_bytes_per_sec", |c| {
+                c.server.conn_input_bytes_per_sec = 10
             }),
             ("server.conn_input_frames", |c| {
                 c.server.conn_input_frames = 0
