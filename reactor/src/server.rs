@@ -24,7 +24,7 @@ use crate::loop_pool::LoopPool;
 use crate::notice::Origin;
 use crate::shutdown::ShutdownHandle;
 use crate::source_limit::SourceLimit;
-use crate::sub_reactor::{AppIdle, PhaseLimits, SubReactor, WAKER};
+use crate::sub_reactor::{AppIdle, PhaseLimits, ReactorSettings, SubReactor, WAKER};
 use crate::worker_pool::{InputLimits, WorkerPool};
 
 /// Configuration of a [`Server`]. Every setting has a default.
@@ -260,15 +260,18 @@ impl Builder {
             server.workers.push(thread);
         }
         for (i, (poll, notifier)) in polls.into_iter().zip(notifiers).enumerate() {
+            let settings = ReactorSettings {
+                codec: Arc::clone(&self.codec),
+                limits: self.limits,
+                input_rate: self.input_rate,
+                app_idle: self.app_idle.clone(),
+            };
             let reactor = SubReactor::new(
                 poll,
                 notifier,
                 Arc::clone(&pool),
-                Arc::clone(&self.codec),
                 Arc::clone(&counters),
-                self.limits,
-                self.input_rate,
-                self.app_idle.clone(),
+                settings,
             );
             let thread = spawn_essential(format!("{}-sub-{i}", self.name), move || reactor.run())
                 .map_err(Error::os("spawn a thread"))?;

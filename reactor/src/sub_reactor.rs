@@ -65,6 +65,15 @@ pub(crate) struct PhaseLimits {
     pub(crate) shutdown_grace: Duration,
 }
 
+/// What every sub-reactor of a server is configured with.
+#[derive(Clone)]
+pub(crate) struct ReactorSettings {
+    pub(crate) codec: Arc<dyn Codec>,
+    pub(crate) limits: PhaseLimits,
+    pub(crate) input_rate: Option<InputRate>,
+    pub(crate) app_idle: Option<AppIdle>,
+}
+
 /// One sub-reactor thread's state.
 pub(crate) struct SubReactor<H: Handler> {
     poll: Poll,
@@ -98,13 +107,16 @@ impl<H: Handler> SubReactor<H> {
         poll: Poll,
         notifier: Arc<ReactorInbox>,
         pool: Arc<WorkerPool<H>>,
-        codec: Arc<dyn Codec>,
         counters: Arc<Counters>,
-        limits: PhaseLimits,
-        input_rate: Option<InputRate>,
-        app_idle: Option<AppIdle>,
+        settings: ReactorSettings,
     ) -> Self {
         let timers = TimerQueue::new(Arc::clone(&counters));
+        let ReactorSettings {
+            codec,
+            limits,
+            input_rate,
+            app_idle,
+        } = settings;
         Self {
             input_rate,
             throttled: BinaryHeap::new(),
