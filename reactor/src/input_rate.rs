@@ -88,6 +88,6 @@ mod tests {
         assert_eq!(b.wait_ms(&rate, 250), Some(250));
         assert_eq!(b.wait_ms(&rate, 500), None);
         b.charge(0, 40);
-        assert_eq!(b.wait_ms(&rate, 500), Some(2500), "25 frames over at 10/s");
+        assert_eq!(b.wait_ms(&rate, 500), Some(2000), "20 frames over at 10/s");
     }
 }
