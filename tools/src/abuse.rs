@@ -20,6 +20,10 @@
 //! attack peak RSS ≤ no-attack peak RSS + [`RSS_ALLOWANCE_KIB`], 0 lost. A missed goal
 //! is reported, not an error; the run is *clean* (exit status 0) when every integrity
 //! check of the normal clients held in both phases.
+//! May touch: the client engine it starts and the connections of the run, the attackers
+//! it launches (stopped before it returns), the server's `/proc` status (VmRSS, read
+//! only), the process's RLIMIT_NOFILE, progress bars on stderr; the caller prints the
+//! report it returns.
 
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
@@ -32,6 +36,7 @@ use crate::accounts::raise_nofile;
 use crate::args::{AbusePlan, Pace, Resolved};
 use crate::attack::{self, attacker_ip, kind_counts, Attack, AttackReport};
 use crate::client::{Engine, Health};
+use crate::dialect::Wire;
 use crate::error::LoadError;
 use crate::pinger::{PingStats, Pinger};
 use crate::relay::phase::{Outcome, Relay};
@@ -39,7 +44,6 @@ use crate::relay::setup::{self, Fleet};
 use crate::report::{counts_line, num1, Report, Table};
 use crate::rss::{RssSampler, RssSummary};
 use crate::stats::Percentiles;
-use crate::wire::Wire;
 
 /// Goal: the attack phase's p99 send→delivery at most this many times the no-attack p99.
 pub const P99_FACTOR: f64 = 1.5;

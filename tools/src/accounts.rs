@@ -8,6 +8,11 @@
 //!   (source, destination) pair's ~28k ephemeral ports are never the limit.
 //! * [`register_bulk`]: registers a range of generated users over a few pipelined
 //!   connections (untimed set-up work for the scenarios).
+//!
+//! An account's `register` and `login` requests are `proto::Request`s
+//! ([`Accounts::register_request`], [`Accounts::login_request`]).
+//! May touch: the connections [`register_bulk`] opens itself; the process's
+//! RLIMIT_NOFILE ([`raise_nofile`]).
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::ops::Range;
@@ -16,13 +21,14 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use indicatif::ProgressBar;
+use proto::{Credentials, ErrorCode, Request};
 use serde_json::{json, Value};
 
 use crate::client::{wait_until, CountPushes, Delayer, Engine, Failure, Peer, Retry};
+use crate::dialect::Wire;
 use crate::error::LoadError;
 use crate::report::num1;
 use crate::stats::Counts;
-use crate::wire::{fields, Wire};
 
 /// Password of generated users unless `--password` says otherwise.
 pub const DEFAULT_PASSWORD: &str = "chatload-password";
@@ -63,10 +69,7 @@ pub fn validate_prefix(prefix: &str) -> Result<(), String> {
             prefix.len()
         ));
     }
-    if !prefix
-        .bytes()
-        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'))
-    {
+    if !proto::request::valid_username(prefix) {
         return Err("--prefix may contain only A-Z a-z 0-9 _ . -".into());
     }
     Ok(())
@@ -116,12 +119,26 @@ impl Accounts {
         matches!(self, Accounts::Generated { .. })
     }
 
-    /// The `login` request fields for account `i`.
-    pub fn login_fields(&self, i: usize) -> serde_json::Map<String, Value> {
-        fields([
-            ("username", Value::from(self.username(i))),
-            ("password", Value::from(self.password())),
-        ])
+    /// The `register` request of account `i`.
+    pub fn register_request(&self, i: usize) -> Request {
+        Request::Register {
+            username: self.username(i),
+            password: self.password().into(),
+            nickname: None,
+            email: None,
+        }
+    }
+
+    /// The password `login` request of account `i`; `push: false` makes a connection
+    /// that gets no pushes.
+    pub fn login_request(&self, i: usize, push: bool) -> Request {
+        Request::Login {
+            credentials: Credentials::Password {
+                username: self.username(i),
+                password: self.password().into(),
+            },
+            push,
+        }
     }
 }
 
@@ -192,24 +209,19 @@ fn register_next(bulk: &Arc<Bulk>, peer: &Arc<Peer>) {
     if i >= bulk.end {
         return;
     }
-    let req = fields([
-        ("username", Value::from(bulk.accounts.username(i))),
-        ("password", Value::from(bulk.accounts.password())),
-    ]);
     let b = Arc::clone(bulk);
-    bulk.retry.request_json(
+    bulk.retry.request(
         peer,
-        "register",
-        req,
+        bulk.accounts.register_request(i),
         Box::new(move |peer, outcome| {
             match outcome {
                 Ok(_) => {
                     b.created.fetch_add(1, Ordering::Relaxed);
                 }
-                Err(Failure::Server(e)) if e.code == "user_exists" => {
+                Err(Failure::Server(e)) if e.code == ErrorCode::UserExists => {
                     b.existed.fetch_add(1, Ordering::Relaxed);
                 }
-                Err(Failure::Server(e)) => b.failed.inc(&e.code),
+                Err(Failure::Server(e)) => b.failed.inc(e.code.as_str()),
                 Err(Failure::Closed) => b.failed.inc("closed"),
             }
             b.finished.fetch_add(1, Ordering::Relaxed);
@@ -351,6 +363,19 @@ mod tests {
         assert!(gen.username(999_999).len() <= 32);
         assert_eq!(Accounts::Demo.username(0), "demo00001");
         assert_eq!(Accounts::Demo.username(4999), "demo05000");
+        let login: Value =
+            serde_json::from_slice(&Accounts::Demo.login_request(0, false).encode(Some(1)))
+                .unwrap();
+        assert_eq!(
+            login,
+            json!({"type": "login", "seq": 1, "username": "demo00001",
+                   "password": DEMO_PASSWORD, "push": false})
+        );
+        let reg: Value = serde_json::from_slice(&gen.register_request(3).encode(None)).unwrap();
+        assert_eq!(
+            reg,
+            json!({"type": "register", "username": format!("{p}_3"), "password": DEFAULT_PASSWORD})
+        );
 
         let lo: SocketAddr = "127.0.0.1:12345".parse().unwrap();
         assert_eq!(

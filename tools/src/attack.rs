@@ -21,6 +21,12 @@
 //! loop ends by itself: on [`Attack::stop`], or at the time limit given to [`launch`].
 //! Sockets are plain non-blocking ones ([`crate::rawconn`]), polled every [`TICK`], so a
 //! stop is seen within a tick (plus a connect in progress, at most [`CONNECT_TIMEOUT`]).
+//!
+//! The frames are built from `proto::Request` (a `login` with a wrong password); a big
+//! frame breaks the rules on purpose with an unknown `pad` field, and a half-open one is
+//! raw bytes. What the server answers is read through [`crate::wire`] (hence `proto`).
+//! May touch: the sockets and threads of its attackers (all ended by [`Attack::stop`]
+//! or the time limit), and their counters.
 
 use std::collections::BTreeMap;
 use std::io::{self, Read, Write};
@@ -30,6 +36,7 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+use proto::{Credentials, ErrorCode, Request};
 use serde_json::{json, Value};
 
 use crate::client::spread;
@@ -142,18 +149,29 @@ fn framed(body: &[u8]) -> Vec<u8> {
     out
 }
 
+/// A `login` (no `seq`) as a made-up user with the wrong password.
+fn wrong_login(seed: u64) -> Request {
+    Request::Login {
+        credentials: Credentials::Password {
+            username: made_up_user(seed),
+            password: WRONG_PASSWORD.into(),
+        },
+        push: true,
+    }
+}
+
 /// The body of a big frame: a `login` with a wrong password and a `pad` field (unknown
 /// to the server, so ignored) that brings it to exactly [`BIG_BODY`] bytes.
 pub fn big_login(seed: u64) -> Vec<u8> {
-    let head = format!(
-        r#"{{"type":"login","username":"{}","password":"{WRONG_PASSWORD}","pad":""#,
-        made_up_user(seed)
-    );
-    let tail = r#""}"#;
-    let mut body = head.into_bytes();
-    body.resize(BIG_BODY - tail.len(), b'x');
-    body.extend_from_slice(tail.as_bytes());
-    body
+    let login = wrong_login(seed);
+    let mut body = login.fields();
+    body.insert("type".into(), Value::from(login.op().name()));
+    body.insert("pad".into(), Value::from(""));
+    // `x` needs no escaping: each one adds exactly one byte.
+    let bare = serde_json::to_vec(&body).map_or(0, |b| b.len());
+    let pad = "x".repeat(BIG_BODY.saturating_sub(bare));
+    body.insert("pad".into(), Value::from(pad));
+    serde_json::to_vec(&body).unwrap_or_default()
 }
 
 /// `n` framed `login` requests of equal length (made-up user names, a wrong password),
@@ -162,11 +180,8 @@ pub fn pipeline_burst(seed: u64, n: usize) -> (Vec<u8>, usize) {
     let mut out = Vec::new();
     let mut len = 0;
     for k in 0..n as u64 {
-        let body = format!(
-            r#"{{"type":"login","username":"{}","password":"{WRONG_PASSWORD}"}}"#,
-            made_up_user(seed.wrapping_add(k.wrapping_mul(0x2545_F491_4F6C_DD1D)))
-        );
-        let frame = framed(body.as_bytes());
+        let login = wrong_login(seed.wrapping_add(k.wrapping_mul(0x2545_F491_4F6C_DD1D)));
+        let frame = framed(&login.encode(None));
         len = frame.len();
         out.extend_from_slice(&frame);
     }
@@ -458,7 +473,7 @@ impl FrameTally {
             let body = &self.buf[at + 4..at + 4 + len];
             self.frames += 1;
             let key = match Frame::decode_json(body) {
-                Ok(f) => f.error_code().unwrap_or("ok").to_string(),
+                Ok(f) => f.error_code().map_or("ok", ErrorCode::as_str).to_string(),
                 Err(_) => "unreadable".to_string(),
             };
             *self.codes.entry(key).or_insert(0) += 1;
@@ -684,6 +699,12 @@ mod tests {
         assert_eq!(v["type"], "login");
         assert_eq!(v["password"], WRONG_PASSWORD);
         assert!(v["username"].as_str().unwrap().starts_with("atk"));
+        assert!(v["pad"].as_str().unwrap().len() > 60_000);
+        // Apart from the padding, the frame is the login proto encodes.
+        let mut bare = v.as_object().unwrap().clone();
+        bare.remove("pad");
+        let login: Value = serde_json::from_slice(&wrong_login(7).encode(None)).unwrap();
+        assert_eq!(Value::Object(bare), login);
 
         let (burst, len) = pipeline_burst(9, 100);
         assert_eq!(burst.len(), 100 * len);
@@ -709,10 +730,11 @@ mod tests {
         let mut t = FrameTally::default();
         let mut stream = Vec::new();
         for body in [
-            &br#"{"type":"login","ok":false,"error":{"code":"rate_limited","retry_after_ms":300}}"#
+            &br#"{"type":"login","ok":false,"error":{"code":"rate_limited","message":"x","retry_after_ms":300}}"#
                 [..],
-            br#"{"type":"error","ok":false,"error":{"code":"server_full"}}"#,
+            br#"{"type":"error","ok":false,"error":{"code":"server_full","message":"x"}}"#,
             br#"{"type":"ping","ok":true,"ts":1}"#,
+            br#"{"type":"login","ok":false,"error":{"code":"no_such_code","message":"x"}}"#,
         ] {
             stream.extend_from_slice(&framed(body));
         }
@@ -720,15 +742,17 @@ mod tests {
             t.buf.extend_from_slice(piece);
             t.parse();
         }
-        assert_eq!(t.frames, 3);
+        assert_eq!(t.frames, 4);
         assert!(t.buf.is_empty());
         let k = KindStats::default();
         t.flush(&k);
-        assert_eq!(k.frames_in.load(Ordering::Relaxed), 3);
+        assert_eq!(k.frames_in.load(Ordering::Relaxed), 4);
         let codes = k.errors.snapshot();
         assert_eq!(codes.get("rate_limited"), Some(&1));
         assert_eq!(codes.get("server_full"), Some(&1));
         assert_eq!(codes.get("ok"), Some(&1));
+        // A code the contract does not have is not a frame proto can read.
+        assert_eq!(codes.get("unreadable"), Some(&1));
 
         let mut bad = FrameTally::default();
         bad.buf.extend_from_slice(&u32::MAX.to_be_bytes());

@@ -18,6 +18,12 @@
 //!   closes, every pending request's callback runs with [`Failure::Closed`].
 //! * Callbacks run on the engine's worker threads, one at a time per connection; they
 //!   may send more requests (the state lock is never held while a callback runs).
+//! * Requests are `proto::Request`s ([`Peer::send_request`], [`Retry::request`]) or, for
+//!   what the floor dialect can say too, encoded by the connection's [`Wire`]; bodies are
+//!   decoded by it into a [`Frame`]. [`Retry`] re-sends a request after a retryable error.
+//!
+//! May touch: its own connections (sending, closing) and the [`Health`] counters; the
+//! scenario's state only through the callbacks and the [`PushSink`] it is given.
 
 use std::collections::{HashMap, VecDeque};
 use std::io;
@@ -27,12 +33,14 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
+use proto::{ChatError, ErrorCode, Op, Request};
 use reactor::{CloseReason, ConnHandle, ConnId, FrameError, Handler, LengthPrefixed, Server};
-use serde_json::{Map, Value};
+use serde_json::Value;
 
+use crate::dialect::Wire;
 use crate::error::LoadError;
 use crate::stats::Counts;
-use crate::wire::{encode_request, Frame, Wire};
+use crate::wire::{self, Frame};
 
 /// Largest frame chatload's codec accepts: far above the contract's 64 KiB, so that an
 /// oversized frame is decoded and counted (`malformed.too_large`) instead of closing.
@@ -104,9 +112,18 @@ pub enum Failure {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ServerError {
     /// The error code (`not_friends`, `rate_limited`, ...).
-    pub code: String,
-    /// The server's `retry_after_ms`, when it gave one (see [`crate::wire::ErrorBody`]).
+    pub code: ErrorCode,
+    /// The server's `retry_after_ms`, when it gave one (see [`crate::wire::retry_after`]).
     pub retry_after: Option<Duration>,
+}
+
+impl From<&ChatError> for ServerError {
+    fn from(e: &ChatError) -> Self {
+        ServerError {
+            code: e.code,
+            retry_after: wire::retry_after(e),
+        }
+    }
 }
 
 /// The answer to a request: the response frame, or why there is none.
@@ -137,7 +154,7 @@ impl PushSink for CountPushes {
 
 struct Pending {
     seq: u64,
-    op: &'static str,
+    op: Op,
     done: Done,
 }
 
@@ -194,19 +211,19 @@ impl Peer {
         self.wire
     }
 
-    /// Sends a request built by `encode(buf, seq)`; `done` runs with its outcome.
-    /// Returns false (after running `done` with [`Failure::Closed`]) if it was not sent.
+    /// Sends a request of operation `op` whose body `encode(seq)` gives, in this
+    /// connection's dialect; `done` runs with its outcome. Returns false (after running
+    /// `done` with [`Failure::Closed`]) if it was not sent.
     pub fn request(
         self: &Arc<Self>,
-        op: &'static str,
-        encode: impl FnOnce(&mut Vec<u8>, u64),
+        op: Op,
+        encode: impl FnOnce(u64) -> Vec<u8>,
         done: Done,
     ) -> bool {
         let mut st = self.state.lock();
         if !self.is_closed() {
             let seq = st.next_seq;
-            let mut buf = Vec::with_capacity(160);
-            encode(&mut buf, seq);
+            let buf = encode(seq);
             // Sent under the state lock: the wire order of requests is the queue's order.
             if self.conn.send(&buf) {
                 st.next_seq += 1;
@@ -219,20 +236,15 @@ impl Peer {
         false
     }
 
-    /// Sends a JSON request `{"type": op, "seq": .., ...fields}`.
-    pub fn request_json(
-        self: &Arc<Self>,
-        op: &'static str,
-        fields: Map<String, Value>,
-        done: Done,
-    ) -> bool {
-        self.request(op, |buf, seq| encode_request(buf, op, seq, fields), done)
+    /// Sends a JSON request (`proto`'s encoding, with the next `seq`).
+    pub fn send_request(self: &Arc<Self>, request: &Request, done: Done) -> bool {
+        self.request(request.op(), |seq| request.encode(Some(seq)), done)
     }
 
     /// Sends a `ping` in this connection's dialect.
     pub fn ping(self: &Arc<Self>, done: Done) -> bool {
         let wire = self.wire;
-        self.request("ping", |buf, seq| wire.encode_ping(buf, seq), done)
+        self.request(Op::Ping, |seq| wire.encode_ping(seq), done)
     }
 
     fn on_frame(self: &Arc<Self>, body: Vec<u8>) {
@@ -250,7 +262,7 @@ impl Peer {
         }
         let Some(seq) = frame.seq else {
             // A frame-level error (`type: "error"`, e.g. `server_full`): answers no request.
-            let code = frame.error_code().unwrap_or("none");
+            let code = frame.error_code().map_or("none", ErrorCode::as_str);
             self.health.errors.inc(&format!("{}:{code}", frame.kind));
             self.health.anomalies.inc("reply_without_seq");
             return;
@@ -271,18 +283,18 @@ impl Peer {
             self.health.anomalies.inc("unexpected_reply");
             return;
         };
-        if frame.kind != p.op {
+        if frame.kind != p.op.name() {
             self.health.anomalies.inc("wrong_op");
         }
-        let outcome = if frame.ok == Some(true) {
-            Ok(frame)
-        } else {
-            let code = frame.error_code().unwrap_or("none").to_string();
-            self.health.errors.inc(&format!("{}:{code}", p.op));
-            Err(Failure::Server(ServerError {
-                code,
-                retry_after: frame.retry_after(),
-            }))
+        // Decoding guarantees that `ok: false` carries an error.
+        let outcome = match (frame.ok, &frame.error) {
+            (Some(false), Some(error)) => {
+                self.health
+                    .errors
+                    .inc(&format!("{}:{}", p.op.name(), error.code));
+                Err(Failure::Server(ServerError::from(error)))
+            }
+            _ => Ok(frame),
         };
         (p.done)(self, outcome);
     }
@@ -501,11 +513,6 @@ impl Delayer {
     }
 }
 
-/// Error codes after which the contract says a client may simply retry.
-pub fn retryable(code: &str) -> bool {
-    matches!(code, "server_busy" | "rate_limited")
-}
-
 /// A pseudo-random value in `0..n` (0 when `n` is 0) from `seed` (splitmix64): jitter
 /// and made-up user names do not need a real random generator, only values that differ
 /// from one seed to the next.
@@ -547,7 +554,8 @@ pub fn retry_delay(hint: Option<Duration>, backoff: Duration, seed: u64) -> Dura
     base + Duration::from_micros(jitter_us)
 }
 
-/// How set-up requests are retried on [`retryable`] errors.
+/// How set-up requests are retried on errors the contract says a client may simply
+/// retry after ([`ErrorCode::is_retryable`]: `server_busy`, `rate_limited`).
 #[derive(Clone)]
 pub struct Retry {
     /// Runs the delayed attempts.
@@ -578,18 +586,13 @@ impl Retry {
         }
     }
 
-    /// Sends a JSON request and re-sends it (same fields) after a `server_busy` or
-    /// `rate_limited` answer: after the server's `retry_after_ms` (plus jitter) when it
-    /// gives one, else with exponential back-off; `done` sees the last outcome.
-    pub fn request_json(
-        &self,
-        peer: &Arc<Peer>,
-        op: &'static str,
-        fields: Map<String, Value>,
-        done: Done,
-    ) {
+    /// Sends a JSON request and re-sends it (the same request, a new `seq`) after a
+    /// `server_busy` or `rate_limited` answer: after the server's `retry_after_ms` (plus
+    /// jitter) when it gives one, else with exponential back-off; `done` sees the last
+    /// outcome.
+    pub fn request(&self, peer: &Arc<Peer>, request: Request, done: Done) {
         let first = Instant::now();
-        self.attempt(Arc::clone(peer), op, fields, 1, self.backoff, first, done);
+        self.attempt(Arc::clone(peer), request, 1, self.backoff, first, done);
     }
 
     /// Whether attempt `n` (just failed with `hint`) may be followed by one after `delay`.
@@ -600,25 +603,22 @@ impl Retry {
         }
     }
 
-    #[allow(clippy::too_many_arguments)]
     fn attempt(
         &self,
         peer: Arc<Peer>,
-        op: &'static str,
-        fields: Map<String, Value>,
+        request: Request,
         n: u32,
         backoff: Duration,
         first: Instant,
         done: Done,
     ) {
-        let again = fields.clone();
         let retry = self.clone();
-        peer.request_json(
-            op,
-            fields,
+        let sent = request.clone();
+        peer.send_request(
+            &sent,
             Box::new(move |peer, outcome| {
                 let hint = match &outcome {
-                    Err(Failure::Server(e)) if retryable(&e.code) => Some(e.retry_after),
+                    Err(Failure::Server(e)) if e.code.is_retryable() => Some(e.retry_after),
                     _ => None,
                 };
                 let Some(hint) = hint else {
@@ -635,7 +635,7 @@ impl Retry {
                 let peer = Arc::clone(peer);
                 let r = retry.clone();
                 retry.delayer.after(delay, move || {
-                    r.attempt(peer, op, again, n + 1, next_backoff, first, done)
+                    r.attempt(peer, request, n + 1, next_backoff, first, done)
                 });
             }),
         );

@@ -20,6 +20,11 @@
 //!
 //! A child prints JSON lines only: `progress` events while logging in, `ready`, then
 //! `result` once told to stop (or when its stdin closes).
+//!
+//! Logins are `proto::Request`s ([`crate::accounts::Accounts::login_request`]).
+//! May touch: the connections it opens, the child processes it starts (their stdin and
+//! stdout), its own stdin and stdout (as a child), the server's `/proc` status (VmRSS,
+//! read only), the process's RLIMIT_NOFILE, and its own counters.
 
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Child, ChildStdin, Command, Stdio};
@@ -36,11 +41,11 @@ use crate::args::{ConnsArgs, ConnsPlan, Resolved};
 use crate::client::{
     wait_until, CountPushes, Delayer, Engine, Failure, Health, Peer, PushSink, Retry,
 };
+use crate::dialect::Wire;
 use crate::error::LoadError;
 use crate::report::{bar, counts_line, emit_json, num1, Report, Table};
 use crate::rss::vmrss_kib;
 use crate::stats::{self, add_json_counts, Counts, Percentiles, Recorder};
-use crate::wire::Wire;
 
 /// How long the final ping round may take.
 const FINAL_PING_TIMEOUT: Duration = Duration::from_secs(30);
@@ -113,10 +118,9 @@ impl Holder {
             };
             self.in_setup.fetch_add(1, Ordering::Relaxed);
             let h = Arc::clone(self);
-            retry.request_json(
+            retry.request(
                 &peer,
-                "login",
-                accounts.login_fields(i),
+                accounts.login_request(i, true),
                 Box::new(move |peer, outcome| {
                     match outcome {
                         Ok(f) if f.user_id.is_some() => {
@@ -125,7 +129,7 @@ impl Holder {
                             h.logged_in.fetch_add(1, Ordering::Relaxed);
                         }
                         Ok(_) => h.failed.inc("no_user_id"),
-                        Err(Failure::Server(e)) => h.failed.inc(&e.code),
+                        Err(Failure::Server(e)) => h.failed.inc(e.code.as_str()),
                         Err(Failure::Closed) => h.failed.inc("closed"),
                     }
                     h.in_setup.fetch_sub(1, Ordering::Relaxed);

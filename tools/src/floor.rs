@@ -21,10 +21,18 @@
 //!
 //! chatload's payload is `cmid_len:u8 cmid text`: the `client_msg_id` (which carries the
 //! send time, as in JSON mode) then the text padding, so both modes move similar bytes.
+//! Error codes are the chat protocol's (`proto::ErrorCode`, by wire name).
+//!
+//! Both sides live here: the client encoders and [`decode_reply`], which decodes a server
+//! frame into the same [`Frame`] a JSON `send_message` ack or `message` push would fill
+//! (so the scenarios read both dialects alike); and the server's [`parse_request`] and
+//! encoders (`relay_floor`). Connections pick this dialect through `dialect::Wire`.
+//! May touch: nothing; plain values and bytes.
 
+use proto::{ChatError, ErrorCode};
 use serde_json::Value;
 
-use crate::wire::{ErrorBody, Frame, Malformed};
+use crate::wire::{Frame, Malformed};
 
 /// Log in (client to server).
 pub const OP_LOGIN: u8 = b'L';
@@ -111,32 +119,35 @@ pub fn parse_request(body: &[u8]) -> Result<Request<'_>, (u64, u8)> {
     }
 }
 
-/// Client: appends an `L` request.
-pub fn encode_login(out: &mut Vec<u8>, seq: u64, user: u32) {
+/// Client: an `L` request.
+pub fn encode_login(seq: u64, user: u32) -> Vec<u8> {
+    let mut out = Vec::with_capacity(13);
     out.push(OP_LOGIN);
     out.extend_from_slice(&seq.to_be_bytes());
     out.extend_from_slice(&user.to_be_bytes());
+    out
 }
 
-/// Client: appends an `S` request carrying chatload's payload (`client_msg_id`, text).
-/// Ids above `u32::MAX` and `client_msg_id`s above 255 bytes are truncated.
-pub fn encode_send(out: &mut Vec<u8>, seq: u64, to: u64, client_msg_id: &str, text: &str) {
+/// Client: an `S` request carrying chatload's payload (`client_msg_id`, text). Ids
+/// above `u32::MAX` and `client_msg_id`s above 255 bytes are truncated.
+pub fn encode_send(seq: u64, to: u64, client_msg_id: &str, text: &str) -> Vec<u8> {
+    let cmid = &client_msg_id.as_bytes()[..client_msg_id.len().min(255)];
+    let mut out = Vec::with_capacity(14 + cmid.len() + text.len());
     out.push(OP_SEND);
     out.extend_from_slice(&seq.to_be_bytes());
     out.extend_from_slice(&(to.min(u64::from(u32::MAX)) as u32).to_be_bytes());
-    let cmid = &client_msg_id.as_bytes()[..client_msg_id.len().min(255)];
     out.push(cmid.len() as u8);
     out.extend_from_slice(cmid);
     out.extend_from_slice(text.as_bytes());
+    out
 }
 
-/// Client: appends a `P` request.
-pub fn encode_ping(out: &mut Vec<u8>, seq: u64) {
-    out.push(OP_PING);
-    out.extend_from_slice(&seq.to_be_bytes());
+/// Client: a `P` request.
+pub fn encode_ping(seq: u64) -> Vec<u8> {
+    encode_done(OP_PING, seq)
 }
 
-/// Server: a one-field response (`l` or `p`).
+/// A one-field frame: the server's `l` or `p` response (or the client's `P`).
 pub fn encode_done(reply: u8, seq: u64) -> Vec<u8> {
     let mut out = Vec::with_capacity(9);
     out.push(reply);
@@ -154,7 +165,8 @@ pub fn encode_ack(seq: u64, msg_id: u64) -> Vec<u8> {
 }
 
 /// Server: an error response to request `op`.
-pub fn encode_error(seq: u64, op: u8, code: &str) -> Vec<u8> {
+pub fn encode_error(seq: u64, op: u8, code: ErrorCode) -> Vec<u8> {
+    let code = code.as_str();
     let mut out = Vec::with_capacity(10 + code.len());
     out.push(R_ERROR);
     out.extend_from_slice(&seq.to_be_bytes());
@@ -182,7 +194,14 @@ fn op_name(op: u8) -> &'static str {
     }
 }
 
+/// The error code a floor error names (the chat protocol's wire names).
+fn code_named(name: &[u8]) -> Option<ErrorCode> {
+    let name = std::str::from_utf8(name).ok()?;
+    serde_json::from_value(Value::from(name)).ok()
+}
+
 /// Client: decodes a server frame into the [`Frame`] a JSON server would have produced.
+/// An error naming no code of the chat protocol is `floor_unknown_code`.
 pub fn decode_reply(body: &[u8]) -> Result<Frame, Malformed> {
     let short = Malformed::Rule("floor_short_frame");
     let op = *body.first().ok_or(Malformed::Rule("floor_empty_frame"))?;
@@ -207,11 +226,8 @@ pub fn decode_reply(body: &[u8]) -> Result<Frame, Malformed> {
             let seq = u64_at(body, 1).ok_or(short)?;
             let mut f = reply(op_name(body[9]), seq);
             f.ok = Some(false);
-            f.error = Some(ErrorBody {
-                code: String::from_utf8_lossy(&body[10..]).into_owned(),
-                message: None,
-                retry_after_ms: None,
-            });
+            let code = code_named(&body[10..]).ok_or(Malformed::Rule("floor_unknown_code"))?;
+            f.error = Some(ChatError::new(code, ""));
             Ok(f)
         }
         R_MESSAGE if body.len() >= 14 => {
@@ -224,7 +240,7 @@ pub fn decode_reply(body: &[u8]) -> Result<Frame, Malformed> {
             Ok(Frame {
                 kind: "message".into(),
                 msg_id: Some(msg_id),
-                from: Some(Value::from(from)),
+                from: Some(u64::from(from)),
                 client_msg_id: Some(String::from_utf8_lossy(cmid).into_owned()),
                 ..Frame::default()
             })
@@ -239,15 +255,14 @@ mod tests {
 
     #[test]
     fn requests_and_replies_round_trip() {
-        let mut buf = Vec::new();
-        encode_send(&mut buf, 9, 4, "12.345", "hello");
+        let buf = encode_send(9, 4, "12.345", "hello");
         let Ok(Request::Send { seq, to, payload }) = parse_request(&buf) else {
             panic!("not a send: {buf:?}");
         };
         assert_eq!((seq, to), (9, 4));
         let push = decode_reply(&encode_push(77, 3, payload)).unwrap();
         assert_eq!(push.msg_id, Some(77));
-        assert_eq!(push.from_id(), Some(3));
+        assert_eq!(push.from, Some(3));
         assert_eq!(push.client_msg_id.as_deref(), Some("12.345"));
         assert!(!push.is_reply());
 
@@ -256,16 +271,22 @@ mod tests {
             (ack.kind.as_str(), ack.seq, ack.msg_id),
             ("send_message", Some(9), Some(77))
         );
-        let err = decode_reply(&encode_error(5, OP_SEND, "no_such_user")).unwrap();
-        assert_eq!(err.error_code(), Some("no_such_user"));
+        let err = decode_reply(&encode_error(5, OP_SEND, ErrorCode::NoSuchUser)).unwrap();
+        assert_eq!(err.error_code(), Some(ErrorCode::NoSuchUser));
         assert_eq!(err.ok, Some(false));
+        let mut odd = encode_error(5, OP_SEND, ErrorCode::NoSuchUser);
+        odd.truncate(10);
+        odd.extend_from_slice(b"no_such_thing");
+        assert_eq!(
+            decode_reply(&odd).unwrap_err(),
+            Malformed::Rule("floor_unknown_code")
+        );
 
-        buf.clear();
-        encode_login(&mut buf, 1, 42);
-        assert_eq!(parse_request(&buf), Ok(Request::Login { seq: 1, user: 42 }));
-        buf.clear();
-        encode_ping(&mut buf, 2);
-        assert_eq!(parse_request(&buf), Ok(Request::Ping { seq: 2 }));
+        assert_eq!(
+            parse_request(&encode_login(1, 42)),
+            Ok(Request::Login { seq: 1, user: 42 })
+        );
+        assert_eq!(parse_request(&encode_ping(2)), Ok(Request::Ping { seq: 2 }));
         assert_eq!(decode_reply(&encode_done(R_PONG, 2)).unwrap().kind, "ping");
     }
 

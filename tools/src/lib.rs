@@ -4,14 +4,20 @@
 //! `chatload` drives `startserv` over the wire contract (`/work/shared/protocol.md`) with
 //! the project's own reactor engine used as a client: one engine, many outgoing
 //! connections, callbacks on worker threads. Its subcommands live in the binary
-//! (`src/bin/chatload.rs`); everything they share is in this library.
+//! (`src/bin/chatload.rs`); everything they share is in this library. The protocol's
+//! one typed definition is the `proto` crate: every JSON request chatload sends is a
+//! `proto::Request`, and every JSON frame it reads is read as a `proto` response or
+//! push.
 //!
-//! Layout, one concept per file:
-//! * [`wire`]: what travels on a connection: JSON requests chatload sends, and
-//!   [`wire::Frame`], the decoded form of every frame the server sends (responses and
-//!   pushes), with the checks that make a frame malformed.
+//! Layout, one concept per file (the dialect files import in one direction:
+//! `dialect` → `floor` → `wire`):
+//! * [`wire`]: [`wire::Frame`], the decoded form of every frame the server sends
+//!   (responses and pushes), read from JSON through `proto`, with the checks that make a
+//!   frame [`wire::Malformed`].
 //! * [`floor`]: the minimal binary protocol spoken to `relay_floor` (`chatload relay
-//!   --floor`), encoder and decoder on both sides.
+//!   --floor`), encoder and decoder on both sides; decodes into [`wire::Frame`].
+//! * [`dialect`]: [`dialect::Wire`], the dialect of a connection (JSON or floor), which
+//!   sends encoding and decoding to one or the other.
 //! * [`client`]: [`client::Engine`] (the reactor in client mode) and [`client::Peer`] (one
 //!   connection: pipelined requests matched to responses by `seq`, pushes handed to a
 //!   [`client::PushSink`], every anomaly counted in [`client::Health`], never a panic).
@@ -35,6 +41,8 @@
 //! * [`report`]: the summary table (stderr), the final JSON line (stdout), progress bars.
 //! * [`args`]: command-line options shared by the subcommands and their validation.
 //! * [`error`]: why a run stops ([`error::LoadError`]).
+//!
+//! May touch: nothing itself; each module says what it may touch.
 
 #![deny(missing_docs)]
 
@@ -45,6 +53,7 @@ pub mod args;
 pub mod attack;
 pub mod client;
 pub mod conns;
+pub mod dialect;
 pub mod error;
 pub mod floor;
 pub mod ledger;

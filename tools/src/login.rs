@@ -12,6 +12,10 @@
 //! retries. Reported: success rate, failures by cause, retries, latency percentiles,
 //! and logins/s (the successes divided by the time from the first connect to the last
 //! success).
+//!
+//! Logins are `proto::Request`s ([`crate::accounts::Accounts::login_request`]).
+//! May touch: the connections it opens (closed at the end), the process's
+//! RLIMIT_NOFILE, progress bars on stderr, and its own counters.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -22,10 +26,10 @@ use serde_json::{json, Value};
 use crate::accounts::{raise_nofile, register_bulk, source_addr, Accounts, BulkPlan};
 use crate::args::{LoginArgs, Resolved};
 use crate::client::{wait_until, CountPushes, Delayer, Engine, Failure, Health, PushSink, Retry};
+use crate::dialect::Wire;
 use crate::error::LoadError;
 use crate::report::{bar, counts_line, num1, Report, Table};
 use crate::stats::{Counts, Percentiles, Recorder};
-use crate::wire::Wire;
 
 /// File descriptors kept for the engine itself when checking `--conns` against the limit.
 const FD_MARGIN: u64 = 64;
@@ -113,10 +117,9 @@ fn storm(
         };
         let s = Arc::clone(&st);
         let pb = pb.clone();
-        retry.request_json(
+        retry.request(
             &peer,
-            "login",
-            accounts.login_fields(i),
+            accounts.login_request(i, true),
             Box::new(move |_, outcome| {
                 match outcome {
                     Ok(f) if f.user_id.is_some() => {
@@ -126,7 +129,7 @@ fn storm(
                             .fetch_max(s.start.elapsed().as_micros() as u64, Ordering::Relaxed);
                     }
                     Ok(_) => s.failed.inc("no_user_id"),
-                    Err(Failure::Server(e)) => s.failed.inc(&e.code),
+                    Err(Failure::Server(e)) => s.failed.inc(e.code.as_str()),
                     Err(Failure::Closed) => s.failed.inc("closed"),
                 }
                 s.settled.fetch_add(1, Ordering::Relaxed);

@@ -6,7 +6,8 @@
 //! answered) until [`Pinger::stop`] or its time limit. Round trips are recorded into
 //! the [`PingWindow`] current when the ping was sent, and only if it was sent inside
 //! that window's measured span ([`Pinger::measure`]); a scenario with several phases
-//! opens one window per phase.
+//! opens one window per phase. Its requests are `proto::Request`s.
+//! May touch: its own connection and thread, and the windows it records into.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
@@ -19,9 +20,9 @@ use serde_json::{json, Value};
 use crate::accounts::{source_addr, Accounts};
 use crate::args::Resolved;
 use crate::client::{wait_until, CountPushes, Engine, Failure, Peer, Retry};
+use crate::dialect::Wire;
 use crate::error::LoadError;
 use crate::stats::{Percentiles, Recorder};
-use crate::wire::{fields, Wire};
 
 /// The pings of one measured span.
 pub struct PingWindow {
@@ -116,23 +117,16 @@ impl Pinger {
             )
             .map_err(|e| LoadError::Setup(format!("pinger connection: {e}")))?;
         let outcome: Arc<Mutex<Option<Result<(), String>>>> = Arc::new(Mutex::new(None));
-        let reg = fields([
-            ("username", Value::from(accounts.username(index))),
-            ("password", Value::from(accounts.password())),
-        ]);
-        let mut login = accounts.login_fields(index);
-        login.insert("push".into(), Value::Bool(false));
+        let login = accounts.login_request(index, false);
         let out = Arc::clone(&outcome);
         let r = retry.clone();
         // Log in once the registration is answered (an existing account is fine).
-        retry.request_json(
+        retry.request(
             &peer,
-            "register",
-            reg,
+            accounts.register_request(index),
             Box::new(move |peer, _| {
-                r.request_json(
+                r.request(
                     peer,
-                    "login",
                     login,
                     Box::new(move |peer, r| {
                         *out.lock() = Some(match r {
@@ -140,7 +134,7 @@ impl Pinger {
                                 peer.set_user_id(f.user_id.unwrap_or(0));
                                 Ok(())
                             }
-                            Err(Failure::Server(e)) => Err(e.code),
+                            Err(Failure::Server(e)) => Err(e.code.to_string()),
                             Err(Failure::Closed) => Err("closed".into()),
                         });
                     }),

@@ -24,6 +24,8 @@
 //! The pieces are reusable: [`setup`] opens, logs in and pairs the connections;
 //! [`phase`] runs and settles one measured run on them (`chatload abuse` runs two on
 //! the same connections). This file is the subcommand: one set-up, one run, the report.
+//! May touch: the client engine it starts and the connections of the run (all closed at
+//! the end), progress bars on stderr; the caller prints the report it returns.
 
 pub mod phase;
 pub mod setup;
@@ -36,9 +38,9 @@ use serde_json::{json, Value};
 use crate::accounts::Accounts;
 use crate::args::{Pace, RelayPlan, Resolved};
 use crate::client::{Engine, Health};
+use crate::dialect::Wire;
 use crate::error::LoadError;
 use crate::report::{counts_line, num1, Report, Table};
-use crate::wire::Wire;
 
 use phase::Relay;
 

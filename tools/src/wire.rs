@@ -1,103 +1,79 @@
-//! What travels on a connection: the requests chatload sends and [`Frame`], the decoded
-//! form of whatever the server sends back.
+//! What chatload reads off a connection: [`Frame`], the decoded form of whatever the
+//! server sends back (responses and pushes), and [`Malformed`], why a body could not be
+//! read. JSON bodies (the chat protocol of `startserv`) are read here, through `proto`.
 //!
 //! Framing (a 4-byte big-endian length, then the body) is done by the reactor's
-//! [`reactor::LengthPrefixed`] codec; this module sees bodies. Two dialects share one
-//! decoded shape so that the scenarios do not care which server they talk to:
-//! * [`Wire::Json`]: the chat protocol (`startserv`). A body is one JSON object; a
-//!   response has `ok`, a push never has it.
-//! * [`Wire::Floor`]: the binary protocol of `relay_floor` (see [`crate::floor`]),
-//!   decoded into the same [`Frame`] fields a JSON `send_message` ack or `message`
-//!   push would fill.
+//! [`reactor::LengthPrefixed`] codec; this module sees bodies. The requests chatload
+//! sends are `proto::Request`s; the binary dialect of `relay_floor` is decoded into the
+//! same [`Frame`] by `floor`, and `dialect` picks one or the other per connection, so
+//! the scenarios do not care which server they talk to.
 //!
-//! Nothing here panics on network data: a body that cannot be read is a [`Malformed`]
-//! value, which the caller counts.
+//! A JSON body is sorted as `proto::Incoming::parse` sorts it (a response has `ok`, a
+//! push never has it) and read as a `proto::Response` or `proto::Push`; a successful
+//! response's result is read as its operation's typed result (`proto::answer::Sent` for
+//! `send_message`, ...). Two rules of the contract are checked on the way and counted
+//! apart: `ok: false` carries an `error`, and a push has no `seq` (checked before the
+//! push is typed, so such a push is counted as that violation whatever its shape).
+//! Anything else that is not what `proto` says the server sends (not JSON, an unknown
+//! push or error code, a result of the wrong shape, a negative id, a `retry_after_ms`
+//! that is not a non-negative integer) is [`Malformed::Json`]. Nothing here panics on
+//! network data: a body that cannot be read is a [`Malformed`] value, which the caller
+//! counts.
+//!
+//! chatload keeps ids as `u64`; the protocol's are `i64` that are never negative:
+//! [`wire_id`] converts chatload's for a request.
+//!
+//! May touch: nothing; plain values.
 
 use std::time::Duration;
 
-use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value};
-
-use crate::floor;
+use proto::answer::{
+    Befriended, Conversations, FriendRequests, Friends, LoggedIn, Messages, Pong, Profile,
+    Registered, RequestSent, Sent, Users,
+};
+use proto::{ChatError, ErrorCode, Message, Op, Push, Response};
+use serde::de::DeserializeOwned;
+use serde_json::Value;
 
 /// Largest body the wire contract allows (the server's default `max_frame`). chatload's
 /// own codec accepts more so that an oversized frame is counted instead of closing.
 pub const MAX_FRAME: usize = 65_536;
 
-/// A frame from the server, decoded. Fields chatload does not read are skipped; a field
-/// chatload reads that has the wrong JSON type makes the frame [`Malformed`].
-#[derive(Debug, Clone, Default, Deserialize)]
-pub struct Frame {
-    /// `type`: the op of a response, the event of a push.
-    #[serde(rename = "type")]
-    pub kind: String,
-    /// Echoed request `seq` (responses only).
-    #[serde(default)]
-    pub seq: Option<u64>,
-    /// Present on every response, never on a push.
-    #[serde(default)]
-    pub ok: Option<bool>,
-    /// The error of an `ok: false` response.
-    #[serde(default)]
-    pub error: Option<ErrorBody>,
-    /// `send_message` ack and `message` push.
-    #[serde(default)]
-    pub msg_id: Option<u64>,
-    /// `message` push: the sender's id (a user object in `friend_request`, hence `Value`).
-    #[serde(default)]
-    pub from: Option<Value>,
-    /// `message` push: the recipient's id.
-    #[serde(default)]
-    pub to: Option<Value>,
-    /// `message` push: the sender's `client_msg_id`.
-    #[serde(default)]
-    pub client_msg_id: Option<String>,
-    /// `register` / `login` result, `presence` push.
-    #[serde(default)]
-    pub user_id: Option<u64>,
-    /// `add_friend` result, `friend_request` push.
-    #[serde(default)]
-    pub request_id: Option<u64>,
-    /// `sync` / `history` result.
-    #[serde(default)]
-    pub messages: Option<Vec<MessageRec>>,
-    /// List results: the list was cut short.
-    #[serde(default)]
-    pub more: Option<bool>,
-}
-
-/// The `error` object of a failed response.
-#[derive(Debug, Clone, Default, Deserialize)]
-pub struct ErrorBody {
-    /// Machine-readable code (`not_friends`, `server_busy`, ...).
-    pub code: String,
-    /// Human text.
-    #[serde(default)]
-    pub message: Option<String>,
-    /// `rate_limited` / `server_busy`: when the server suggests trying again, in ms. Kept
-    /// as a raw value so that an odd one (a float, a string) never makes the frame
-    /// malformed; read it with [`ErrorBody::retry_after`].
-    #[serde(default)]
-    pub retry_after_ms: Option<Value>,
-}
-
 /// The longest `retry_after_ms` chatload honours; larger hints are cut to this.
 pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(30);
 
-impl ErrorBody {
-    /// `retry_after_ms` as a duration (a non-negative number, at most
-    /// [`MAX_RETRY_AFTER`]); `None` when absent or not a number.
-    pub fn retry_after(&self) -> Option<Duration> {
-        let ms = self.retry_after_ms.as_ref()?.as_f64()?;
-        if !(ms.is_finite() && ms >= 0.0) {
-            return None;
-        }
-        Some(Duration::from_secs_f64(ms / 1000.0).min(MAX_RETRY_AFTER))
-    }
+/// A frame from the server, decoded: the few values the scenarios read, whichever the
+/// dialect. A field is `None` when the frame does not carry it.
+#[derive(Debug, Clone, Default)]
+pub struct Frame {
+    /// `type`: the op of a response, the event of a push.
+    pub kind: String,
+    /// Echoed request `seq` (responses only).
+    pub seq: Option<u64>,
+    /// Present on every response, never on a push.
+    pub ok: Option<bool>,
+    /// The error of an `ok: false` response (always there when `ok` is false).
+    pub error: Option<ChatError>,
+    /// `send_message` result and `message` push.
+    pub msg_id: Option<u64>,
+    /// `message` push: the sender's id.
+    pub from: Option<u64>,
+    /// `message` push: the recipient's id.
+    pub to: Option<u64>,
+    /// `message` push: the sender's `client_msg_id`.
+    pub client_msg_id: Option<String>,
+    /// `register` / `login` result; `presence` and `friend_removed` push.
+    pub user_id: Option<u64>,
+    /// `add_friend` result, `friend_request` push.
+    pub request_id: Option<u64>,
+    /// `sync` / `history` result.
+    pub messages: Option<Vec<MessageRec>>,
+    /// `sync` / `history` result: more messages are there.
+    pub more: Option<bool>,
 }
 
-/// A message object inside a `sync` result.
-#[derive(Debug, Clone, Default, Deserialize)]
+/// A message inside a `sync` or `history` result, with chatload's ids.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct MessageRec {
     /// Server-assigned id.
     pub msg_id: u64,
@@ -106,14 +82,26 @@ pub struct MessageRec {
     /// Recipient.
     pub to: u64,
     /// The sender's id for the message.
-    #[serde(default)]
-    pub client_msg_id: Option<String>,
+    pub client_msg_id: String,
+}
+
+impl TryFrom<Message> for MessageRec {
+    type Error = Malformed;
+
+    fn try_from(m: Message) -> Result<Self, Malformed> {
+        Ok(MessageRec {
+            msg_id: id(m.msg_id)?,
+            from: id(m.from)?,
+            to: id(m.to)?,
+            client_msg_id: m.client_msg_id,
+        })
+    }
 }
 
 /// Why a body could not be read as a frame.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum Malformed {
-    /// Not a JSON object with a string `type` (or a known field of the wrong type).
+    /// Not JSON, or not a response or push of the shape `proto` defines.
     #[error("bad json: {0}")]
     Json(String),
     /// Readable, but breaks the protocol's rules (named by the text).
@@ -135,25 +123,123 @@ impl Malformed {
     }
 }
 
+fn bad_json(e: impl std::fmt::Display) -> Malformed {
+    Malformed::Json(e.to_string())
+}
+
+/// A protocol id as chatload keeps it; a negative one makes the frame malformed.
+fn id(n: i64) -> Result<u64, Malformed> {
+    u64::try_from(n).map_err(|_| Malformed::Json(format!("negative id {n}")))
+}
+
+/// chatload's id as a request carries it (ids come from the server, so they fit).
+pub fn wire_id(n: u64) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
+}
+
+/// `retry_after_ms` as a duration, at most [`MAX_RETRY_AFTER`]; `None` when absent.
+pub fn retry_after(error: &ChatError) -> Option<Duration> {
+    error
+        .retry_after_ms
+        .map(|ms| Duration::from_millis(ms).min(MAX_RETRY_AFTER))
+}
+
+/// The typed result of a successful response.
+fn result<T: DeserializeOwned>(response: Response) -> Result<T, Malformed> {
+    response.result().map_err(bad_json)
+}
+
 impl Frame {
-    /// Decodes a JSON body and checks the response/push rules of the contract.
+    /// Decodes a JSON body through `proto` and checks the response/push rules of the
+    /// contract (see the module doc).
     pub fn decode_json(body: &[u8]) -> Result<Frame, Malformed> {
         if body.len() > MAX_FRAME {
             return Err(Malformed::TooLarge(body.len()));
         }
-        let frame: Frame =
-            serde_json::from_slice(body).map_err(|e| Malformed::Json(e.to_string()))?;
-        frame.check()?;
-        Ok(frame)
+        let value: Value = serde_json::from_slice(body).map_err(bad_json)?;
+        if value.get("ok").is_some() {
+            Frame::from_response(serde_json::from_value(value).map_err(bad_json)?)
+        } else if value.get("seq").is_some() {
+            Err(Malformed::Rule("push_with_seq"))
+        } else {
+            Frame::from_push(serde_json::from_value(value).map_err(bad_json)?)
+        }
     }
 
-    /// The contract's shape rules: `ok: false` carries `error.code`; a push has no `seq`.
-    pub fn check(&self) -> Result<(), Malformed> {
-        match self.ok {
-            Some(false) if self.error.is_none() => Err(Malformed::Rule("ok_false_without_error")),
-            None if self.seq.is_some() => Err(Malformed::Rule("push_with_seq")),
-            _ => Ok(()),
+    fn from_response(response: Response) -> Result<Frame, Malformed> {
+        if !response.ok && response.error.is_none() {
+            return Err(Malformed::Rule("ok_false_without_error"));
         }
+        let mut f = Frame {
+            kind: response.op.clone(),
+            seq: response.seq,
+            ok: Some(response.ok),
+            error: response.error.clone(),
+            ..Frame::default()
+        };
+        // `type: "error"` (a frame that was not a request) and unknown echoes carry no
+        // result to read.
+        let op = match Op::from_name(&f.kind) {
+            Some(op) if response.ok => op,
+            _ => return Ok(f),
+        };
+        match op {
+            Op::Register => f.user_id = Some(id(result::<Registered>(response)?.user_id)?),
+            Op::Login => f.user_id = Some(id(result::<LoggedIn>(response)?.user_id)?),
+            Op::AddFriend => f.request_id = Some(id(result::<RequestSent>(response)?.request_id)?),
+            Op::SendMessage => f.msg_id = Some(id(result::<Sent>(response)?.msg_id)?),
+            Op::Sync | Op::History => {
+                let page = result::<Messages>(response)?;
+                let messages = page.messages.into_iter().map(MessageRec::try_from);
+                f.messages = Some(messages.collect::<Result<_, _>>()?);
+                f.more = Some(page.more);
+            }
+            // Results chatload does not read are still checked for their shape.
+            Op::Ping => {
+                let _: Pong = result(response)?;
+            }
+            Op::SearchUser => {
+                let _: Users = result(response)?;
+            }
+            Op::GetProfile | Op::UpdateProfile => {
+                let _: Profile = result(response)?;
+            }
+            Op::FriendRequests => {
+                let _: FriendRequests = result(response)?;
+            }
+            Op::AcceptFriend => {
+                let _: Befriended = result(response)?;
+            }
+            Op::Friends => {
+                let _: Friends = result(response)?;
+            }
+            Op::Conversations => {
+                let _: Conversations = result(response)?;
+            }
+            Op::Logout | Op::RejectFriend | Op::DeleteFriend | Op::Read => {}
+        }
+        Ok(f)
+    }
+
+    fn from_push(push: Push) -> Result<Frame, Malformed> {
+        let mut f = Frame {
+            kind: push.name().into(),
+            ..Frame::default()
+        };
+        match push {
+            Push::Message(m) => {
+                f.msg_id = Some(id(m.msg_id)?);
+                f.from = Some(id(m.from)?);
+                f.to = Some(id(m.to)?);
+                f.client_msg_id = Some(m.client_msg_id);
+            }
+            Push::FriendRequest(r) => f.request_id = Some(id(r.request_id)?),
+            Push::Presence { user_id, .. } | Push::FriendRemoved { user_id } => {
+                f.user_id = Some(id(user_id)?)
+            }
+            Push::FriendAccepted { .. } | Push::Read { .. } | Push::LoggedOut { .. } => {}
+        }
+        Ok(f)
     }
 
     /// True for a response (it has `ok`), false for a push.
@@ -162,94 +248,14 @@ impl Frame {
     }
 
     /// The error code of a failed response.
-    pub fn error_code(&self) -> Option<&str> {
-        self.error.as_ref().map(|e| e.code.as_str())
+    pub fn error_code(&self) -> Option<ErrorCode> {
+        self.error.as_ref().map(|e| e.code)
     }
 
-    /// The `retry_after_ms` hint of a failed response (see [`ErrorBody::retry_after`]).
+    /// The `retry_after_ms` hint of a failed response (see [`retry_after`]).
     pub fn retry_after(&self) -> Option<Duration> {
-        self.error.as_ref().and_then(ErrorBody::retry_after)
+        self.error.as_ref().and_then(retry_after)
     }
-
-    /// `from` as a user id (a `message` push).
-    pub fn from_id(&self) -> Option<u64> {
-        self.from.as_ref().and_then(Value::as_u64)
-    }
-}
-
-/// The dialect a connection speaks.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Wire {
-    /// The JSON chat protocol of `startserv`.
-    Json,
-    /// The binary protocol of `relay_floor`.
-    Floor,
-}
-
-#[derive(Serialize)]
-struct SendReq<'a> {
-    #[serde(rename = "type")]
-    kind: &'static str,
-    seq: u64,
-    to: u64,
-    text: &'a str,
-    client_msg_id: &'a str,
-}
-
-impl Wire {
-    /// Decodes one body from the server.
-    pub fn decode(self, body: &[u8]) -> Result<Frame, Malformed> {
-        match self {
-            Wire::Json => Frame::decode_json(body),
-            Wire::Floor => floor::decode_reply(body),
-        }
-    }
-
-    /// Appends a `send_message` request (JSON) or an `S` frame (floor) to `out`.
-    pub fn encode_send(
-        self,
-        out: &mut Vec<u8>,
-        seq: u64,
-        to: u64,
-        text: &str,
-        client_msg_id: &str,
-    ) {
-        match self {
-            Wire::Json => {
-                let req = SendReq {
-                    kind: "send_message",
-                    seq,
-                    to,
-                    text,
-                    client_msg_id,
-                };
-                // Serialising plain strings and integers into a Vec cannot fail.
-                let _ = serde_json::to_writer(out, &req);
-            }
-            Wire::Floor => floor::encode_send(out, seq, to, client_msg_id, text),
-        }
-    }
-
-    /// Appends a `ping` request to `out`.
-    pub fn encode_ping(self, out: &mut Vec<u8>, seq: u64) {
-        match self {
-            Wire::Json => encode_request(out, "ping", seq, Map::new()),
-            Wire::Floor => floor::encode_ping(out, seq),
-        }
-    }
-}
-
-/// Appends a JSON request `{"type": op, "seq": seq, ...fields}` to `out`.
-pub fn encode_request(out: &mut Vec<u8>, op: &str, seq: u64, mut fields: Map<String, Value>) {
-    fields.insert("type".into(), Value::String(op.into()));
-    fields.insert("seq".into(), Value::from(seq));
-    // A map of strings and plain values always serialises.
-    let _ = serde_json::to_writer(out, &Value::Object(fields));
-}
-
-/// Builds a field map from `(name, value)` pairs.
-pub fn fields<const N: usize>(pairs: [(&str, Value); N]) -> Map<String, Value> {
-    pairs.into_iter().map(|(k, v)| (k.to_string(), v)).collect()
 }
 
 #[cfg(test)]
@@ -269,20 +275,31 @@ mod tests {
         )
         .unwrap();
         assert!(!push.is_reply());
-        assert_eq!(push.from_id(), Some(5));
+        assert_eq!((push.from, push.to), (Some(5), Some(6)));
+        assert_eq!(push.client_msg_id.as_deref(), Some("1.2"));
 
-        // A friend_request's `from` is a user object: still readable.
+        // A friend_request's `from` is a user object: the request id is read, no sender.
         let fr = Frame::decode_json(
-            br#"{"type":"friend_request","request_id":9,"from":{"user_id":1},"message":"","ts":1}"#,
+            br#"{"type":"friend_request","request_id":9,"from":{"user_id":1,"username":"a","nickname":"a","avatar":"","online":true},"message":"","ts":1}"#,
         )
         .unwrap();
-        assert_eq!((fr.request_id, fr.from_id()), (Some(9), None));
+        assert_eq!(
+            (fr.kind.as_str(), fr.request_id, fr.from),
+            ("friend_request", Some(9), None)
+        );
+
+        let page = Frame::decode_json(
+            br#"{"type":"sync","seq":2,"ok":true,"more":true,"messages":[{"msg_id":8,"from":1,"to":2,"text":"x","ts":1,"client_msg_id":"c"}]}"#,
+        )
+        .unwrap();
+        assert_eq!(page.more, Some(true));
+        assert_eq!(page.messages.unwrap()[0].msg_id, 8);
 
         let err = Frame::decode_json(
             br#"{"type":"send_message","seq":1,"ok":false,"error":{"code":"not_friends","message":"x"}}"#,
         )
         .unwrap();
-        assert_eq!(err.error_code(), Some("not_friends"));
+        assert_eq!(err.error_code(), Some(ErrorCode::NotFriends));
 
         for bad in [
             &b"[1,2]"[..],
@@ -290,8 +307,18 @@ mod tests {
             b"{\"type\":1}",
             b"{\"type\":\"x\",\"seq\":\"7\",\"ok\":true}",
             b"not json",
+            // Typed through proto: a result of the wrong shape, an unknown push or
+            // error code, a negative id.
+            b"{\"type\":\"send_message\",\"seq\":1,\"ok\":true}",
+            b"{\"type\":\"weather\",\"sunny\":true}",
+            b"{\"type\":\"x\",\"seq\":1,\"ok\":false,\"error\":{\"code\":\"oops\",\"message\":\"\"}}",
+            b"{\"type\":\"presence\",\"user_id\":-1,\"online\":true}",
         ] {
-            assert!(matches!(Frame::decode_json(bad), Err(Malformed::Json(_))));
+            assert!(
+                matches!(Frame::decode_json(bad), Err(Malformed::Json(_))),
+                "{}",
+                String::from_utf8_lossy(bad)
+            );
         }
         assert_eq!(
             Frame::decode_json(br#"{"type":"x","seq":1,"ok":false}"#).unwrap_err(),
@@ -301,42 +328,42 @@ mod tests {
             Frame::decode_json(br#"{"type":"message","seq":1}"#).unwrap_err(),
             Malformed::Rule("push_with_seq")
         );
+        assert_eq!(
+            Frame::decode_json(&vec![b' '; MAX_FRAME + 1]).unwrap_err(),
+            Malformed::TooLarge(MAX_FRAME + 1)
+        );
     }
 
+    /// `retry_after_ms` is an integer in the contract, and `proto::ChatError` reads it as
+    /// one: chatload used to read any number leniently (a fraction as fractional ms, a
+    /// negative or non-numeric hint as no hint); since it reads errors through `proto`,
+    /// a hint that is not a non-negative integer makes the frame malformed instead.
+    /// Large hints are still cut to [`MAX_RETRY_AFTER`].
     #[test]
-    fn retry_after_hints_are_read_leniently() {
-        let hint = |error: &str| {
+    fn retry_after_hints_are_integers() {
+        let decode = |error: &str| {
             let body = format!(r#"{{"type":"login","seq":1,"ok":false,"error":{error}}}"#);
-            Frame::decode_json(body.as_bytes()).unwrap().retry_after()
+            Frame::decode_json(body.as_bytes())
         };
+        let hint = |error: &str| decode(error).unwrap().retry_after();
         assert_eq!(
             hint(r#"{"code":"rate_limited","message":"x","retry_after_ms":250}"#),
             Some(Duration::from_millis(250))
         );
         assert_eq!(
-            hint(r#"{"code":"server_busy","retry_after_ms":12.5}"#),
-            Some(Duration::from_micros(12_500))
-        );
-        assert_eq!(
-            hint(r#"{"code":"server_busy","retry_after_ms":86400000}"#),
+            hint(r#"{"code":"server_busy","message":"x","retry_after_ms":86400000}"#),
             Some(MAX_RETRY_AFTER)
         );
-        assert_eq!(hint(r#"{"code":"server_busy"}"#), None);
-        assert_eq!(hint(r#"{"code":"server_busy","retry_after_ms":-5}"#), None);
-        assert_eq!(
-            hint(r#"{"code":"server_busy","retry_after_ms":"soon"}"#),
-            None
-        );
+        assert_eq!(hint(r#"{"code":"server_busy","message":"x"}"#), None);
+        for odd in [r#"12.5"#, "-5", r#""soon""#] {
+            let error = format!(r#"{{"code":"server_busy","message":"x","retry_after_ms":{odd}}}"#);
+            assert!(matches!(decode(&error), Err(Malformed::Json(_))), "{odd}");
+        }
     }
 
     #[test]
-    fn send_request_is_the_contracts_json() {
-        let mut out = Vec::new();
-        Wire::Json.encode_send(&mut out, 3, 11, "hello", "0.5");
-        let v: Value = serde_json::from_slice(&out).unwrap();
-        assert_eq!(
-            v,
-            serde_json::json!({"type":"send_message","seq":3,"to":11,"text":"hello","client_msg_id":"0.5"})
-        );
+    fn ids_go_out_as_the_protocols() {
+        assert_eq!(wire_id(11), 11);
+        assert_eq!(wire_id(u64::MAX), i64::MAX);
     }
 }

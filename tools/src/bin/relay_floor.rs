@@ -16,7 +16,10 @@
 //!
 //! Prints `listening <addr>` on stdout once bound (so `--port 0` works in scripts) and
 //! runs until SIGINT or SIGTERM. Framing errors close the connection (the engine does
-//! that); a request it cannot read gets an `e` response with `bad_request`.
+//! that); a request it cannot read gets an `e` response with `bad_request`. Error codes
+//! are the chat protocol's (`proto::ErrorCode`).
+//! May touch: its listening socket and connections, stdout (the `listening` line), stderr
+//! (errors), and the SIGINT/SIGTERM handlers.
 
 use std::collections::HashMap;
 use std::io::Write;
@@ -26,6 +29,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use clap::Parser;
 use parking_lot::Mutex;
+use proto::ErrorCode;
 use reactor::{ConnHandle, Handler, LengthPrefixed, Server};
 use tools::floor::{self, Request};
 
@@ -81,12 +85,20 @@ impl Handler for Floor {
             }
             Ok(Request::Send { seq, to, payload }) => {
                 let Some(from) = *session else {
-                    conn.send(&floor::encode_error(seq, floor::OP_SEND, "unauthenticated"));
+                    conn.send(&floor::encode_error(
+                        seq,
+                        floor::OP_SEND,
+                        ErrorCode::Unauthenticated,
+                    ));
                     return;
                 };
                 let target = self.shard(to).lock().get(&to).cloned();
                 let Some(target) = target else {
-                    conn.send(&floor::encode_error(seq, floor::OP_SEND, "no_such_user"));
+                    conn.send(&floor::encode_error(
+                        seq,
+                        floor::OP_SEND,
+                        ErrorCode::NoSuchUser,
+                    ));
                     return;
                 };
                 let msg_id = self.next_msg_id.fetch_add(1, Ordering::Relaxed) + 1;
@@ -97,7 +109,7 @@ impl Handler for Floor {
                 conn.send(&floor::encode_done(floor::R_PONG, seq));
             }
             Err((seq, op)) => {
-                conn.send(&floor::encode_error(seq, op, "bad_request"));
+                conn.send(&floor::encode_error(seq, op, ErrorCode::BadRequest));
             }
         }
     }

@@ -24,6 +24,10 @@
 //! it. Settling checks exactly-once delivery ([`crate::ledger`]): acked messages never
 //! pushed are looked up with `sync` on the recipient to tell *late* (stored) from
 //! *lost*. Per-pair order (guarantee 4) is checked on arrival.
+//!
+//! Sends go out in the connections' dialect ([`Wire::encode_send`]); the `sync`
+//! look-up is a `proto::Request` (JSON only).
+//! May touch: the relay connections it is given (sending on them) and its own figures.
 
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, AtomicUsize, Ordering};
@@ -31,15 +35,17 @@ use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use parking_lot::{Mutex, RwLock};
+use proto::{Op, Request};
 use serde_json::Value;
 
 use crate::args::Pace;
 use crate::client::{wait_until, Failure, Peer, PushSink};
+use crate::dialect::Wire;
 use crate::error::LoadError;
 use crate::ledger::{self, Reconciliation};
 use crate::report::{bar, cpu_secs};
 use crate::stats::{Counts, Percentiles, Recorder};
-use crate::wire::{fields, Frame, Wire};
+use crate::wire::{wire_id, Frame};
 
 /// Pages of `sync` chatload reads per recipient when looking for missing messages.
 const MAX_SYNC_PAGES: u32 = 200;
@@ -256,8 +262,8 @@ impl Relay {
         let relay = Arc::clone(self);
         let ph = Arc::clone(phase);
         peer.request(
-            "send_message",
-            |buf, seq| wire.encode_send(buf, seq, to, text, &cmid),
+            Op::SendMessage,
+            |seq| wire.encode_send(seq, to, text, &cmid),
             Box::new(move |peer, outcome| relay.answered(&ph, peer, sched_us, outcome)),
         );
     }
@@ -288,7 +294,7 @@ impl Relay {
                     phase.ack_without_msg_id.fetch_add(1, Ordering::Relaxed);
                 }
             },
-            Err(Failure::Server(e)) => phase.send_errors.inc(&e.code),
+            Err(Failure::Server(e)) => phase.send_errors.inc(e.code.as_str()),
             Err(Failure::Closed) => {
                 phase.closed_sends.fetch_add(1, Ordering::Relaxed);
                 return;
@@ -467,7 +473,7 @@ impl PushSink for Relay {
             phase.other_pushes.inc("message_without_msg_id");
             return;
         };
-        let from_partner = frame.from_id() == Some(self.partner_uid(i));
+        let from_partner = frame.from == Some(self.partner_uid(i));
         {
             let mut r = phase.recipients[i].lock();
             r.pushed.push(id);
@@ -523,10 +529,12 @@ fn sync_missing(
         outstanding: Arc<AtomicUsize>,
         failed: Arc<AtomicU64>,
     ) {
-        let req = fields([("after", Value::from(after)), ("limit", Value::from(500))]);
-        peer.request_json(
-            "sync",
-            req,
+        let req = Request::Sync {
+            after: wire_id(after),
+            limit: 500,
+        };
+        peer.send_request(
+            &req,
             Box::new(move |peer, outcome| {
                 let Ok(frame) = outcome else {
                     failed.fetch_add(1, Ordering::Relaxed);

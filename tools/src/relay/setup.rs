@@ -6,22 +6,25 @@
 //! then `2k` sends `add_friend` and `2k+1` accepts the returned `request_id`. With
 //! `--floor` the set-up is one `L` login per connection to `relay_floor` instead (see
 //! [`crate::floor`]). `server_busy` and `rate_limited` answers are retried
-//! ([`crate::client::Retry`]).
+//! ([`crate::client::Retry`]). JSON requests are `proto::Request`s.
+//! May touch: the connections it opens (handed to the caller in a [`Fleet`]) and the
+//! relay's partner table.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use serde_json::Value;
+use proto::{ErrorCode, Op, Request};
 
 use super::phase::Relay;
 use crate::accounts::{source_addr, Accounts};
 use crate::args::Resolved;
 use crate::client::{wait_until, Delayer, Engine, Failure, Peer, PushSink, Retry};
+use crate::dialect::Wire;
 use crate::error::LoadError;
 use crate::floor;
 use crate::report::{bar, counts_line};
-use crate::wire::{fields, Wire};
+use crate::wire::wire_id;
 
 /// The relay connections, set up and paired.
 pub struct Fleet {
@@ -53,29 +56,23 @@ fn setup_json(
     for peer in peers {
         let i = peer.index();
         let s = Arc::clone(setup);
-        let reg = fields([
-            ("username", Value::from(accounts.username(i))),
-            ("password", Value::from(accounts.password())),
-        ]);
-        let login = accounts.login_fields(i);
+        let login = accounts.login_request(i, true);
         let (r, pb) = (retry.clone(), pb.clone());
         // The login waits for the registration's answer: a registration put off by
         // `server_busy` / `rate_limited` must not let the login overtake it.
-        retry.request_json(
+        retry.request(
             peer,
-            "register",
-            reg,
+            accounts.register_request(i),
             Box::new(move |peer, outcome| {
                 match outcome {
                     Ok(_) => {}
-                    Err(Failure::Server(e)) if e.code == "user_exists" => {}
+                    Err(Failure::Server(e)) if e.code == ErrorCode::UserExists => {}
                     Err(_) => {
                         s.register_failed.fetch_add(1, Ordering::Relaxed);
                     }
                 }
-                r.request_json(
+                r.request(
                     peer,
-                    "login",
                     login,
                     Box::new(move |peer, outcome| {
                         match outcome.ok().and_then(|f| f.user_id) {
@@ -101,20 +98,24 @@ fn befriend(peers: &[Arc<Peer>], retry: &Retry, setup: &Arc<Setup>, pb: &indicat
         let s = Arc::clone(setup);
         let pb = pb.clone();
         let r = retry.clone();
-        retry.request_json(
+        let add = Request::AddFriend {
+            user_id: wire_id(b.user_id()),
+            message: String::new(),
+        };
+        retry.request(
             a,
-            "add_friend",
-            fields([("user_id", Value::from(b.user_id()))]),
+            add,
             Box::new(move |_, outcome| match outcome {
                 Ok(f) => {
                     let Some(request_id) = f.request_id else {
                         s.friends_failed.fetch_add(1, Ordering::Relaxed);
                         return;
                     };
-                    r.request_json(
+                    r.request(
                         &b,
-                        "accept_friend",
-                        fields([("request_id", Value::from(request_id))]),
+                        Request::AcceptFriend {
+                            request_id: wire_id(request_id),
+                        },
                         Box::new(move |_, outcome| {
                             let counter = if outcome.is_ok() {
                                 &s.friends
@@ -126,7 +127,7 @@ fn befriend(peers: &[Arc<Peer>], retry: &Retry, setup: &Arc<Setup>, pb: &indicat
                         }),
                     );
                 }
-                Err(Failure::Server(e)) if e.code == "already_friends" => {
+                Err(Failure::Server(e)) if e.code == ErrorCode::AlreadyFriends => {
                     s.friends.fetch_add(1, Ordering::Relaxed);
                     pb.inc(1);
                 }
@@ -144,8 +145,8 @@ fn setup_floor(peers: &[Arc<Peer>], setup: &Arc<Setup>, pb: &indicatif::Progress
         let s = Arc::clone(setup);
         let pb = pb.clone();
         peer.request(
-            "login",
-            |buf, seq| floor::encode_login(buf, seq, uid),
+            Op::Login,
+            |seq| floor::encode_login(seq, uid),
             Box::new(move |peer, outcome| {
                 if outcome.is_ok() {
                     peer.set_user_id(u64::from(uid));
