@@ -19,6 +19,7 @@ help:
 	@echo "make lint      cargo fmt --check and cargo clippy -D warnings on the whole workspace"
 	@echo "make bench     services, then the benchmark suite (benches/suite.sh, results in benches/results/)"
 	@echo "make bench-echo  only the echo benchmark: our reactor against tokio (benches/run.sh)"
+	@echo "make fuzz      run each cargo-fuzz target FUZZ_SECS seconds (default 60; nightly; fuzz/run.sh)"
 	@echo "make fmt       cargo fmt --all"
 	@echo "make clean     cargo clean and remove data/"
 
@@ -55,3 +56,10 @@ clean:
 .PHONY: jmeter
 jmeter:
 	CARGO="$(CARGO)" bash tools/jmeter/run.sh
+
+# Fuzzing (fuzz/README.md): each cargo-fuzz target for FUZZ_SECS seconds with nightly;
+# prints executions and crashes per target, fails on any crash. Not part of `make test`.
+FUZZ_SECS ?= 60
+.PHONY: fuzz
+fuzz:
+	FUZZ_SECS=$(FUZZ_SECS) bash fuzz/run.sh
