@@ -11,7 +11,7 @@
 # fuzz/target/corpus/<target>/, which keeps what libFuzzer finds between runs and is
 # not committed. Crash inputs land in fuzz/artifacts/<target>/ (cargo-fuzz's default);
 # keep the ones worth keeping in fuzz/regressions/<target>/, which the regression tests
-# (reactor/tests/fuzz_regressions.rs, server/tests/fuzz_regressions.rs) replay.
+# (reactor/tests/fuzz_regressions.rs, proto/tests/fuzz_regressions.rs) replay.
 set -uo pipefail
 
 cd "$(dirname "$0")"

@@ -11,7 +11,7 @@
 //! `error_frame`, `ok_frame`, `frame_error_frame`) are JSON objects a client reads back
 //! with the cut `type` echo, the valid `seq` and the same error, within 32 KiB when the
 //! server can send them. The checks live in `fuzz/props/request_parser.rs`, shared with
-//! `server/tests/fuzz_regressions.rs`.
+//! `proto/tests/fuzz_regressions.rs`.
 
 #![no_main]
 

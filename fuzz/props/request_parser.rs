@@ -1,6 +1,6 @@
 //! Property checks for the request parser, the `proto` crate's `Envelope`, `Fields` and
 //! `Request`, shared by the `request_parser` fuzz target and
-//! `server/tests/fuzz_regressions.rs` (which includes this file by path).
+//! `proto/tests/fuzz_regressions.rs` (which includes this file by path).
 //!
 //! The input is one frame body, taken the way `startserv`'s handler takes it:
 //! `Envelope::parse`, `check_seq`, `Op::from_name`, `Request::parse`. Checked:
