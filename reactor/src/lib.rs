@@ -20,7 +20,8 @@
 //! * `conn_shared`: the half of a connection its reactor and its handles share;
 //!   `outbox`: the frames queued for it and write-through to its socket.
 //! * `send_batch`: [`SendBatch`], the one corking mechanism (see "Write path" below).
-//! * `backlog`: what queued input costs, and its bounds (see "Input bounds" below).
+//! * `backlog`: what queued input costs, and its bounds (see "Input bounds" below);
+//!   `input_rate`: [`InputRate`], how fast a connection may send.
 //! * `source_limit`: connections per source address ([`source_key`]).
 //! * `notice` and `notifier`: what other threads ask of a reactor, and the queue and
 //!   waker through which they ask.
@@ -66,6 +67,9 @@
 //!   decoding and reading that connection; the rest waits in the kernel's buffer and TCP
 //!   flow control slows the sender. Its worker resumes it at half. A flood therefore
 //!   costs the server at most the bound plus one read (64 KiB) and one frame.
+//! * **Per connection, in time** ([`Builder::conn_input_rate`], default unlimited): a
+//!   connection that sends faster than its byte and frame rates is not read until its
+//!   buckets refill, so a flood costs no more decoding and handling than the rate.
 //! * **Workers are shared fairly**: a connection holds at most one worker at a time, for
 //!   at most 32 frames or 2 ms, then goes to the back of the run queue.
 //! * **In total** (default 256 MiB or 65,536 events): at the bound every reactor stops
