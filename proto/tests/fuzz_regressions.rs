@@ -6,49 +6,25 @@
 
 #[path = "../../fuzz/props/request_parser.rs"]
 mod props;
-
-use std::path::{Path, PathBuf};
+#[path = "../../fuzz/props/replay.rs"]
+mod replay;
 
 use props::check;
 use proto::answer::MAX_TYPE_ECHO;
 use proto::{Envelope, ErrorCode, Op, Request};
-
-fn files(dir: &str) -> Vec<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../fuzz")
-        .join(dir);
-    let Ok(entries) = std::fs::read_dir(&dir) else {
-        return Vec::new(); // no crash kept yet
-    };
-    let mut files: Vec<PathBuf> = entries
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.is_file() && p.file_name().is_some_and(|n| n != ".gitkeep"))
-        .collect();
-    files.sort();
-    files
-}
-
-fn replay(dir: &str) -> usize {
-    let files = files(dir);
-    for f in &files {
-        let data = std::fs::read(f).unwrap();
-        eprintln!("replaying {} ({} bytes)", f.display(), data.len());
-        check(&data);
-    }
-    files.len()
-}
+use replay::replay;
 
 #[test]
 fn seeds() {
     assert!(
-        replay("seeds/request_parser") >= 5,
+        replay("seeds/request_parser", check) >= 5,
         "the seed corpus went missing"
     );
 }
 
 #[test]
 fn regressions() {
-    replay("regressions/request_parser");
+    replay("regressions/request_parser", check);
 }
 
 #[test]

@@ -5,48 +5,24 @@
 
 #[path = "../../fuzz/props/frame_codec.rs"]
 mod props;
-
-use std::path::{Path, PathBuf};
+#[path = "../../fuzz/props/replay.rs"]
+mod replay;
 
 use props::{check, check_stream, feed_cut, input, Conn, DEFAULT_MAX_FRAME};
 use reactor::{Codec, FrameError, LengthPrefixed};
-
-fn files(dir: &str) -> Vec<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../fuzz")
-        .join(dir);
-    let Ok(entries) = std::fs::read_dir(&dir) else {
-        return Vec::new(); // no crash kept yet
-    };
-    let mut files: Vec<PathBuf> = entries
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.is_file() && p.file_name().is_some_and(|n| n != ".gitkeep"))
-        .collect();
-    files.sort();
-    files
-}
-
-fn replay(dir: &str) -> usize {
-    let files = files(dir);
-    for f in &files {
-        let data = std::fs::read(f).unwrap();
-        eprintln!("replaying {} ({} bytes)", f.display(), data.len());
-        check(&data);
-    }
-    files.len()
-}
+use replay::replay;
 
 #[test]
 fn seeds() {
     assert!(
-        replay("seeds/frame_codec") >= 5,
+        replay("seeds/frame_codec", check) >= 5,
         "the seed corpus went missing"
     );
 }
 
 #[test]
 fn regressions() {
-    replay("regressions/frame_codec");
+    replay("regressions/frame_codec", check);
 }
 
 fn frame(body: &[u8]) -> Vec<u8> {
