@@ -15,9 +15,6 @@
 //! `server_busy`: nothing is dropped and memory stays bounded.
 //! May touch: the push route and the senders' reply queues. Never the store.
 
-use std::sync::Arc;
-use std::thread::JoinHandle;
-
 use crossbeam_channel::Receiver;
 use proto::Push;
 use reactor::SendBatch;
@@ -30,22 +27,17 @@ use crate::send_job::Committed;
 /// writer is started with).
 pub const DELIVERY_QUEUE: usize = 8;
 
-/// Starts the delivery thread on the writer's committed batches; it exits when the
-/// writer's end closes and the queue is drained. It is essential: should it panic, the
-/// process ends (see [`reactor::spawn_essential`]), so a batch is never stranded.
-pub fn start(
-    pushes: Arc<dyn PushRoute>,
-    committed: Receiver<Vec<Committed>>,
-) -> std::io::Result<JoinHandle<()>> {
-    reactor::spawn_essential("delivery".into(), move || {
-        for batch in committed {
-            // Each connection's acks and pushes of the batch leave in one write.
-            let _one_write_each = SendBatch::begin();
-            for item in batch {
-                deliver(&*pushes, item);
-            }
+/// The delivery thread's loop (run it on a thread of its own, an essential one: should
+/// it panic, the process ends, so a committed batch is never stranded). Returns when the
+/// writer's end of `committed` closes and the queue is drained.
+pub fn run(pushes: &dyn PushRoute, committed: Receiver<Vec<Committed>>) {
+    for batch in committed {
+        // Each connection's acks and pushes of the batch leave in one write.
+        let _one_write_each = SendBatch::begin();
+        for item in batch {
+            deliver(pushes, item);
         }
-    })
+    }
 }
 
 /// Acks the sender (in its connection's response order) and pushes the message to the

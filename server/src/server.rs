@@ -12,7 +12,7 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
-use reactor::{InputRate, LengthPrefixed, Server};
+use reactor::{spawn_essential, InputRate, LengthPrefixed, Server};
 
 use crate::app::{App, Settings};
 use crate::auth::{Argon2Params, PasswordHasher};
@@ -91,8 +91,7 @@ pub fn run(config: Config) -> Result<(), StartError> {
     let hub = Arc::new(Hub::default());
     let w = &config.writer;
     let (committed, to_deliver) = crossbeam_channel::bounded(delivery::DELIVERY_QUEUE);
-    let delivery_thread = delivery::start(Arc::clone(&hub) as Arc<dyn PushRoute>, to_deliver)?;
-    let (writer, writer_thread) = Writer::start(
+    let (writer, writer_loop, watchdog) = Writer::new(
         Arc::clone(&store),
         WriterSettings {
             batch_max: w.batch_max,
@@ -101,7 +100,17 @@ pub fn run(config: Config) -> Result<(), StartError> {
             commit_deadline: w.commit_deadline(),
         },
         committed,
-    )?;
+    );
+    // The threads behind the engine's, in the order a message passes them; each is
+    // essential (a panic ends the process, see reactor::spawn_essential).
+    let pushes = Arc::clone(&hub) as Arc<dyn PushRoute>;
+    let app_threads = [
+        spawn_essential("writer".into(), move || writer_loop.run())?,
+        spawn_essential("writer-watchdog".into(), move || watchdog.run())?,
+        spawn_essential("delivery".into(), move || {
+            delivery::run(&*pushes, to_deliver)
+        })?,
+    ];
     let s = &config.server;
     let settings = Settings {
         max_frame: s.max_frame,
@@ -195,11 +204,11 @@ pub fn run(config: Config) -> Result<(), StartError> {
     server.join();
     log::info!("connections closed; committing what the writer still holds");
     drop(app); // the last handle to the writer: it drains its queue and exits
-    if writer_thread.join().is_err() {
-        log::error!("the writer thread panicked");
-    }
-    if delivery_thread.join().is_err() {
-        log::error!("the delivery thread panicked");
+               // Writer, watchdog and delivery finish in that order as each one's input closes.
+    for thread in app_threads {
+        if thread.join().is_err() {
+            log::error!("an application thread panicked");
+        }
     }
     log::info!("stopped");
     Ok(())

@@ -11,6 +11,7 @@
 //! May touch: the [`CommitBatch`] it shares with the writer, the writer's queue, and the
 //! answers of the jobs in them.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, RecvTimeoutError};
@@ -66,8 +67,38 @@ impl CommitBatch {
     }
 }
 
-/// The watchdog's loop, until `stopped` closes.
-pub fn watch(
+/// The watchdog of one writer.
+pub struct Watchdog {
+    batch: Arc<CommitBatch>,
+    queue: Receiver<Pending>,
+    deadline: Duration,
+    stopped: Receiver<()>,
+}
+
+impl Watchdog {
+    /// Watches `batch` (and the writer's `queue`), answering jobs older than `deadline`;
+    /// stops when `stopped` closes.
+    pub fn new(
+        batch: Arc<CommitBatch>,
+        queue: Receiver<Pending>,
+        deadline: Duration,
+        stopped: Receiver<()>,
+    ) -> Self {
+        Self {
+            batch,
+            queue,
+            deadline,
+            stopped,
+        }
+    }
+
+    /// The watchdog's loop, until the writer's loop has ended.
+    pub fn run(self) {
+        watch(&self.batch, &self.queue, self.deadline, &self.stopped);
+    }
+}
+
+fn watch(
     batch: &CommitBatch,
     queue: &Receiver<Pending>,
     deadline: Duration,

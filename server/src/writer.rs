@@ -25,7 +25,6 @@
 
 use std::sync::atomic::AtomicUsize;
 use std::sync::Arc;
-use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TrySendError};
@@ -34,7 +33,7 @@ use crate::model::NewMessage;
 use crate::protocol::ErrorCode;
 use crate::send_job::{Committed, InFlight, Job};
 use crate::store::{Store, StoreError, Stored};
-use crate::watchdog::{self, CommitBatch, Pending};
+use crate::watchdog::{CommitBatch, Pending, Watchdog};
 
 /// Writer settings (from the `[writer]` config section).
 #[derive(Debug, Clone, Copy)]
@@ -56,40 +55,35 @@ pub struct Writer {
 }
 
 impl Writer {
-    /// Starts the writer thread (and its watchdog); committed batches go to `committed`.
-    /// Both threads exit once every `Writer` handle is dropped and the queue is drained;
-    /// the writer's end of `committed` closes then.
-    pub fn start(
+    /// The writer's three parts: the handle workers queue jobs through, the loop that
+    /// commits them (committed batches go to `committed`), and its watchdog. The caller
+    /// runs the loop and the watchdog on threads of their own. The loop returns once
+    /// every `Writer` handle is dropped and the queue is drained, closing its end of
+    /// `committed`; the watchdog returns when the loop has.
+    pub fn new(
         store: Arc<dyn Store>,
         settings: WriterSettings,
         committed: Sender<Vec<Committed>>,
-    ) -> std::io::Result<(Writer, JoinHandle<()>)> {
+    ) -> (Writer, WriterLoop, Watchdog) {
         let (jobs, rx) = crossbeam_channel::bounded(settings.queue_capacity.max(1));
         let batch = Arc::new(CommitBatch::new(settings.queue_capacity.max(1)));
         let (stop_watchdog, stopped) = crossbeam_channel::bounded::<()>(0);
-        let watchdog = {
-            let (batch, rx) = (Arc::clone(&batch), rx.clone());
-            let deadline = settings.commit_deadline;
-            reactor::spawn_essential("writer-watchdog".into(), move || {
-                watchdog::watch(&batch, &rx, deadline, &stopped)
-            })?
+        let watchdog = Watchdog::new(
+            Arc::clone(&batch),
+            rx.clone(),
+            settings.commit_deadline,
+            stopped,
+        );
+        let writer_loop = WriterLoop {
+            store,
+            committed,
+            settings,
+            rx,
+            batch,
+            _stop_watchdog: stop_watchdog,
         };
-        let thread = reactor::spawn_essential("writer".into(), move || {
-            WriterLoop {
-                store,
-                committed,
-                settings,
-                rx,
-                batch,
-            }
-            .run();
-            drop(stop_watchdog);
-            if watchdog.join().is_err() {
-                log::error!("the writer's watchdog panicked");
-            }
-        })?;
         let in_flight = Arc::new(AtomicUsize::new(0));
-        Ok((Writer { jobs, in_flight }, thread))
+        (Writer { jobs, in_flight }, writer_loop, watchdog)
     }
 
     /// Queues a job; gives it back when the queue is full or the writer is gone.
@@ -110,16 +104,24 @@ impl Writer {
     }
 }
 
-struct WriterLoop {
+/// The writer's loop: collects jobs into batches and commits them.
+pub struct WriterLoop {
     store: Arc<dyn Store>,
     committed: Sender<Vec<Committed>>,
     settings: WriterSettings,
     rx: Receiver<Pending>,
     batch: Arc<CommitBatch>,
+    /// Dropped when the loop ends, which stops the watchdog.
+    _stop_watchdog: Sender<()>,
 }
 
 impl WriterLoop {
-    fn run(&self) {
+    /// Runs until every `Writer` handle is dropped and the queue is drained.
+    pub fn run(self) {
+        self.commit_until_closed();
+    }
+
+    fn commit_until_closed(&self) {
         loop {
             if self.batch.current.lock().is_empty() {
                 match self.rx.recv() {
