@@ -1,7 +1,7 @@
 //! Operator tools for the chat server: `chatload`, the load generator, and
 //! `relay_floor`, the raw relay floor it is compared with.
 //!
-//! `chatload` drives `startserv` over the wire contract (`docs/protocol.md`, typed in the `proto` crate) with
+//! `chatload` drives `startserv` over the wire contract (`docs/protocol.md`) with
 //! the project's own reactor engine used as a client: one engine, many outgoing
 //! connections, callbacks on worker threads. Its subcommands live in the binary
 //! (`src/bin/chatload.rs`); everything they share is in this library. The protocol's
