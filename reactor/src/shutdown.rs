@@ -83,16 +83,15 @@ impl ShutdownHandle {
         use signal_hook::consts::{SIGINT, SIGTERM};
         let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM])?;
         let handle = self.clone();
-        std::thread::Builder::new()
-            .name("signals".into())
-            .spawn(move || {
-                if let Some(signal) = signals.forever().next() {
-                    // Shut down first: logging may fail (a closed stderr, for one) and
-                    // must not stand between the signal and the shutdown.
-                    handle.shutdown();
-                    log::info!("signal {signal} received: shutting down");
-                }
-            })?;
+        // Essential: without it the process would no longer stop on a signal.
+        crate::essential::spawn_essential("signals".into(), move || {
+            if let Some(signal) = signals.forever().next() {
+                // Shut down first: logging may fail (a closed stderr, for one) and
+                // must not stand between the signal and the shutdown.
+                handle.shutdown();
+                log::info!("signal {signal} received: shutting down");
+            }
+        })?;
         Ok(())
     }
 }
