@@ -52,9 +52,10 @@ fn deliver(pushes: &dyn PushRoute, item: Committed) {
     let m = &stored.message;
     job.ack(m);
     if stored.new || retried {
+        // One push for both: the sender's own connection (`origin`) gets the ack instead;
+        // it is never one of the recipient's (nobody sends to themselves).
         let push = Push::Message(wire::message(m));
-        pushes.push(&[m.to], &push, None);
-        pushes.push(&[m.from], &push, Some(job.origin));
+        pushes.push(&[m.to, m.from], &push, Some(job.origin));
     }
     drop(counted);
 }
