@@ -64,13 +64,17 @@ fn by_password(
 ) -> Result<(User, String, String), ChatError> {
     let app = ctx.app;
     let ip = ctx.conn.peer_addr().ip();
-    let _slot = app.guard.admit(&app.hasher, ip, Some(username))?;
+    // The place in the hashing queue is held for the look-up and the check only, not
+    // for the token's insert below.
+    let slot = app.guard.admit(&app.hasher, ip, Some(username))?;
     let Some((user, hash)) = app.store.credentials(username)? else {
         app.hasher.dummy_verify(); // same cost as a real check: no user enumeration
         app.guard.failed(ip, username);
         return Err(invalid());
     };
-    if !app.hasher.verify(password, &hash) {
+    let matched = app.hasher.verify(password, &hash);
+    drop(slot);
+    if !matched {
         app.guard.failed(ip, username);
         return Err(invalid());
     }

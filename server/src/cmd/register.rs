@@ -17,13 +17,15 @@ pub fn run(
     email: Option<String>,
 ) -> CmdResult {
     let app = ctx.app;
-    let _slot = app
+    // The place in the hashing queue is held for the hash only, not the insert.
+    let slot = app
         .guard
         .admit(&app.hasher, ctx.conn.peer_addr().ip(), None)?;
     let hash = app.hasher.hash(password).map_err(|e| {
         log::error!("password hashing failed: {e}");
         ChatError::new(ErrorCode::Internal, "internal error")
     })?;
+    drop(slot);
     let nickname = nickname.as_deref().unwrap_or(username);
     match app
         .store
