@@ -3,8 +3,7 @@
 
 mod support;
 
-use std::io::{BufRead, BufReader, Write};
-use std::process::{Command, Stdio};
+use std::io::Write;
 use std::time::{Duration, Instant};
 
 use reactor::{Codec, Decoded, FrameError, LengthPrefixed};
@@ -41,24 +40,7 @@ fn a_panic_on_a_reactor_thread_ends_the_process() {
         println!("STILL ALIVE");
         return;
     }
-    let mut child = Command::new(std::env::current_exe().unwrap())
-        .args([NAME, "--exact", "--nocapture", "--test-threads=1"])
-        .env(CHILD, "1")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let addr = loop {
-        let line = lines
-            .next()
-            .expect("the child printed its address")
-            .unwrap();
-        // The harness may print its "test ... " prefix on the same line.
-        if let Some(at) = line.find("ADDR ") {
-            break line[at + 5..].trim().parse().unwrap();
-        }
-    };
+    let (mut child, addr) = spawn_child_server(NAME, CHILD);
     // A healthy connection first, then the poison byte.
     let mut c = client(addr);
     c.write_all(&frame(b"hello")).unwrap();

@@ -5,9 +5,8 @@
 
 mod support;
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpStream};
-use std::process::{Command, Stdio};
+use std::io::{Read, Write};
+use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
 use support::*;
@@ -45,23 +44,7 @@ fn running_out_of_descriptors_refuses_new_connections_and_recovers() {
         std::thread::sleep(Duration::from_secs(60));
         return;
     }
-    let mut child = Command::new(std::env::current_exe().unwrap())
-        .args([NAME, "--exact", "--nocapture", "--test-threads=1"])
-        .env(CHILD, "1")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let addr: SocketAddr = loop {
-        let line = lines
-            .next()
-            .expect("the child printed its address")
-            .unwrap();
-        if let Some(at) = line.find("ADDR ") {
-            break line[at + 5..].trim().parse().unwrap();
-        }
-    };
+    let (mut child, addr) = spawn_child_server(NAME, CHILD);
     let mut first = client(addr);
     echo(&mut first, b"before");
     // Twice the limit: the kernel completes every handshake, the server can accept only

@@ -154,3 +154,30 @@ pub fn assert_only_workers(seen: &Seen) {
         );
     }
 }
+
+/// Runs this test binary's test `name` again as a child process with `env_var` set (the
+/// child starts a server and prints `ADDR <addr>`), for tests that must end or cripple
+/// their process. Returns the child and the address it printed.
+pub fn spawn_child_server(name: &str, env_var: &str) -> (std::process::Child, SocketAddr) {
+    use std::io::{BufRead, BufReader};
+    use std::process::{Command, Stdio};
+    let mut child = Command::new(std::env::current_exe().unwrap())
+        .args([name, "--exact", "--nocapture", "--test-threads=1"])
+        .env(env_var, "1")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let addr = loop {
+        let line = lines
+            .next()
+            .expect("the child printed its address")
+            .unwrap();
+        // The harness may print its "test ... " prefix on the same line.
+        if let Some(at) = line.find("ADDR ") {
+            break line[at + 5..].trim().parse().unwrap();
+        }
+    };
+    (child, addr)
+}
