@@ -25,7 +25,14 @@ use crate::outbox::Outbox;
 thread_local! {
     /// Connections with held frames, while a batch is open on this thread.
     static HELD: RefCell<Option<Vec<Arc<ConnShared>>>> = const { RefCell::new(None) };
+    /// The list of the last batch, emptied, kept for the next one: every worker turn opens
+    /// a batch, and this saves it an allocation.
+    static SPARE: RefCell<Vec<Arc<ConnShared>>> = const { RefCell::new(Vec::new()) };
 }
+
+/// Lists longer than this are not kept for reuse (a fan-out to very many connections
+/// should not pin its list's memory on the thread).
+const SPARE_MAX: usize = 1024;
 
 /// Holds this thread's sends until dropped (see the module docs). Opening a batch while
 /// one is open on the thread joins the outer one.
@@ -49,7 +56,7 @@ impl SendBatch {
             if held.is_some() {
                 false
             } else {
-                *held = Some(Vec::new());
+                *held = Some(SPARE.with(|spare| std::mem::take(&mut *spare.borrow_mut())));
                 true
             }
         });
@@ -65,13 +72,16 @@ impl Drop for SendBatch {
         if !self.owner {
             return;
         }
-        let held = HELD
+        let mut held = HELD
             .with(|held| held.borrow_mut().take())
             .unwrap_or_default();
-        for shared in held {
+        for shared in held.drain(..) {
             let mut outbox = shared.outbox.lock();
             outbox.held = false;
             shared.flush_locked(&mut outbox);
+        }
+        if held.capacity() <= SPARE_MAX {
+            SPARE.with(|spare| *spare.borrow_mut() = held);
         }
     }
 }
