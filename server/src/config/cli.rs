@@ -56,6 +56,25 @@ pub(super) struct Cli {
     /// "info,chat::store=debug" [default: info]
     #[arg(long, value_name = "LEVEL")]
     log_level: Option<String>,
+
+    /// Run as one node of a cluster sharing this Redis, e.g. redis://127.0.0.1:6379/0
+    /// (requires --mysql); an empty string means a single node [default: single node]
+    #[arg(long, value_name = "URL")]
+    redis: Option<String>,
+
+    /// Cluster name: every Redis key and channel of the cluster starts with NAME:
+    /// [default: chat]
+    #[arg(long, value_name = "NAME")]
+    cluster: Option<String>,
+
+    /// This node's id in the cluster [default: generated at start-up, node-<12 hex digits>]
+    #[arg(long, value_name = "ID")]
+    node_id: Option<String>,
+
+    /// The HOST:PORT clients should connect to, handed out by the gateway
+    /// [default: the bound address, 127.0.0.1:PORT when bound to 0.0.0.0 or ::]
+    #[arg(long, value_name = "HOST:PORT")]
+    advertise: Option<String>,
 }
 
 impl Config {
@@ -90,6 +109,22 @@ impl Config {
             self.log.level = level;
             self.flag_keys.insert("log.level", "--log-level");
         }
+        if let Some(url) = cli.redis {
+            self.cluster.redis_url = Some(url);
+            self.flag_keys.insert("cluster.redis_url", "--redis");
+        }
+        if let Some(name) = cli.cluster {
+            self.cluster.name = name;
+            self.flag_keys.insert("cluster.name", "--cluster");
+        }
+        if let Some(id) = cli.node_id {
+            self.cluster.node_id = id;
+            self.flag_keys.insert("cluster.node_id", "--node-id");
+        }
+        if let Some(addr) = cli.advertise {
+            self.cluster.advertise = addr;
+            self.flag_keys.insert("cluster.advertise", "--advertise");
+        }
         self.normalize();
     }
 }
@@ -122,6 +157,76 @@ mod tests {
         assert!(matches!(err, ConfigError::Cli(_)));
     }
 
+    const MYSQL: [&str; 2] = ["--mysql", "mysql://root@127.0.0.1:3306/chat"];
+    const REDIS: [&str; 2] = ["--redis", "redis://127.0.0.1:6379/0"];
+
+    #[test]
+    fn cluster_flags_set_their_keys() {
+        let c = Config::from_iter(args(&[
+            MYSQL[0],
+            MYSQL[1],
+            REDIS[0],
+            REDIS[1],
+            "--cluster",
+            "test_42",
+            "--node-id",
+            "node-a",
+            "--advertise",
+            "10.0.0.5:7001",
+        ]))
+        .expect("valid");
+        assert!(c.cluster_enabled());
+        assert_eq!(
+            c.cluster.redis_url.as_deref(),
+            Some("redis://127.0.0.1:6379/0")
+        );
+        assert_eq!(c.cluster.name, "test_42");
+        assert_eq!(c.cluster.node_id, "node-a");
+        assert_eq!(c.cluster.advertise, "10.0.0.5:7001");
+
+        // Flags win over the file, and --redis '' turns cluster mode off.
+        let file = super::super::testing::write_config(
+            "[store]\nmysql_url = \"mysql://h/db\"\n\
+             [cluster]\nredis_url = \"redis://h\"\nname = \"file\"\nadvertise = \"h:1\"\n",
+        );
+        let path = file.path().to_str().unwrap();
+        let c = Config::from_iter(args(&["--config", path, "--cluster", "flag"])).unwrap();
+        assert!(c.cluster_enabled());
+        assert_eq!(c.cluster.name, "flag");
+        assert_eq!(c.cluster.advertise, "h:1");
+        let c = Config::from_iter(args(&["--config", path, "--redis", ""])).unwrap();
+        assert!(!c.cluster_enabled());
+    }
+
+    #[test]
+    fn cluster_flag_errors_name_the_flag() {
+        let cluster = |extra: &[&str]| {
+            Config::from_iter(args(&[&MYSQL[..], &REDIS[..], extra].concat())).unwrap_err()
+        };
+        let err = cluster(&["--cluster", "a:b"]);
+        assert_eq!(err.key(), Some("--cluster"), "{err}");
+        let err = cluster(&["--node-id", &"n".repeat(65)]);
+        assert_eq!(err.key(), Some("--node-id"), "{err}");
+        let err = cluster(&["--advertise", "host"]);
+        assert_eq!(err.key(), Some("--advertise"), "{err}");
+        assert!(err
+            .to_string()
+            .starts_with("config error: --advertise \"host\": "));
+        let err =
+            Config::from_iter(args(&[MYSQL[0], MYSQL[1], "--redis", "http://h"])).unwrap_err();
+        assert_eq!(err.key(), Some("--redis"), "{err}");
+
+        // Without --mysql: the error names both the flag typed and --mysql.
+        let err = Config::from_iter(args(&["--redis", "redis://:secret@h:6379"])).unwrap_err();
+        assert_eq!(err.key(), Some("--redis"), "{err}");
+        let line = err.to_string();
+        assert!(line.starts_with("config error: --redis "), "{line}");
+        assert!(line.contains("--mysql"), "{line}");
+        assert!(line.contains("SQLite"), "{line}");
+        assert!(!line.contains("secret"), "password leaked: {line}");
+        assert!(!line.contains('\n'), "one line: {line}");
+    }
+
     #[test]
     fn help_and_version_are_clap_display_kinds() {
         use clap::error::ErrorKind;
@@ -151,6 +256,10 @@ mod tests {
             "--workers",
             "--reactors",
             "--log-level",
+            "--redis",
+            "--cluster",
+            "--node-id",
+            "--advertise",
             "server.example.toml",
         ] {
             assert!(help.contains(word), "help lacks {word}:\n{help}");

@@ -14,11 +14,12 @@
 //! (`resolved_*`, paths, the listen address). Each concern has a file of its own, and
 //! everything public is re-exported here, so `crate::config::X` is the path to use:
 //!
-//! * `schema`: the TOML sections (`[server]`, `[store]`, ...), their defaults and units.
+//! * `schema`: the TOML sections (`[server]`, `[store]`, ..., `[cluster]`), their defaults
+//!   and units.
 //! * `cli`: the command-line flags and how they override keys.
 //! * `validate`: range checks, [`ConfigError`] and the one-line TOML error messages.
 //! * `os_limits`: raising `RLIMIT_NOFILE` ([`raise_fd_limit`], [`FdLimit`]).
-//! * `redact`: hiding the password of a database URL ([`redact_url`]).
+//! * `redact`: hiding the password of a database or Redis URL ([`redact_url`]).
 //!
 //! Dependencies between the files: `cli` and `validate` add methods to `Config` (`cli`
 //! writes its private `flag_keys`, `validate` reads it to name flags in errors);
@@ -44,9 +45,13 @@ use serde::Deserialize;
 pub use os_limits::{raise_fd_limit, FdLimit};
 pub use redact::redact_url;
 pub use schema::{
-    AuthConfig, LogConfig, ServerConfig, StoreConfig, WriterConfig, DEFAULT_PORT, SQLITE_FILE,
+    generate_node_id, AuthConfig, ClusterConfig, LogConfig, ServerConfig, StoreConfig,
+    WriterConfig, DEFAULT_CLUSTER_NAME, DEFAULT_PORT, SQLITE_FILE,
 };
-pub use validate::{ConfigError, MAX_FRAME, MAX_REACTORS, MAX_WORKERS, MIN_CONN_INPUT, MIN_FRAME};
+pub use validate::{
+    ConfigError, HEARTBEAT_MS, MAX_CLUSTER_IDENT, MAX_FRAME, MAX_NODE_TTL_MS, MAX_REACTORS,
+    MAX_WORKERS, MIN_CONN_INPUT, MIN_FRAME,
+};
 
 use cli::Cli;
 use validate::toml_error;
@@ -68,6 +73,9 @@ pub struct Config {
     pub auth: AuthConfig,
     /// `[log]`: log level and directory.
     pub log: LogConfig,
+    /// `[cluster]`: Redis, cluster name, node id and heartbeat; see
+    /// [`Config::cluster_enabled`].
+    pub cluster: ClusterConfig,
     /// Keys whose value came from a command-line flag, mapped to that flag, so validation
     /// errors name what the user actually typed.
     #[serde(skip)]
@@ -130,10 +138,17 @@ impl Config {
         Ok(config)
     }
 
-    /// Turns empty strings meaning "unset" into `None`.
+    /// Turns empty strings meaning "unset" into `None`, and in cluster mode gives an empty
+    /// `cluster.node_id` a generated one (once: a later call keeps it).
     fn normalize(&mut self) {
         if self.store.mysql_url.as_deref().is_some_and(str::is_empty) {
             self.store.mysql_url = None;
+        }
+        if self.cluster.redis_url.as_deref().is_some_and(str::is_empty) {
+            self.cluster.redis_url = None;
+        }
+        if self.cluster_enabled() && self.cluster.node_id.is_empty() {
+            self.cluster.node_id = generate_node_id();
         }
         if self
             .log
@@ -142,6 +157,29 @@ impl Config {
             .is_some_and(|d| d.as_os_str().is_empty())
         {
             self.log.dir = None;
+        }
+    }
+
+    /// Whether this node runs in cluster mode: `cluster.redis_url` is set (`--redis`).
+    ///
+    /// After [`Config::from_args`], [`Config::from_file`] or [`Config::from_toml_str`], a
+    /// cluster-mode configuration has a non-empty `cluster.node_id` (generated if it was
+    /// left empty) and, once validated, a `store.mysql_url`.
+    pub fn cluster_enabled(&self) -> bool {
+        self.cluster.redis_url.is_some()
+    }
+
+    /// The `host:port` clients should connect to: `cluster.advertise` if set, otherwise
+    /// `local` (the address the listener is bound to, with its actual port), with
+    /// `127.0.0.1` in place of an unspecified IP (`0.0.0.0` or `::`).
+    pub fn resolved_advertise(&self, local: SocketAddr) -> String {
+        if !self.cluster.advertise.is_empty() {
+            return self.cluster.advertise.clone();
+        }
+        if local.ip().is_unspecified() {
+            format!("127.0.0.1:{}", local.port())
+        } else {
+            local.to_string()
         }
     }
 
@@ -241,6 +279,17 @@ mod tests {
         assert_eq!(c.auth.argon2_memory_kib, 19456);
         assert_eq!(c.auth.token_ttl_secs, 2_592_000);
         assert_eq!(c.log.level, "info");
+        assert!(c.server.allow_register);
+        assert_eq!(c.cluster.redis_url, None);
+        assert!(!c.cluster_enabled());
+        assert_eq!(c.cluster.name, "chat");
+        assert_eq!(
+            c.cluster.node_id, "",
+            "no id is generated outside cluster mode"
+        );
+        assert_eq!(c.cluster.advertise, "");
+        assert_eq!(c.cluster.heartbeat(), Duration::from_secs(2));
+        assert_eq!(c.cluster.node_ttl(), Duration::from_secs(10));
         assert_eq!(c.log_dir(), PathBuf::from("./data/logs"));
         assert_eq!(c.sqlite_path(), PathBuf::from("./data/chat.db"));
         assert_eq!(c.resolved_reactors(), cores());
@@ -278,6 +327,13 @@ mod tests {
             [log]
             level = "debug"
             dir = "/tmp/chat-logs"
+            [cluster]
+            redis_url = "redis://127.0.0.1:6379/0"
+            name = "test-run.1"
+            node_id = "n1"
+            advertise = "chat1.example.com:4000"
+            heartbeat_ms = 100
+            node_ttl_ms = 300
             "#,
         )
         .expect("valid file");
@@ -295,6 +351,67 @@ mod tests {
         assert_eq!(c.auth.argon2_iterations, 3);
         assert_eq!(c.log.level, "debug");
         assert_eq!(c.log_dir(), PathBuf::from("/tmp/chat-logs"));
+        assert!(c.cluster_enabled());
+        assert_eq!(
+            c.cluster.redis_url.as_deref(),
+            Some("redis://127.0.0.1:6379/0")
+        );
+        assert_eq!(c.cluster.name, "test-run.1");
+        assert_eq!(c.cluster.node_id, "n1");
+        assert_eq!(c.cluster.heartbeat(), Duration::from_millis(100));
+        assert_eq!(c.cluster.node_ttl(), Duration::from_millis(300));
+        let local: SocketAddr = "0.0.0.0:4000".parse().unwrap();
+        assert_eq!(c.resolved_advertise(local), "chat1.example.com:4000");
+    }
+
+    #[test]
+    fn node_id_is_generated_once_in_cluster_mode() {
+        let cluster = [
+            "--mysql",
+            "mysql://root@127.0.0.1:3306/chat",
+            "--redis",
+            "redis://127.0.0.1:6379/0",
+        ];
+        let a = Config::from_iter(args(&cluster)).expect("valid");
+        let b = Config::from_iter(args(&cluster)).expect("valid");
+        for c in [&a, &b] {
+            let id = &c.cluster.node_id;
+            let hex = id.strip_prefix("node-").expect("node- prefix");
+            assert_eq!(hex.len(), 12, "{id}");
+            assert!(hex.bytes().all(|b| b.is_ascii_hexdigit()), "{id}");
+        }
+        assert_ne!(a.cluster.node_id, b.cluster.node_id, "unique per start");
+        // Stable: normalising again (as every load step does) keeps it.
+        let mut again = a.clone();
+        again.normalize();
+        assert_eq!(again.cluster.node_id, a.cluster.node_id);
+        // Generated when cluster mode comes from the file too, and not when it is off.
+        let file = write_config(
+            "[store]\nmysql_url = \"mysql://h/db\"\n[cluster]\nredis_url = \"redis://h\"\n",
+        );
+        let c = Config::from_file(file.path()).unwrap();
+        assert!(c.cluster.node_id.starts_with("node-"), "{c:?}");
+        let c = from_text("[cluster]\nredis_url = \"\"\n").unwrap();
+        assert!(!c.cluster_enabled(), "an empty URL means a single node");
+        assert_eq!(c.cluster.node_id, "");
+        // A given id is kept.
+        let c = Config::from_iter(args(&[&cluster[..], &["--node-id", "n-7"]].concat())).unwrap();
+        assert_eq!(c.cluster.node_id, "n-7");
+    }
+
+    #[test]
+    fn advertise_defaults_to_the_bound_address() {
+        let mut c = Config::default();
+        let addr = |s: &str| s.parse::<SocketAddr>().unwrap();
+        assert_eq!(c.resolved_advertise(addr("0.0.0.0:4000")), "127.0.0.1:4000");
+        assert_eq!(c.resolved_advertise(addr("[::]:4001")), "127.0.0.1:4001");
+        assert_eq!(c.resolved_advertise(addr("10.1.2.3:4002")), "10.1.2.3:4002");
+        assert_eq!(c.resolved_advertise(addr("[::1]:4003")), "[::1]:4003");
+        c.cluster.advertise = "chat.example.com:443".into();
+        assert_eq!(
+            c.resolved_advertise(addr("0.0.0.0:4000")),
+            "chat.example.com:443"
+        );
     }
 
     #[test]

@@ -1,10 +1,11 @@
-//! The sections of the TOML file (`[server]`, `[store]`, `[writer]`, `[auth]`, `[log]`):
-//! one struct each, with its keys, their units, and their built-in defaults.
+//! The sections of the TOML file (`[server]`, `[store]`, `[writer]`, `[auth]`, `[log]`,
+//! `[cluster]`): one struct each, with its keys, their units, and their built-in defaults.
 //!
 //! Plain data: deserialised by serde (unknown keys rejected), read by the rest of the
 //! server, never checked here (ranges are checked in `validate.rs`). The only logic is
-//! unit conversion (seconds to [`Duration`]) and `StoreConfig`'s `Debug`, which hides the
-//! database password (see `redact.rs`).
+//! unit conversion (seconds and milliseconds to [`Duration`]), the `Debug` of `StoreConfig`
+//! and `ClusterConfig`, which hides the database and Redis passwords (see `redact.rs`), and
+//! [`generate_node_id`].
 
 use std::fmt;
 use std::path::PathBuf;
@@ -68,6 +69,10 @@ pub struct ServerConfig {
     pub rate_limit_burst: u32,
     /// Seconds to let in-flight work finish on shutdown.
     pub shutdown_grace_secs: u64,
+    /// Whether `register` over TCP/WebSocket is served (default `true`). A deployment that
+    /// requires verified e-mail addresses sets it to `false` and registers through the
+    /// gateway; `register` is then refused with `bad_request`.
+    pub allow_register: bool,
 }
 
 impl Default for ServerConfig {
@@ -92,6 +97,7 @@ impl Default for ServerConfig {
             rate_limit_per_sec: 500,
             rate_limit_burst: 1000,
             shutdown_grace_secs: 5,
+            allow_register: true,
         }
     }
 }
@@ -255,4 +261,83 @@ impl Default for LogConfig {
             dir: None,
         }
     }
+}
+
+/// Default `cluster.name`: the prefix of every Redis key and channel of the cluster.
+pub const DEFAULT_CLUSTER_NAME: &str = "chat";
+
+/// The `[cluster]` section: running several nodes that share one MySQL/MariaDB database
+/// and one Redis (see `cluster.md`). Cluster mode is on when `redis_url` is set; see
+/// [`Config::cluster_enabled`].
+#[derive(Clone, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ClusterConfig {
+    /// Redis URL, `redis://[[USER]:PASSWORD@]HOST[:PORT][/DB]`; `None` (an empty string in
+    /// the file or flag) means a single node. Default `None`. Flag: `--redis`. Requires
+    /// `store.mysql_url`. Its password is hidden in `Debug` output.
+    pub redis_url: Option<String>,
+    /// Cluster name, 1..=64 characters of `A-Z a-z 0-9 _ . -`; every Redis key and channel of
+    /// the cluster starts with `NAME:`. Default `"chat"`. Flag: `--cluster`.
+    pub name: String,
+    /// This node's id, 1..=64 characters of `A-Z a-z 0-9 _ . -`. Default `""`: generated
+    /// (`node-` and 12 random hex digits, see [`generate_node_id`]) when the configuration
+    /// is loaded in cluster mode, so it is unique per process start and stable for the
+    /// process. Flag: `--node-id`.
+    pub node_id: String,
+    /// The `HOST:PORT` clients should connect to, as handed out by the gateway. Default
+    /// `""`: the bound address, or `127.0.0.1:PORT` when bound to `0.0.0.0` or `::`; see
+    /// [`Config::resolved_advertise`]. Flag: `--advertise`.
+    pub advertise: String,
+    /// Milliseconds between two refreshes of this node's registration (and load) in Redis,
+    /// 50..=60000. Default 2000.
+    pub heartbeat_ms: u64,
+    /// Milliseconds after its last refresh at which a node is dead to the others, at least
+    /// 3 x `heartbeat_ms` and at most 600000. Default 10000.
+    pub node_ttl_ms: u64,
+}
+
+impl Default for ClusterConfig {
+    fn default() -> Self {
+        ClusterConfig {
+            redis_url: None,
+            name: DEFAULT_CLUSTER_NAME.to_string(),
+            node_id: String::new(),
+            advertise: String::new(),
+            heartbeat_ms: 2000,
+            node_ttl_ms: 10_000,
+        }
+    }
+}
+
+impl ClusterConfig {
+    /// `heartbeat_ms` as a [`Duration`].
+    pub fn heartbeat(&self) -> Duration {
+        Duration::from_millis(self.heartbeat_ms)
+    }
+
+    /// `node_ttl_ms` as a [`Duration`].
+    pub fn node_ttl(&self) -> Duration {
+        Duration::from_millis(self.node_ttl_ms)
+    }
+}
+
+impl fmt::Debug for ClusterConfig {
+    /// Like a derived `Debug`, but the password in `redis_url` is replaced by `***` so the
+    /// configuration can be logged.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ClusterConfig")
+            .field("redis_url", &self.redis_url.as_deref().map(redact_url))
+            .field("name", &self.name)
+            .field("node_id", &self.node_id)
+            .field("advertise", &self.advertise)
+            .field("heartbeat_ms", &self.heartbeat_ms)
+            .field("node_ttl_ms", &self.node_ttl_ms)
+            .finish()
+    }
+}
+
+/// A fresh node id: `node-` followed by 12 random hex digits (48 random bits), e.g.
+/// `node-3fa09c1b77e2`. Used for an empty `cluster.node_id` in cluster mode.
+pub fn generate_node_id() -> String {
+    format!("node-{}", hex::encode(rand::random::<[u8; 6]>()))
 }

@@ -6,7 +6,7 @@
 //! [`Config`], never changes one.
 
 use std::fmt;
-use std::net::IpAddr;
+use std::net::{IpAddr, Ipv6Addr};
 use std::path::{Path, PathBuf};
 
 use super::redact::redact_url;
@@ -24,6 +24,12 @@ pub const MAX_REACTORS: usize = 256;
 pub const MAX_WORKERS: usize = 4096;
 /// Smallest `server.conn_input_bytes` and `server.worker_queue_bytes`: one 4 KiB request.
 pub const MIN_CONN_INPUT: usize = 4096;
+/// Longest accepted `cluster.name` and `cluster.node_id`, in characters.
+pub const MAX_CLUSTER_IDENT: usize = 64;
+/// Accepted range of `cluster.heartbeat_ms`.
+pub const HEARTBEAT_MS: std::ops::RangeInclusive<u64> = 50..=60_000;
+/// Largest accepted `cluster.node_ttl_ms` (10 minutes); the smallest is 3 x `heartbeat_ms`.
+pub const MAX_NODE_TTL_MS: u64 = 600_000;
 
 /// An error while building the configuration. Its `Display` is one line, ready to print.
 #[derive(Debug, thiserror::Error)]
@@ -218,6 +224,66 @@ impl Config {
         if let Err(reason) = check_log_spec(&self.log.level) {
             return Err(self.invalid("log.level", format!("{:?}", self.log.level), reason));
         }
+        self.validate_cluster()
+    }
+
+    /// The `[cluster]` keys. They are checked whether or not cluster mode is on, so that a
+    /// bad value is reported when it is written rather than when `--redis` is first given.
+    fn validate_cluster(&self) -> Result<(), ConfigError> {
+        let c = &self.cluster;
+        if let Some(url) = &c.redis_url {
+            let shown = || format!("{:?}", redact_url(url));
+            check_redis_url(url)
+                .map_err(|reason| self.invalid("cluster.redis_url", shown(), reason))?;
+            if self.store.mysql_url.is_none() {
+                return Err(self.invalid(
+                    "cluster.redis_url",
+                    shown(),
+                    "cluster mode needs MySQL/MariaDB: the embedded SQLite store is single-node; \
+                     give --mysql URL (or set store.mysql_url)",
+                ));
+            }
+        }
+        if let Err(reason) = check_cluster_ident(&c.name) {
+            return Err(self.invalid("cluster.name", format!("{:?}", c.name), reason));
+        }
+        if c.node_id.is_empty() {
+            if self.cluster_enabled() {
+                // Only reachable for a Config built in code: loading generates the id.
+                return Err(self.invalid(
+                    "cluster.node_id",
+                    "\"\"",
+                    "must not be empty in cluster mode (loading the configuration generates one)",
+                ));
+            }
+        } else if let Err(reason) = check_cluster_ident(&c.node_id) {
+            return Err(self.invalid("cluster.node_id", format!("{:?}", c.node_id), reason));
+        }
+        if !c.advertise.is_empty() {
+            if let Err(reason) = check_host_port(&c.advertise) {
+                return Err(self.invalid(
+                    "cluster.advertise",
+                    format!("{:?}", c.advertise),
+                    reason,
+                ));
+            }
+        }
+        self.range(
+            "cluster.heartbeat_ms",
+            c.heartbeat_ms,
+            *HEARTBEAT_MS.start(),
+            *HEARTBEAT_MS.end(),
+        )?;
+        let min_ttl = 3 * c.heartbeat_ms;
+        if c.node_ttl_ms < min_ttl || c.node_ttl_ms > MAX_NODE_TTL_MS {
+            return Err(self.invalid(
+                "cluster.node_ttl_ms",
+                c.node_ttl_ms.to_string(),
+                format!(
+                    "must be between 3 x cluster.heartbeat_ms = {min_ttl} and {MAX_NODE_TTL_MS} (ms)"
+                ),
+            ));
+        }
         Ok(())
     }
 
@@ -261,6 +327,81 @@ impl Config {
             return Err(self.invalid(key, value.to_string(), format!("must be at least {min}")));
         }
         Ok(())
+    }
+}
+
+/// Checks a Redis URL: `redis://` only (no TLS in this build), and one the client accepts.
+/// The reasons never quote the URL, which may hold a password.
+fn check_redis_url(url: &str) -> Result<(), String> {
+    let scheme = url.split_once("://").map(|(s, _)| s.to_ascii_lowercase());
+    match scheme.as_deref() {
+        Some("redis") => {}
+        Some("rediss") => {
+            return Err(
+                "rediss:// (Redis over TLS) is not supported in this build; \
+                        use redis://"
+                    .to_string(),
+            )
+        }
+        _ => {
+            return Err(
+                "must start with redis:// (e.g. redis://:pass@127.0.0.1:6379/0), \
+                        or be empty for a single node"
+                    .to_string(),
+            )
+        }
+    }
+    let info = redis::IntoConnectionInfo::into_connection_info(url).map_err(|e| {
+        // Display is "DESCRIPTION- Kind" or "DESCRIPTION - Kind: DETAIL"; the description is
+        // a fixed phrase and the detail a query value, never the password.
+        let text = e.to_string();
+        let what = text.split("- ").next().unwrap_or_default().trim();
+        let what = match e.detail() {
+            Some(detail) => format!("{what} {detail:?}"),
+            None => what.to_string(),
+        };
+        format!("is not a valid Redis URL (redis://[[USER]:PASSWORD@]HOST[:PORT][/DB]): {what}")
+    })?;
+    match info.addr {
+        redis::ConnectionAddr::Tcp(host, _) if !host.is_empty() => Ok(()),
+        _ => Err("must name a host: redis://[[USER]:PASSWORD@]HOST[:PORT][/DB]".to_string()),
+    }
+}
+
+/// Checks a cluster name or node id: it goes into Redis keys, between `:` separators.
+fn check_cluster_ident(s: &str) -> Result<(), String> {
+    let ok_char = |c: char| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-');
+    let len = s.chars().count();
+    if len == 0 || len > MAX_CLUSTER_IDENT || !s.chars().all(ok_char) {
+        return Err(format!(
+            "must be 1 to {MAX_CLUSTER_IDENT} characters of A-Z a-z 0-9 _ . -"
+        ));
+    }
+    Ok(())
+}
+
+/// Checks an advertised address: `HOST:PORT`, HOST a name, an IPv4 address or a bracketed
+/// IPv6 address, PORT 1..=65535.
+fn check_host_port(s: &str) -> Result<(), &'static str> {
+    const REASON: &str = "must be HOST:PORT with a port 1..=65535 (e.g. chat1.example.com:12345 \
+                          or [2001:db8::1]:12345), or empty for the bound address";
+    let (host, port) = s.rsplit_once(':').ok_or(REASON)?;
+    let port_ok = !port.is_empty()
+        && port.bytes().all(|b| b.is_ascii_digit())
+        && port.parse::<u16>().is_ok_and(|p| p != 0);
+    let host_ok = match host.strip_prefix('[').and_then(|h| h.strip_suffix(']')) {
+        Some(v6) => v6.parse::<Ipv6Addr>().is_ok(),
+        None => {
+            !host.is_empty()
+                && host
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'))
+        }
+    };
+    if port_ok && host_ok {
+        Ok(())
+    } else {
+        Err(REASON)
     }
 }
 
@@ -418,6 +559,17 @@ mod tests {
             ("log.level", |c| c.log.level = "loud".into()),
             ("log.level", |c| c.log.level = String::new()),
             ("log.level", |c| c.log.level = "info,chat=loud".into()),
+            ("cluster.redis_url", |c| {
+                c.cluster.redis_url = Some("http://x:secret@h/0".into())
+            }),
+            ("cluster.redis_url", |c| {
+                c.cluster.redis_url = Some("redis://:secret@h:6379/0".into())
+            }),
+            ("cluster.name", |c| c.cluster.name = String::new()),
+            ("cluster.node_id", |c| c.cluster.node_id = "a b".into()),
+            ("cluster.advertise", |c| c.cluster.advertise = "h:0".into()),
+            ("cluster.heartbeat_ms", |c| c.cluster.heartbeat_ms = 49),
+            ("cluster.node_ttl_ms", |c| c.cluster.node_ttl_ms = 5999),
         ];
         for (key, mutate) in cases {
             let mut c = Config::default();
@@ -502,5 +654,215 @@ mod tests {
             line.starts_with("config error: cannot read config file /nonexistent/dir/chat.toml"),
             "{line}"
         );
+    }
+
+    /// A valid cluster-mode configuration to mutate.
+    fn cluster() -> Config {
+        let mut c = Config::default();
+        c.store.mysql_url = Some("mysql://root@127.0.0.1:3306/chat".into());
+        c.cluster.redis_url = Some("redis://127.0.0.1:6379/0".into());
+        c.cluster.node_id = "node-0123456789ab".into();
+        c
+    }
+
+    fn cluster_error(mutate: impl FnOnce(&mut Config)) -> String {
+        let mut c = cluster();
+        mutate(&mut c);
+        let line = c.validate().expect_err("invalid").to_string();
+        assert!(!line.contains('\n'), "one line: {line}");
+        line
+    }
+
+    #[test]
+    fn cluster_defaults_are_valid() {
+        cluster()
+            .validate()
+            .expect("cluster mode with MySQL is valid");
+        Config::default().validate().expect("no cluster");
+    }
+
+    #[test]
+    fn redis_url_must_be_redis_scheme() {
+        for url in [
+            "redis://h",
+            "redis://127.0.0.1:6379/0",
+            "REDIS://h:1/15",
+            "redis://:pw@h:6379",
+            "redis://user:pw@[::1]:6379/2",
+            "redis://h/0?protocol=resp3",
+        ] {
+            let mut c = cluster();
+            c.cluster.redis_url = Some(url.into());
+            c.validate().unwrap_or_else(|e| panic!("{url}: {e}"));
+        }
+        for (url, says) in [
+            (
+                "rediss://:secret@h:6380",
+                "rediss:// (Redis over TLS) is not supported",
+            ),
+            ("http://h", "must start with redis://"),
+            ("unix:///tmp/redis.sock", "must start with redis://"),
+            ("127.0.0.1:6379", "must start with redis://"),
+            ("redis://:secret@h:6379/x", "not a valid Redis URL"),
+            ("redis://:secret@h:99999/0", "not a valid Redis URL"),
+            ("redis://", "not a valid Redis URL"),
+            ("redis://h/0?protocol=resp9", "not a valid Redis URL"),
+        ] {
+            let line = cluster_error(|c| c.cluster.redis_url = Some(url.into()));
+            assert!(
+                line.starts_with("config error: cluster.redis_url = "),
+                "{line}"
+            );
+            assert!(line.contains(says), "{url}: {line}");
+            assert!(!line.contains("secret"), "password leaked: {line}");
+        }
+    }
+
+    #[test]
+    fn cluster_mode_requires_mysql() {
+        let line = cluster_error(|c| {
+            c.store.mysql_url = None;
+            c.cluster.redis_url = Some("redis://:secret@h:6379/0".into());
+        });
+        assert_eq!(
+            line,
+            "config error: cluster.redis_url = \"redis://:***@h:6379/0\": cluster mode needs \
+             MySQL/MariaDB: the embedded SQLite store is single-node; give --mysql URL (or set \
+             store.mysql_url)"
+        );
+        // Given as a flag, the error names the flag.
+        let err = Config::from_iter(args(&["--redis", "redis://127.0.0.1:6379"])).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "config error: --redis \"redis://127.0.0.1:6379\": cluster mode needs \
+             MySQL/MariaDB: the embedded SQLite store is single-node; give --mysql URL (or set \
+             store.mysql_url)"
+        );
+        // MySQL from the file, Redis from the flag: fine.
+        let file = write_config("[store]\nmysql_url = \"mysql://h/db\"\n");
+        let path = file.path().to_str().unwrap();
+        Config::from_iter(args(&["--config", path, "--redis", "redis://h"])).expect("valid");
+    }
+
+    #[test]
+    fn cluster_name_and_node_id_are_short_key_safe_words() {
+        let ok = ["a", "chat", "A-z_0.9", &"x".repeat(64)];
+        let bad = ["", "a:b", "a b", "é", "a/b", "{x}", &"x".repeat(65)];
+        for name in ok {
+            let mut c = cluster();
+            c.cluster.name = name.to_string();
+            c.cluster.node_id = name.to_string();
+            c.validate().unwrap_or_else(|e| panic!("{name:?}: {e}"));
+        }
+        for name in bad {
+            let line = cluster_error(|c| c.cluster.name = name.to_string());
+            assert!(line.starts_with("config error: cluster.name = "), "{line}");
+            assert!(
+                line.ends_with("must be 1 to 64 characters of A-Z a-z 0-9 _ . -"),
+                "{line}"
+            );
+            if !name.is_empty() {
+                let line = cluster_error(|c| c.cluster.node_id = name.to_string());
+                assert!(
+                    line.starts_with("config error: cluster.node_id = "),
+                    "{line}"
+                );
+            }
+        }
+        // Empty means "generate": fine outside cluster mode, an error once it is on
+        // (loading generates one, so only a Config built in code can get here).
+        let mut c = Config::default();
+        c.cluster.node_id = String::new();
+        c.validate().expect("no cluster, no id needed");
+        let line = cluster_error(|c| c.cluster.node_id = String::new());
+        assert!(
+            line.starts_with("config error: cluster.node_id = \"\": "),
+            "{line}"
+        );
+    }
+
+    #[test]
+    fn advertise_is_host_port() {
+        for addr in [
+            "",
+            "127.0.0.1:12345",
+            "chat1.example.com:1",
+            "node_2:65535",
+            "[::1]:4000",
+            "[2001:db8::1]:443",
+        ] {
+            let mut c = cluster();
+            c.cluster.advertise = addr.to_string();
+            c.validate().unwrap_or_else(|e| panic!("{addr:?}: {e}"));
+        }
+        for addr in [
+            "host",
+            "host:",
+            ":80",
+            "host:0",
+            "host:65536",
+            "host:+80",
+            "host:80x",
+            "::1:4000",
+            "[::1:4000",
+            "[nothost]:4000",
+            "a b:80",
+            "http://h:80",
+        ] {
+            let line = cluster_error(|c| c.cluster.advertise = addr.to_string());
+            assert!(
+                line.starts_with(&format!("config error: cluster.advertise = {addr:?}: ")),
+                "{line}"
+            );
+            assert!(line.contains("HOST:PORT with a port 1..=65535"), "{line}");
+        }
+    }
+
+    #[test]
+    fn heartbeat_and_node_ttl_ranges() {
+        let ok: &[(u64, u64)] = &[(50, 150), (2000, 6000), (2000, 600_000), (60_000, 180_000)];
+        for &(hb, ttl) in ok {
+            let mut c = cluster();
+            c.cluster.heartbeat_ms = hb;
+            c.cluster.node_ttl_ms = ttl;
+            c.validate()
+                .unwrap_or_else(|e| panic!("heartbeat {hb}, ttl {ttl}: {e}"));
+        }
+        for hb in [0, 49, 60_001] {
+            let line = cluster_error(|c| {
+                c.cluster.heartbeat_ms = hb;
+                c.cluster.node_ttl_ms = 600_000;
+            });
+            assert_eq!(
+                line,
+                format!("config error: cluster.heartbeat_ms = {hb}: must be between 50 and 60000")
+            );
+        }
+        let line = cluster_error(|c| c.cluster.node_ttl_ms = 5999);
+        assert_eq!(
+            line,
+            "config error: cluster.node_ttl_ms = 5999: must be between 3 x \
+             cluster.heartbeat_ms = 6000 and 600000 (ms)"
+        );
+        let line = cluster_error(|c| c.cluster.node_ttl_ms = 600_001);
+        assert!(
+            line.starts_with("config error: cluster.node_ttl_ms = 600001: "),
+            "{line}"
+        );
+        let err = from_text("[cluster]\nheartbeat_ms = 100\nnode_ttl_ms = 299\n").unwrap_err();
+        assert_eq!(err.key(), Some("cluster.node_ttl_ms"), "{err}");
+    }
+
+    #[test]
+    fn cluster_keys_in_the_file_are_checked() {
+        let err = from_text("[cluster]\nredis = \"redis://h\"\n").unwrap_err();
+        assert_eq!(err.key(), Some("cluster.redis"), "{err}");
+        assert!(err.to_string().contains("unknown key `redis`"), "{err}");
+        let err = from_text("[cluster]\nheartbeat_ms = \"2s\"\n").unwrap_err();
+        assert_eq!(err.key(), Some("cluster.heartbeat_ms"), "{err}");
+        let err = from_text("[server]\nallow_register = \"no\"\n").unwrap_err();
+        assert_eq!(err.key(), Some("server.allow_register"), "{err}");
+        let c = from_text("[server]\nallow_register = false\n").unwrap();
+        assert!(!c.server.allow_register);
     }
 }
