@@ -777,3 +777,65 @@ pub fn befriend(a: &mut Client, b: &mut Client) {
 pub fn sleep_ms(ms: u64) {
     thread::sleep(Duration::from_millis(ms));
 }
+
+// ---- v2 helpers (timelines: `pos`, `last_pos`) -----------------------------------------
+
+impl Client {
+    /// Logs this connection in with a session token; records user_id, token and push mode
+    /// and returns the login response (with `last_pos`).
+    pub fn login_token(&mut self, token: &str, push: bool) -> Value {
+        let login = proto::Request::Login {
+            credentials: proto::Credentials::Token(token.into()),
+            push,
+        };
+        let resp = self.request_ok("login", fields_of(&login));
+        self.name = resp["username"].as_str().unwrap_or("?").to_string();
+        self.user_id = Some(int(&resp, "user_id"));
+        self.token = Some(token.to_string());
+        self.push = push;
+        resp
+    }
+
+    /// Every message of my timeline with `pos > after`, paging through `sync` by `pos`
+    /// (limit 500) until `more` is false. Checks that each page is in increasing `pos`.
+    pub fn sync_by_pos(&mut self, after: i64) -> Vec<Value> {
+        let mut cursor = after;
+        let mut out = Vec::new();
+        loop {
+            let resp = self.request_ok("sync", json!({"after": cursor, "limit": 500}));
+            let page = resp["messages"]
+                .as_array()
+                .unwrap_or_else(|| panic!("sync without a messages array: {resp}"))
+                .clone();
+            let more = resp["more"]
+                .as_bool()
+                .unwrap_or_else(|| panic!("sync without a bool more: {resp}"));
+            for m in &page {
+                let pos = int(m, "pos");
+                assert!(
+                    pos > cursor,
+                    "{}: sync after {after}: pos {pos} not above {cursor}: {m}",
+                    self.name
+                );
+                cursor = pos;
+            }
+            let empty = page.is_empty();
+            out.extend(page);
+            if !more {
+                return out;
+            }
+            assert!(!empty, "sync said more: true with an empty page: {resp}");
+        }
+    }
+
+    /// Sends `text` to `to` with the given client_msg_id and returns the response
+    /// (whatever its `ok`).
+    pub fn send_with_cmid(&mut self, to: i64, text: &str, client_msg_id: &str) -> Value {
+        let send = proto::Request::SendMessage {
+            to,
+            text: text.into(),
+            client_msg_id: client_msg_id.into(),
+        };
+        self.request("send_message", fields_of(&send))
+    }
+}
