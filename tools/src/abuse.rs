@@ -80,6 +80,8 @@ impl PhaseFigures {
             "server_rss": self.rss.json(),
             "lost": o.lost,
             "duplicated": o.rec.duplicated,
+            "gaps": o.gaps,
+            "reorders": o.reorders,
             "late": o.late,
             "exactly_once": o.rec.json(o.late, o.lost),
             "unanswered_sends": o.unanswered,
@@ -196,9 +198,10 @@ fn mib(kib: Option<u64>) -> String {
     kib.map_or("?".into(), |k| format!("{:.1}", k as f64 / 1024.0))
 }
 
-/// Runs the abuse scenario against `common.addr`, which must be an IPv4 loopback address.
+/// Runs the abuse scenario against `common.addr`, which must be the only `--addr` and
+/// an IPv4 loopback address.
 pub fn run(common: &Resolved, plan: &AbusePlan) -> Result<Report, LoadError> {
-    match common.addr {
+    match common.single_addr("chatload abuse")? {
         SocketAddr::V4(a) if a.ip().is_loopback() => {}
         other => {
             return Err(LoadError::Args(format!(
@@ -395,6 +398,10 @@ pub fn summarize(
         }),
     );
     add(
+        "timeline gaps / reorders",
+        side(&|p| format!("{} / {}", p.relay.gaps, p.relay.reorders)),
+    );
+    add(
         "unanswered sends",
         side(&|p| p.relay.unanswered.to_string()),
     );
@@ -512,6 +519,8 @@ mod tests {
             lost,
             sync_failed: 0,
             out_of_order: 0,
+            gaps: 0,
+            reorders: 0,
             foreign_pushes: 0,
             bad_stamps: 0,
             ack_without_msg_id: 0,
@@ -559,6 +568,23 @@ mod tests {
     }
 
     #[test]
+    fn timeline_gaps_and_reorders_fail_a_phase() {
+        let mut o = outcome(4_000, 0);
+        assert!(o.intact());
+        o.gaps = 2;
+        assert!(!o.intact(), "a gap fails the run");
+        o.gaps = 0;
+        o.reorders = 1;
+        assert!(!o.intact(), "a reorder fails the run");
+        let mut f = figures(4_000, 0, None);
+        f.relay = o;
+        assert_eq!(
+            (f.json()["gaps"].clone(), f.json()["reorders"].clone()),
+            (json!(0), json!(1))
+        );
+    }
+
+    #[test]
     fn the_goal_line_says_what_was_measured() {
         let quiet = figures(4_000, 0, Some(102_400));
         let attacked = figures(5_000, 0, Some(102_400 + 10_240));
@@ -573,7 +599,7 @@ mod tests {
     #[test]
     fn report_puts_the_phases_side_by_side() {
         let common = crate::args::Common {
-            addr: "127.0.0.1:9".into(),
+            addr: vec!["127.0.0.1:9".into()],
             prefix: Some("t".into()),
             password: "long-enough".into(),
             reactors: None,

@@ -1,8 +1,13 @@
 //! Command-line options of the chatload subcommands, and their validation.
 //!
-//! Every subcommand flattens [`Common`] (server address, user prefix, password, engine
+//! Every subcommand flattens [`Common`] (server addresses, user prefix, password, engine
 //! threads, progress bars, source-address spreading). `validate` methods turn the raw
 //! options into checked values and explain what is wrong in one line.
+//!
+//! `--addr` may be given several times: the nodes of one cluster (`docs/cluster.md`),
+//! which share a database. `relay` places each pair of friends on two different nodes,
+//! `conns` and `login` spread their connections over the nodes in turn; `abuse` and
+//! `relay --floor` take one address.
 
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::time::Duration;
@@ -14,12 +19,16 @@ use crate::attack::{AttackPlan, MAX_ATTACKERS};
 use crate::client::Threads;
 use crate::error::LoadError;
 
+/// Most `--addr` a run takes.
+pub const MAX_NODES: usize = 64;
+
 /// Options every subcommand takes.
 #[derive(Args, Debug, Clone)]
 pub struct Common {
-    /// Server address, HOST:PORT.
-    #[arg(long, default_value = "127.0.0.1:12345")]
-    pub addr: String,
+    /// Server address, HOST:PORT; give it once per node to spread the load over the
+    /// nodes of a cluster.
+    #[arg(long, value_name = "HOST:PORT", default_value = "127.0.0.1:12345")]
+    pub addr: Vec<String>,
     /// Username prefix (users are PREFIX_0, PREFIX_1, ...); default: derived from the time.
     #[arg(long)]
     pub prefix: Option<String>,
@@ -44,8 +53,10 @@ pub struct Common {
 /// [`Common`], checked.
 #[derive(Debug, Clone)]
 pub struct Resolved {
-    /// The server.
+    /// The server: the first `--addr` (set-up work that may go to any node goes here).
     pub addr: SocketAddr,
+    /// Every `--addr`, in the order given (at least one; one server may be given twice).
+    pub addrs: Vec<SocketAddr>,
     /// The user prefix (given or generated).
     pub prefix: String,
     /// Password of generated users.
@@ -59,6 +70,23 @@ pub struct Resolved {
 }
 
 impl Resolved {
+    /// The node of a scenario's `node`-th place: the addresses in turn.
+    pub fn node_addr(&self, node: usize) -> SocketAddr {
+        self.addrs[node % self.addrs.len()]
+    }
+
+    /// Fails unless exactly one `--addr` was given (`what` names the scenario).
+    pub fn single_addr(&self, what: &str) -> Result<SocketAddr, LoadError> {
+        if self.addrs.len() == 1 {
+            Ok(self.addr)
+        } else {
+            Err(LoadError::Args(format!(
+                "{what} takes one --addr, got {}",
+                self.addrs.len()
+            )))
+        }
+    }
+
     /// The generated accounts of this run.
     pub fn generated(&self) -> Accounts {
         Accounts::Generated {
@@ -73,14 +101,26 @@ fn cores() -> usize {
 }
 
 impl Common {
-    /// Resolves the address and checks prefix and password.
+    /// Resolves the addresses and checks prefix and password.
     pub fn resolve(&self) -> Result<Resolved, LoadError> {
-        let addr = self
-            .addr
-            .to_socket_addrs()
-            .map_err(|e| LoadError::Args(format!("--addr {}: {e}", self.addr)))?
-            .next()
-            .ok_or_else(|| LoadError::Args(format!("--addr {}: no address", self.addr)))?;
+        let mut addrs = Vec::with_capacity(self.addr.len());
+        for a in &self.addr {
+            let addr = a
+                .to_socket_addrs()
+                .map_err(|e| LoadError::Args(format!("--addr {a}: {e}")))?
+                .next()
+                .ok_or_else(|| LoadError::Args(format!("--addr {a}: no address")))?;
+            addrs.push(addr);
+        }
+        let addr = *addrs
+            .first()
+            .ok_or_else(|| LoadError::Args("--addr: no address given".into()))?;
+        if addrs.len() > MAX_NODES {
+            return Err(LoadError::Args(format!(
+                "at most {MAX_NODES} --addr, got {}",
+                addrs.len()
+            )));
+        }
         let prefix = self.prefix.clone().unwrap_or_else(accounts::default_prefix);
         accounts::validate_prefix(&prefix).map_err(LoadError::Args)?;
         if !(8..=128).contains(&self.password.len()) {
@@ -95,6 +135,7 @@ impl Common {
         }
         Ok(Resolved {
             addr,
+            addrs,
             prefix,
             password: self.password.clone(),
             threads: Threads { reactors, workers },
@@ -195,6 +236,9 @@ impl RelayArgs {
         }
         if self.floor && self.conns > u32::MAX as usize - 1 {
             return Err("--conns too large for --floor".into());
+        }
+        if self.floor && self.common.addr.len() > 1 {
+            return Err("--floor takes one --addr (relay_floor is a single process)".into());
         }
         let pace = match (self.window, self.rate) {
             (Some(_), Some(_)) => return Err("give --window or --rate, not both".into()),
@@ -560,6 +604,11 @@ mod tests {
         assert!(relay(&["--window", "0"]).is_err());
         assert!(relay(&["--size", "5000"]).is_err());
         assert!(relay(&["--duration", "-1"]).is_err());
+        assert!(
+            relay(&["--floor", "--addr", "127.0.0.1:1", "--addr", "127.0.0.1:2"])
+                .unwrap_err()
+                .contains("one --addr")
+        );
     }
 
     #[derive(Parser)]
@@ -613,7 +662,7 @@ mod tests {
     #[test]
     fn common_options_are_checked() {
         let mut c = Common {
-            addr: "127.0.0.1:9".into(),
+            addr: vec!["127.0.0.1:9".into()],
             prefix: Some("ok_prefix".into()),
             password: "long-enough".into(),
             reactors: None,
@@ -623,6 +672,7 @@ mod tests {
         };
         let r = c.resolve().unwrap();
         assert_eq!(r.addr.port(), 9);
+        assert_eq!(r.addrs, vec![r.addr]);
         assert!(r.threads.reactors >= 1 && r.threads.workers >= 1);
         c.password = "short".into();
         assert!(c.resolve().is_err());
@@ -631,7 +681,41 @@ mod tests {
         assert!(c.resolve().is_err());
         c.prefix = None;
         assert!(c.resolve().is_ok(), "a generated prefix is valid");
-        c.addr = "no-port".into();
+        c.addr = vec!["no-port".into()];
         assert!(c.resolve().is_err());
+        // The same address twice is two places on one server (tests use that).
+        c.addr = vec!["127.0.0.1:7001".into(), "127.0.0.1:7001".into()];
+        assert_eq!(c.resolve().unwrap().addrs.len(), 2);
+        c.addr = vec![];
+        assert!(c.resolve().is_err());
+    }
+
+    #[test]
+    fn addr_may_be_given_once_per_node() {
+        let p = R::try_parse_from(["relay"]).unwrap();
+        let r = p.a.common.resolve().unwrap();
+        assert_eq!(r.addrs, vec!["127.0.0.1:12345".parse().unwrap()]);
+        assert!(r.single_addr("abuse").is_ok());
+
+        let p = R::try_parse_from([
+            "relay",
+            "--addr",
+            "127.0.0.1:7001",
+            "--addr",
+            "127.0.0.1:7002",
+            "--addr",
+            "127.0.0.1:7003",
+        ])
+        .unwrap();
+        let r = p.a.common.resolve().unwrap();
+        let ports: Vec<u16> = r.addrs.iter().map(|a| a.port()).collect();
+        assert_eq!(ports, [7001, 7002, 7003]);
+        assert_eq!(r.addr.port(), 7001);
+        assert_eq!(r.node_addr(4).port(), 7002);
+        assert!(r
+            .single_addr("abuse")
+            .unwrap_err()
+            .to_string()
+            .contains("abuse takes one --addr, got 3"));
     }
 }

@@ -1,4 +1,6 @@
-//! `chatload conns`: many logged-in, idle connections held on one server.
+//! `chatload conns`: many logged-in, idle connections held on one server, or spread over
+//! the nodes of a cluster (several `--addr`: connection `i` goes to node `i mod n`; the
+//! accounts are registered through the first).
 //!
 //! Each connection binds a source address from 127.0.0.2..=127.0.0.254 in turn
 //! ([`crate::accounts::source_addr`]) before connecting, so the ~28k ephemeral ports of
@@ -107,8 +109,9 @@ impl Holder {
                 last_tick = Instant::now();
             }
             let t0 = Instant::now();
-            let local = source_addr(common.spread, common.addr, i);
-            let peer = match engine.connect(i, local, common.addr, Wire::Json, Arc::clone(&sink)) {
+            let addr = common.node_addr(i);
+            let local = source_addr(common.spread, addr, i);
+            let peer = match engine.connect(i, local, addr, Wire::Json, Arc::clone(&sink)) {
                 Ok(peer) => peer,
                 Err(e) => {
                     self.failed.inc(&format!("connect:{:?}", e.kind()));
@@ -433,9 +436,11 @@ fn spawn_children(
     for k in 0..plan.procs {
         let share = per + usize::from(k < extra);
         let mut cmd = Command::new(&exe);
-        cmd.arg("conns")
-            .args(["--addr", &common.addr.to_string()])
-            .args(["--prefix", &common.prefix])
+        cmd.arg("conns");
+        for addr in &common.addrs {
+            cmd.args(["--addr", &addr.to_string()]);
+        }
+        cmd.args(["--prefix", &common.prefix])
             .args(["--password", &common.password])
             .args(["--conns", &share.to_string()])
             .args(["--offset", &offset.to_string()])
@@ -631,6 +636,7 @@ fn summarize(
     let json = json!({
         "scenario": "conns",
         "addr": common.addr.to_string(),
+        "addrs": common.addrs.iter().map(ToString::to_string).collect::<Vec<_>>(),
         "accounts": if args.demo_users { "demo".to_string() } else { common.prefix.clone() },
         "conns": plan.conns,
         "procs": plan.procs,

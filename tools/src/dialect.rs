@@ -72,7 +72,7 @@ mod tests {
 
     #[test]
     fn each_dialect_reads_its_own_frames() {
-        let ack = br#"{"type":"send_message","seq":9,"ok":true,"msg_id":77,"ts":1}"#;
+        let ack = br#"{"type":"send_message","seq":9,"ok":true,"msg_id":77,"ts":1,"pos":2}"#;
         let json = Wire::Json.decode(ack).unwrap();
         let floor = Wire::Floor.decode(&floor::encode_ack(9, 77)).unwrap();
         for f in [&json, &floor] {

@@ -24,9 +24,12 @@
 //! * [`accounts`]: user names, the run prefix, source-address spreading and bulk
 //!   registration.
 //! * [`relay`]: the relay scenario (closed or open loop, ack and delivery latency,
-//!   exactly-once check with a `sync` to tell lost from late); its set-up and its
-//!   measured runs are reusable pieces ([`relay::setup`], [`relay::phase`]).
+//!   exactly-once check with a `sync` to tell lost from late, timeline position check,
+//!   pairs straddling the nodes of a cluster); its set-up and its measured runs are
+//!   reusable pieces ([`relay::setup`], [`relay::phase`]).
 //! * [`ledger`]: the pure exactly-once accounting the relay scenario ends with.
+//! * [`timeline`]: the pure per-connection check that timeline positions (pushes and own
+//!   acks) arrive gapless, once each and pushes in order (protocol v2, guarantee 3).
 //! * [`conns`]: many idle logged-in connections, spread over processes (`--procs`).
 //! * [`login`]: the login storm.
 //! * [`abuse`]: the relay and a pinger, without and then with attackers; latency, RSS
@@ -64,6 +67,7 @@ pub mod relay;
 pub mod report;
 pub mod rss;
 pub mod stats;
+pub mod timeline;
 pub mod wire;
 
 pub use error::LoadError;

@@ -1,4 +1,5 @@
-//! `chatload login`: a login storm. `C` clients connect and log in at once.
+//! `chatload login`: a login storm. `C` clients connect and log in at once (with several
+//! `--addr`, client `i` on node `i mod n`).
 //!
 //! The accounts are made beforehand and that part is not timed: generated users are
 //! registered in bulk ([`crate::accounts::register_bulk`]), or the demo users of
@@ -106,8 +107,9 @@ fn storm(
     let mut peers = Vec::with_capacity(c);
     for i in 0..c {
         let t0 = Instant::now();
-        let local = source_addr(common.spread, common.addr, i);
-        let peer = match engine.connect(i, local, common.addr, Wire::Json, Arc::clone(&dyn_sink)) {
+        let addr = common.node_addr(i);
+        let local = source_addr(common.spread, addr, i);
+        let peer = match engine.connect(i, local, addr, Wire::Json, Arc::clone(&dyn_sink)) {
             Ok(peer) => peer,
             Err(e) => {
                 st.failed.inc(&format!("connect:{:?}", e.kind()));
@@ -162,6 +164,7 @@ fn storm(
     let json = json!({
         "scenario": "login",
         "addr": common.addr.to_string(),
+        "addrs": common.addrs.iter().map(ToString::to_string).collect::<Vec<_>>(),
         "accounts": if args.demo_users { "demo".to_string() } else { common.prefix.clone() },
         "conns": c,
         "registered": registered.as_ref().map_or(Value::Null, |r| r.json()),

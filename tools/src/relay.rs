@@ -19,7 +19,14 @@
 //! it. After the run chatload waits (`--drain`) for outstanding acks and pushes, then
 //! checks exactly-once delivery ([`crate::ledger`]): acked messages never pushed are
 //! looked up with `sync` on the recipient to tell *late* (stored) from *lost*.
-//! Per-pair order (guarantee 4) is checked on arrival.
+//! Per-pair order (guarantee 4) is checked on arrival, and so is each connection's
+//! timeline (guarantee 3): the positions of its pushes and of its own sends' acks must
+//! follow its login's `last_pos` without gap or repeat, pushes in increasing order
+//! (`gaps` and `reorders`, see [`crate::timeline`]). Any of lost, duplicated, gaps or
+//! reorders fails the run.
+//!
+//! Cluster: with several `--addr` each pair of friends is split over two different nodes
+//! ([`setup::pair_node`]), so every message crosses nodes.
 //!
 //! The pieces are reusable: [`setup`] opens, logs in and pairs the connections;
 //! [`phase`] runs and settles one measured run on them (`chatload abuse` runs two on
@@ -44,7 +51,7 @@ use crate::report::{counts_line, num1, Report, Table};
 
 use phase::Relay;
 
-/// Runs the relay scenario against `common.addr`.
+/// Runs the relay scenario against `common.addrs` (one server, or the nodes of a cluster).
 pub fn run(common: &Resolved, plan: &RelayPlan) -> Result<Report, LoadError> {
     let wire = if plan.floor { Wire::Floor } else { Wire::Json };
     let accounts = common.generated();
@@ -105,6 +112,8 @@ fn run_on(
         "scenario": "relay",
         "wire": if plan.floor { "floor" } else { "json" },
         "addr": common.addr.to_string(),
+        "addrs": common.addrs.iter().map(ToString::to_string).collect::<Vec<_>>(),
+        "nodes": common.addrs.len(),
         "prefix": if plan.floor { Value::Null } else { Value::from(common.prefix.clone()) },
         "conns": c,
         "pace": pace_name,
@@ -131,6 +140,8 @@ fn run_on(
         "sync_failed": o.sync_failed,
         "lost": lost,
         "duplicated": rec.duplicated,
+        "gaps": o.gaps,
+        "reorders": o.reorders,
         "out_of_order": out_of_order,
         "foreign_pushes": o.foreign_pushes,
         "bad_stamps": o.bad_stamps,
@@ -140,8 +151,12 @@ fn run_on(
         "health": health.json(),
         "clean": clean,
     });
+    let nodes = match common.addrs.len() {
+        1 => String::new(),
+        n => format!(", {n} nodes"),
+    };
     let mut table = Table::new(format!(
-        "chatload relay ({}, {c} conns, {})",
+        "chatload relay ({}, {c} conns{nodes}, {})",
         if plan.floor { "floor" } else { "json" },
         match plan.pace {
             Pace::Closed { window } => format!("closed loop, window {window}"),
@@ -193,6 +208,14 @@ fn run_on(
             ),
         )
         .row("unanswered sends", unanswered)
+        .row(
+            "timeline gaps / reorders",
+            if plan.floor {
+                "not checked (the floor has no positions)".to_string()
+            } else {
+                format!("{} / {}", o.gaps, o.reorders)
+            },
+        )
         .row("out of order", out_of_order)
         .row("malformed frames", counts_line(&health.malformed.json()))
         .row("anomalies", counts_line(&health.anomalies.json()))

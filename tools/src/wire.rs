@@ -56,6 +56,12 @@ pub struct Frame {
     pub error: Option<ChatError>,
     /// `send_message` result and `message` push.
     pub msg_id: Option<u64>,
+    /// The message's place in this connection's user's timeline: the sender's position
+    /// in a `send_message` result, the recipient's in a `message` push (JSON only; the
+    /// floor dialect has no timelines).
+    pub pos: Option<u64>,
+    /// `login` result: the end of the user's timeline when the session started.
+    pub last_pos: Option<u64>,
     /// `message` push: the sender's id.
     pub from: Option<u64>,
     /// `message` push: the recipient's id.
@@ -83,6 +89,8 @@ pub struct MessageRec {
     pub to: u64,
     /// The sender's id for the message.
     pub client_msg_id: String,
+    /// Its place in the timeline of the user who asked (`sync`'s cursor).
+    pub pos: u64,
 }
 
 impl TryFrom<Message> for MessageRec {
@@ -94,6 +102,7 @@ impl TryFrom<Message> for MessageRec {
             from: id(m.from)?,
             to: id(m.to)?,
             client_msg_id: m.client_msg_id,
+            pos: id(m.pos)?,
         })
     }
 }
@@ -127,7 +136,8 @@ fn bad_json(e: impl std::fmt::Display) -> Malformed {
     Malformed::Json(e.to_string())
 }
 
-/// A protocol id as chatload keeps it; a negative one makes the frame malformed.
+/// A protocol id or position as chatload keeps it; a negative one makes the frame
+/// malformed.
 fn id(n: i64) -> Result<u64, Malformed> {
     u64::try_from(n).map_err(|_| Malformed::Json(format!("negative id {n}")))
 }
@@ -185,9 +195,17 @@ impl Frame {
         };
         match op {
             Op::Register => f.user_id = Some(id(result::<Registered>(response)?.user_id)?),
-            Op::Login => f.user_id = Some(id(result::<LoggedIn>(response)?.user_id)?),
+            Op::Login => {
+                let r = result::<LoggedIn>(response)?;
+                f.user_id = Some(id(r.user_id)?);
+                f.last_pos = Some(id(r.last_pos)?);
+            }
             Op::AddFriend => f.request_id = Some(id(result::<RequestSent>(response)?.request_id)?),
-            Op::SendMessage => f.msg_id = Some(id(result::<Sent>(response)?.msg_id)?),
+            Op::SendMessage => {
+                let r = result::<Sent>(response)?;
+                f.msg_id = Some(id(r.msg_id)?);
+                f.pos = Some(id(r.pos)?);
+            }
             Op::Sync | Op::History => {
                 let page = result::<Messages>(response)?;
                 let messages = page.messages.into_iter().map(MessageRec::try_from);
@@ -232,6 +250,7 @@ impl Frame {
                 f.from = Some(id(m.from)?);
                 f.to = Some(id(m.to)?);
                 f.client_msg_id = Some(m.client_msg_id);
+                f.pos = Some(id(m.pos)?);
             }
             Push::FriendRequest(r) => f.request_id = Some(id(r.request_id)?),
             Push::Presence { user_id, .. } | Push::FriendRemoved { user_id } => {
@@ -264,19 +283,29 @@ mod tests {
 
     #[test]
     fn responses_pushes_and_malformed_frames() {
-        let ack =
-            Frame::decode_json(br#"{"type":"send_message","seq":7,"ok":true,"msg_id":42,"ts":1}"#)
-                .unwrap();
+        let ack = Frame::decode_json(
+            br#"{"type":"send_message","seq":7,"ok":true,"msg_id":42,"ts":1,"pos":12}"#,
+        )
+        .unwrap();
         assert!(ack.is_reply());
-        assert_eq!((ack.seq, ack.msg_id), (Some(7), Some(42)));
+        assert_eq!(
+            (ack.seq, ack.msg_id, ack.pos),
+            (Some(7), Some(42), Some(12))
+        );
 
         let push = Frame::decode_json(
-            br#"{"type":"message","msg_id":3,"from":5,"to":6,"text":"hi","ts":1,"client_msg_id":"1.2"}"#,
+            br#"{"type":"message","msg_id":3,"from":5,"to":6,"text":"hi","ts":1,"client_msg_id":"1.2","pos":4}"#,
         )
         .unwrap();
         assert!(!push.is_reply());
-        assert_eq!((push.from, push.to), (Some(5), Some(6)));
+        assert_eq!((push.from, push.to, push.pos), (Some(5), Some(6), Some(4)));
         assert_eq!(push.client_msg_id.as_deref(), Some("1.2"));
+
+        let login = Frame::decode_json(
+            br#"{"type":"login","seq":1,"ok":true,"user_id":5,"username":"a","nickname":"a","token":"t","last_pos":17}"#,
+        )
+        .unwrap();
+        assert_eq!((login.user_id, login.last_pos), (Some(5), Some(17)));
 
         // A friend_request's `from` is a user object: the request id is read, no sender.
         let fr = Frame::decode_json(
@@ -289,11 +318,12 @@ mod tests {
         );
 
         let page = Frame::decode_json(
-            br#"{"type":"sync","seq":2,"ok":true,"more":true,"messages":[{"msg_id":8,"from":1,"to":2,"text":"x","ts":1,"client_msg_id":"c"}]}"#,
+            br#"{"type":"sync","seq":2,"ok":true,"more":true,"messages":[{"msg_id":8,"from":1,"to":2,"text":"x","ts":1,"client_msg_id":"c","pos":3}]}"#,
         )
         .unwrap();
         assert_eq!(page.more, Some(true));
-        assert_eq!(page.messages.unwrap()[0].msg_id, 8);
+        let m = &page.messages.unwrap()[0];
+        assert_eq!((m.msg_id, m.pos), (8, 3));
 
         let err = Frame::decode_json(
             br#"{"type":"send_message","seq":1,"ok":false,"error":{"code":"not_friends","message":"x"}}"#,
@@ -313,6 +343,11 @@ mod tests {
             b"{\"type\":\"weather\",\"sunny\":true}",
             b"{\"type\":\"x\",\"seq\":1,\"ok\":false,\"error\":{\"code\":\"oops\",\"message\":\"\"}}",
             b"{\"type\":\"presence\",\"user_id\":-1,\"online\":true}",
+            // Protocol v1 shapes: a message, an ack and a login without their positions.
+            br#"{"type":"message","msg_id":3,"from":5,"to":6,"text":"hi","ts":1,"client_msg_id":"1.2"}"#,
+            br#"{"type":"send_message","seq":7,"ok":true,"msg_id":42,"ts":1}"#,
+            br#"{"type":"login","seq":1,"ok":true,"user_id":5,"username":"a","nickname":"a","token":"t"}"#,
+            br#"{"type":"message","msg_id":3,"from":5,"to":6,"text":"hi","ts":1,"client_msg_id":"1.2","pos":-1}"#,
         ] {
             assert!(
                 matches!(Frame::decode_json(bad), Err(Malformed::Json(_))),

@@ -1,6 +1,8 @@
 //! Smoke tests of chatload against a real `startserv`: a 2-second relay with 10
-//! connections must ack messages and deliver every acked one exactly once; a short
-//! `abuse` run (3 small attackers) must measure both phases, attack, and lose nothing.
+//! connections must ack messages and deliver every acked one exactly once, each
+//! connection's timeline without gap or reorder; the same with the server given twice as
+//! `--addr` (pairs split over the two "nodes"); a short `abuse` run (3 small attackers)
+//! must measure both phases, attack, and lose nothing.
 //!
 //! The server binary is `$STARTSERV_BIN` when set; otherwise the test runs
 //! `cargo build -p server --bin startserv` (a no-op when it is up to date) and uses
@@ -94,36 +96,37 @@ fn start_server(dir: &Path) -> (Server, SocketAddr) {
     (server, addr.parse().expect("a socket address"))
 }
 
-#[test]
-fn relay_delivers_every_acked_message_exactly_once() {
-    let dir = std::env::temp_dir().join(format!("chatload-smoke-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    let (_server, addr) = start_server(&dir);
-
+/// A 2-second relay of 10 connections with one `--addr` per entry of `addrs`; checks
+/// that it delivered every acked message exactly once, gapless and in order.
+fn relay_is_clean(addrs: &[String]) {
     #[derive(Parser)]
     struct Cli {
         #[command(flatten)]
         relay: RelayArgs,
     }
-    let addr_arg = addr.to_string();
-    let cli = Cli::parse_from([
-        "relay",
-        "--addr",
-        &addr_arg,
-        "--conns",
-        "10",
-        "--duration",
-        "2",
-        "--warmup",
-        "0.5",
-        "--window",
-        "2",
-        "--no-progress",
-        "--reactors",
-        "1",
-        "--workers",
-        "2",
-    ]);
+    let mut args = vec!["relay".to_string()];
+    for a in addrs {
+        args.extend(["--addr".to_string(), a.clone()]);
+    }
+    args.extend(
+        [
+            "--conns",
+            "10",
+            "--duration",
+            "2",
+            "--warmup",
+            "0.5",
+            "--window",
+            "2",
+            "--no-progress",
+            "--reactors",
+            "1",
+            "--workers",
+            "2",
+        ]
+        .map(String::from),
+    );
+    let cli = Cli::parse_from(args);
     let common = cli.relay.common.resolve().expect("valid options");
     let plan = cli.relay.validate().expect("valid plan");
     let report = tools::relay::run(&common, &plan).expect("the relay runs");
@@ -133,9 +136,31 @@ fn relay_delivers_every_acked_message_exactly_once() {
     assert!(j["acked_per_sec"].as_f64().unwrap() > 0.0, "{j}");
     assert_eq!(j["lost"], 0, "{j}");
     assert_eq!(j["duplicated"], 0, "{j}");
+    assert_eq!(j["gaps"], 0, "{j}");
+    assert_eq!(j["reorders"], 0, "{j}");
     assert_eq!(j["exactly_once"]["missing_after_drain"], 0, "{j}");
     assert_eq!(j["unanswered_sends"], 0, "{j}");
+    assert_eq!(j["nodes"], addrs.len(), "{j}");
     assert!(report.clean, "{j}");
+}
+
+#[test]
+fn relay_delivers_every_acked_message_exactly_once() {
+    let dir = std::env::temp_dir().join(format!("chatload-smoke-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let (_server, addr) = start_server(&dir);
+    relay_is_clean(&[addr.to_string()]);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Two `--addr` that are the same server: the pairs are placed over both "nodes" and
+/// every check still holds (a real cluster is `make cluster`).
+#[test]
+fn relay_over_two_addresses_is_clean() {
+    let dir = std::env::temp_dir().join(format!("chatload-smoke2-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let (_server, addr) = start_server(&dir);
+    relay_is_clean(&[addr.to_string(), addr.to_string()]);
     let _ = std::fs::remove_dir_all(&dir);
 }
 
@@ -195,6 +220,8 @@ fn abuse_measures_both_phases_and_loses_nothing() {
         assert!(p["server_rss"]["peak_kib"].as_u64().unwrap() > 0, "{j}");
         assert_eq!(p["lost"], 0, "{j}");
         assert_eq!(p["duplicated"], 0, "{j}");
+        assert_eq!(p["gaps"], 0, "{j}");
+        assert_eq!(p["reorders"], 0, "{j}");
         assert_eq!(p["unanswered_sends"], 0, "{j}");
     }
     let total = &j["attack_traffic"]["total"];

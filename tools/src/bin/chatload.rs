@@ -11,10 +11,20 @@
 //!         --reactors N --workers N --no-progress --no-spread
 //! ```
 //!
+//! `--addr` may be repeated to load the nodes of a cluster (`make cluster`): `relay` puts
+//! the two friends of each pair on different nodes, so every message crosses nodes;
+//! `conns` and `login` spread their connections over the nodes; `abuse` and
+//! `relay --floor` take one address. For example:
+//!
+//! ```text
+//! chatload relay --addr 127.0.0.1:7001 --addr 127.0.0.1:7002 --addr 127.0.0.1:7003 \
+//!                --conns 1000 --duration 10
+//! ```
+//!
 //! Each subcommand draws a progress bar on stderr (only on a terminal), prints a summary
 //! table on stderr and one JSON line with every figure on stdout. Exit status: 0 when the
 //! run was clean, 2 when it completed but an integrity check failed (lost or duplicated
-//! messages, failed logins, malformed frames...), 1 when it could not run (the JSON line
+//! messages, timeline gaps or reorders, failed logins, malformed frames...), 1 when it could not run (the JSON line
 //! is then `{"error": ...}`). See the `tools` library for how each scenario works.
 
 use std::process::ExitCode;
@@ -36,7 +46,7 @@ struct Cli {
 #[derive(Subcommand, Debug)]
 enum Cmd {
     /// Friends in pairs send to each other: acked and delivered msg/s, send→ack and
-    /// send→delivery latency, exactly-once delivery check.
+    /// send→delivery latency, exactly-once delivery and timeline (pos) checks.
     Relay(RelayArgs),
     /// Open, log in and hold many idle connections (optionally over several processes).
     Conns(ConnsArgs),

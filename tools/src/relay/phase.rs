@@ -23,7 +23,18 @@
 //! whose completion falls in the measured window; latencies count messages scheduled in
 //! it. Settling checks exactly-once delivery ([`crate::ledger`]): acked messages never
 //! pushed are looked up with `sync` on the recipient to tell *late* (stored) from
-//! *lost*. Per-pair order (guarantee 4) is checked on arrival.
+//! *lost*; the look-up pages by `pos` from the highest position up to which the
+//! recipient holds its whole timeline ([`PosCheck::held_through`]). Per-pair order
+//! (guarantee 4) is checked on arrival.
+//!
+//! Each connection also checks its timeline (guarantee 3, [`crate::timeline`]): from the
+//! `last_pos` of its login ([`Relay::logged_in`]), the positions of its `message` pushes
+//! and of its own sends' acks must cover every position once, pushes in increasing
+//! order. Positions missing once the sends that could have filled them are answered are
+//! *gaps*; positions seen twice or pushed after a higher one are *reorders*. The checks
+//! belong to the connections and span every run on them; what they find counts in the
+//! phase current at the time, and holes still open at settling count as gaps. The floor
+//! dialect has no positions and skips this check.
 //!
 //! Sends go out in the connections' dialect ([`Wire::encode_send`]); the `sync`
 //! look-up is a `proto::Request` (JSON only).
@@ -45,6 +56,7 @@ use crate::error::LoadError;
 use crate::ledger::{self, Reconciliation};
 use crate::report::{bar, cpu_secs};
 use crate::stats::{Counts, Percentiles, Recorder};
+use crate::timeline::{PosCheck, Tally};
 use crate::wire::{wire_id, Frame};
 
 /// Pages of `sync` chatload reads per recipient when looking for missing messages.
@@ -84,6 +96,8 @@ pub struct Phase {
     closed_sends: AtomicU64,
     ack_without_msg_id: AtomicU64,
     out_of_order: AtomicU64,
+    gaps: AtomicU64,
+    reorders: AtomicU64,
     foreign_pushes: AtomicU64,
     bad_stamps: AtomicU64,
     other_pushes: Counts,
@@ -116,6 +130,8 @@ impl Phase {
             closed_sends: AtomicU64::new(0),
             ack_without_msg_id: AtomicU64::new(0),
             out_of_order: AtomicU64::new(0),
+            gaps: AtomicU64::new(0),
+            reorders: AtomicU64::new(0),
             foreign_pushes: AtomicU64::new(0),
             bad_stamps: AtomicU64::new(0),
             other_pushes: Counts::default(),
@@ -125,6 +141,15 @@ impl Phase {
     fn in_window(&self, t_us: u64) -> bool {
         t_us >= self.warm_end_us.load(Ordering::Relaxed)
             && t_us < self.end_us.load(Ordering::Relaxed)
+    }
+
+    fn count(&self, t: Tally) {
+        if t.gaps > 0 {
+            self.gaps.fetch_add(t.gaps, Ordering::Relaxed);
+        }
+        if t.reorders > 0 {
+            self.reorders.fetch_add(t.reorders, Ordering::Relaxed);
+        }
     }
 }
 
@@ -140,6 +165,8 @@ pub struct Relay {
     partner_uid: OnceLock<Vec<u64>>,
     text: String,
     next: Vec<AtomicU64>,
+    /// Each connection's timeline check (it outlives phases, like the connection).
+    timelines: Vec<Mutex<PosCheck>>,
     phase: RwLock<Arc<Phase>>,
 }
 
@@ -184,6 +211,11 @@ pub struct Outcome {
     pub sync_failed: u64,
     /// Pushes from a partner that went backwards in `msg_id`.
     pub out_of_order: u64,
+    /// Timeline positions missing on a connection (pushes jumped over them and no ack
+    /// filled them), holes still open after the drain included.
+    pub gaps: u64,
+    /// Timeline positions a connection got twice, or pushes after a higher one.
+    pub reorders: u64,
     /// Pushes from someone other than the partner.
     pub foreign_pushes: u64,
     /// Pushes whose `client_msg_id` carried no readable schedule.
@@ -196,12 +228,15 @@ pub struct Outcome {
 
 impl Outcome {
     /// Every relay integrity check held: nothing lost, duplicated, unanswered, out of
-    /// order or misrouted, every ack with a `msg_id` (wire health is checked apart).
+    /// order or misrouted, no timeline gap or reorder, every ack with a `msg_id` (wire
+    /// health is checked apart).
     pub fn intact(&self) -> bool {
         self.lost == 0
             && self.rec.duplicated == 0
             && self.unanswered == 0
             && self.out_of_order == 0
+            && self.gaps == 0
+            && self.reorders == 0
             && self.rec.misrouted == 0
             && self.ack_without_msg_id == 0
     }
@@ -222,8 +257,17 @@ impl Relay {
             partner_uid: OnceLock::new(),
             text: "x".repeat(size),
             next: (0..conns).map(|_| AtomicU64::new(0)).collect(),
+            timelines: (0..conns)
+                .map(|_| Mutex::new(PosCheck::default()))
+                .collect(),
             phase: RwLock::new(Arc::new(Phase::new(conns))),
         })
+    }
+
+    /// Connection `i` logged in and its login returned `last_pos`: its timeline check
+    /// starts there.
+    pub fn logged_in(&self, i: usize, last_pos: u64) {
+        *self.timelines[i].lock() = PosCheck::new(last_pos);
     }
 
     /// Records each connection's partner's user id (connection `i` sends to `uids[i]`).
@@ -258,6 +302,9 @@ impl Relay {
             phase.sent_window.fetch_add(1, Ordering::Relaxed);
         }
         phase.inflight.fetch_add(1, Ordering::Relaxed);
+        // Before the request goes out, so that the check knows of it when its answer or a
+        // push of a higher position arrives.
+        self.timelines[i].lock().sent();
         let (wire, text) = (self.wire, &self.text);
         let relay = Arc::clone(self);
         let ph = Arc::clone(phase);
@@ -278,6 +325,14 @@ impl Relay {
         phase.inflight.fetch_sub(1, Ordering::Relaxed);
         let now = self.now_us();
         let i = peer.index();
+        let tally = {
+            let mut timeline = self.timelines[i].lock();
+            match outcome.as_ref().ok().and_then(|f| f.pos) {
+                Some(pos) => timeline.ack(pos),
+                None => timeline.answered(),
+            }
+        };
+        phase.count(tally);
         match outcome {
             Ok(frame) => match frame.msg_id {
                 Some(id) => {
@@ -420,10 +475,16 @@ impl Relay {
             pushed.extend(r.lock().pushed.iter().map(|&id| (id, i)));
         }
         let rec = ledger::reconcile(&acked, &pushed);
+        let open_holes: u64 = self.timelines.iter().map(|t| t.lock().open_holes()).sum();
         let (stored, sync_failed) = if rec.missing.is_empty() || !sync {
             (HashSet::new(), 0)
         } else {
-            sync_missing(peers, &rec.missing, SYNC_TIMEOUT)
+            let from: Vec<u64> = self
+                .timelines
+                .iter()
+                .map(|t| t.lock().held_through())
+                .collect();
+            sync_missing(peers, &rec.missing, &from, SYNC_TIMEOUT)
         };
         let (late, lost) = ledger::classify(&rec.missing, &stored);
         let unanswered = peers.iter().map(|p| p.pending() as u64).sum::<u64>();
@@ -452,6 +513,8 @@ impl Relay {
             lost,
             sync_failed,
             out_of_order: phase.out_of_order.load(Ordering::Relaxed),
+            gaps: phase.gaps.load(Ordering::Relaxed) + open_holes,
+            reorders: phase.reorders.load(Ordering::Relaxed),
             foreign_pushes: phase.foreign_pushes.load(Ordering::Relaxed),
             bad_stamps: phase.bad_stamps.load(Ordering::Relaxed),
             ack_without_msg_id: phase.ack_without_msg_id.load(Ordering::Relaxed),
@@ -473,6 +536,10 @@ impl PushSink for Relay {
             phase.other_pushes.inc("message_without_msg_id");
             return;
         };
+        if let Some(pos) = frame.pos {
+            let tally = self.timelines[i].lock().push(pos);
+            phase.count(tally);
+        }
         let from_partner = frame.from == Some(self.partner_uid(i));
         {
             let mut r = phase.recipients[i].lock();
@@ -504,71 +571,82 @@ impl PushSink for Relay {
     }
 }
 
-/// Looks for `missing` messages with `sync` on their recipients; returns the ids found.
+/// What the `sync` look-ups of one settling share.
+#[derive(Default)]
+struct LookUps {
+    found: Mutex<HashSet<u64>>,
+    outstanding: AtomicUsize,
+    failed: AtomicU64,
+}
+
+/// Reads `peer`'s timeline with `sync` from `after` on, page by page (at most `pages`),
+/// until every id of `wanted` was seen (`left` of them are still not) or the timeline
+/// ends; records the ids of `wanted` it finds.
+fn sync_pages(
+    peer: &Arc<Peer>,
+    after: u64,
+    (pages, left): (u32, usize),
+    wanted: Arc<HashSet<u64>>,
+    shared: Arc<LookUps>,
+) {
+    let req = Request::Sync {
+        after: wire_id(after),
+        limit: 500,
+    };
+    peer.send_request(
+        &req,
+        Box::new(move |peer, outcome| {
+            let Ok(frame) = outcome else {
+                shared.failed.fetch_add(1, Ordering::Relaxed);
+                shared.outstanding.fetch_sub(1, Ordering::Relaxed);
+                return;
+            };
+            let messages = frame.messages.unwrap_or_default();
+            let last = messages.iter().map(|m| m.pos).max().unwrap_or(after);
+            let hits: Vec<u64> = messages
+                .iter()
+                .map(|m| m.msg_id)
+                .filter(|id| wanted.contains(id))
+                .collect();
+            let left = left.saturating_sub(hits.len());
+            shared.found.lock().extend(hits);
+            if frame.more == Some(true) && left > 0 && last > after && pages > 1 {
+                sync_pages(peer, last, (pages - 1, left), wanted, shared);
+            } else {
+                shared.outstanding.fetch_sub(1, Ordering::Relaxed);
+            }
+        }),
+    );
+}
+
+/// Looks for `missing` messages (`(recipient, msg_id)`, sorted) with `sync` on their
+/// recipients, each from position `from[recipient]` on; returns the ids found and the
+/// look-ups that failed.
 fn sync_missing(
     peers: &[Arc<Peer>],
     missing: &[(usize, u64)],
+    from: &[u64],
     timeout: Duration,
 ) -> (HashSet<u64>, u64) {
-    let found = Arc::new(Mutex::new(HashSet::new()));
-    let outstanding = Arc::new(AtomicUsize::new(0));
-    let failed = Arc::new(AtomicU64::new(0));
-    let mut by_recipient: Vec<(usize, u64, u64)> = Vec::new(); // (recipient, min, max)
-    for &(r, id) in missing {
-        match by_recipient.last_mut() {
-            Some(last) if last.0 == r => last.2 = last.2.max(id),
-            _ => by_recipient.push((r, id, id)),
-        }
-    }
-    fn page(
-        peer: &Arc<Peer>,
-        after: u64,
-        max: u64,
-        pages: u32,
-        found: Arc<Mutex<HashSet<u64>>>,
-        outstanding: Arc<AtomicUsize>,
-        failed: Arc<AtomicU64>,
-    ) {
-        let req = Request::Sync {
-            after: wire_id(after),
-            limit: 500,
-        };
-        peer.send_request(
-            &req,
-            Box::new(move |peer, outcome| {
-                let Ok(frame) = outcome else {
-                    failed.fetch_add(1, Ordering::Relaxed);
-                    outstanding.fetch_sub(1, Ordering::Relaxed);
-                    return;
-                };
-                let messages = frame.messages.unwrap_or_default();
-                let last = messages.iter().map(|m| m.msg_id).max().unwrap_or(after);
-                found.lock().extend(messages.iter().map(|m| m.msg_id));
-                if frame.more == Some(true) && last < max && last > after && pages > 1 {
-                    page(peer, last, max, pages - 1, found, outstanding, failed);
-                } else {
-                    outstanding.fetch_sub(1, Ordering::Relaxed);
-                }
-            }),
-        );
-    }
-    for &(r, min, max) in &by_recipient {
-        outstanding.fetch_add(1, Ordering::Relaxed);
-        page(
+    let shared = Arc::new(LookUps::default());
+    for chunk in missing.chunk_by(|a, b| a.0 == b.0) {
+        let r = chunk[0].0;
+        let wanted: HashSet<u64> = chunk.iter().map(|&(_, id)| id).collect();
+        shared.outstanding.fetch_add(1, Ordering::Relaxed);
+        let left = wanted.len();
+        sync_pages(
             &peers[r],
-            min.saturating_sub(1),
-            max,
-            MAX_SYNC_PAGES,
-            Arc::clone(&found),
-            Arc::clone(&outstanding),
-            Arc::clone(&failed),
+            from[r],
+            (MAX_SYNC_PAGES, left),
+            Arc::new(wanted),
+            Arc::clone(&shared),
         );
     }
     wait_until(Instant::now() + timeout, || {
-        outstanding.load(Ordering::Relaxed) == 0
+        shared.outstanding.load(Ordering::Relaxed) == 0
     });
-    let set = std::mem::take(&mut *found.lock());
-    (set, failed.load(Ordering::Relaxed))
+    let set = std::mem::take(&mut *shared.found.lock());
+    (set, shared.failed.load(Ordering::Relaxed))
 }
 
 #[cfg(test)]

@@ -1,12 +1,19 @@
 //! The relay's set-up (not timed): `C` connections, each logged in as its own user, and
 //! users `2k` / `2k+1` made friends.
 //!
+//! With several `--addr` (the nodes of a cluster) the two users of a pair are on two
+//! different nodes ([`pair_node`]: user `2k` on node `k mod n`, user `2k+1` on node
+//! `k+1 mod n`), so every message crosses nodes and the nodes share the connections
+//! evenly; with one address everything is on it. Registration, login and befriending go
+//! through each connection's own node (the nodes share one database).
+//!
 //! With the JSON protocol each connection registers and logs in its own user
 //! (`<prefix>_<i>`, from its own source address, see [`crate::accounts::source_addr`]);
 //! then `2k` sends `add_friend` and `2k+1` accepts the returned `request_id`. With
 //! `--floor` the set-up is one `L` login per connection to `relay_floor` instead (see
 //! [`crate::floor`]). `server_busy` and `rate_limited` answers are retried
-//! ([`crate::client::Retry`]). JSON requests are `proto::Request`s.
+//! ([`crate::client::Retry`]). JSON requests are `proto::Request`s. Each login's
+//! `last_pos` starts the connection's timeline check ([`Relay::logged_in`]).
 //! May touch: the connections it opens (handed to the caller in a [`Fleet`]) and the
 //! relay's partner table.
 
@@ -36,6 +43,13 @@ pub struct Fleet {
     pub retry: Retry,
 }
 
+/// The node (an index into the `--addr` list of `nodes` addresses) of relay connection
+/// `i`: the pair `2k`, `2k+1` goes to nodes `k` and `k+1` (mod `nodes`), two different
+/// nodes whenever there are at least two.
+pub fn pair_node(i: usize, nodes: usize) -> usize {
+    (i / 2 + (i & 1)) % nodes.max(1)
+}
+
 /// Counters of the set-up phase.
 #[derive(Default)]
 struct Setup {
@@ -48,6 +62,7 @@ struct Setup {
 
 fn setup_json(
     peers: &[Arc<Peer>],
+    relay: &Arc<Relay>,
     accounts: &Accounts,
     retry: &Retry,
     setup: &Arc<Setup>,
@@ -58,6 +73,7 @@ fn setup_json(
         let s = Arc::clone(setup);
         let login = accounts.login_request(i, true);
         let (r, pb) = (retry.clone(), pb.clone());
+        let relay = Arc::clone(relay);
         // The login waits for the registration's answer: a registration put off by
         // `server_busy` / `rate_limited` must not let the login overtake it.
         retry.request(
@@ -75,9 +91,10 @@ fn setup_json(
                     peer,
                     login,
                     Box::new(move |peer, outcome| {
-                        match outcome.ok().and_then(|f| f.user_id) {
-                            Some(uid) => {
+                        match outcome.ok().and_then(|f| Some((f.user_id?, f.last_pos?))) {
+                            Some((uid, last_pos)) => {
                                 peer.set_user_id(uid);
+                                relay.logged_in(peer.index(), last_pos);
                                 s.logged_in.fetch_add(1, Ordering::Relaxed);
                             }
                             None => {
@@ -160,9 +177,9 @@ fn setup_floor(peers: &[Arc<Peer>], setup: &Arc<Setup>, pb: &indicatif::Progress
     }
 }
 
-/// Opens `conns` connections to `common.addr` speaking `wire` (pushes go to `relay`),
-/// logs each in and pairs them as friends (JSON) within `timeout`; records the partners
-/// in `relay`. Fails with [`LoadError::Setup`] when a connection cannot be opened, or
+/// Opens `conns` connections speaking `wire` (pushes go to `relay`), each to its node
+/// ([`pair_node`] over `common.addrs`), logs each in and pairs them as friends (JSON)
+/// within `timeout`; records the partners and each login's `last_pos` in `relay`. Fails with [`LoadError::Setup`] when a connection cannot be opened, or
 /// when not every connection logged in or not every pair became friends in time.
 pub fn set_up(
     engine: &Engine,
@@ -178,10 +195,11 @@ pub fn set_up(
     let sink: Arc<dyn PushSink> = relay.clone();
     let mut peers = Vec::with_capacity(c);
     for i in 0..c {
-        let local = source_addr(common.spread, common.addr, i);
+        let addr = common.node_addr(pair_node(i, common.addrs.len()));
+        let local = source_addr(common.spread, addr, i);
         let peer = engine
-            .connect(i, local, common.addr, wire, Arc::clone(&sink))
-            .map_err(|e| LoadError::Setup(format!("connection {i} to {}: {e}", common.addr)))?;
+            .connect(i, local, addr, wire, Arc::clone(&sink))
+            .map_err(|e| LoadError::Setup(format!("connection {i} to {addr}: {e}")))?;
         peers.push(peer);
     }
     let setup = Arc::new(Setup::default());
@@ -191,7 +209,7 @@ pub fn set_up(
     if floor {
         setup_floor(&peers, &setup, &pb);
     } else {
-        setup_json(&peers, accounts, &retry, &setup, &pb);
+        setup_json(&peers, relay, accounts, &retry, &setup, &pb);
     }
     let deadline = setup_start + timeout;
     wait_until(deadline, || {
@@ -232,4 +250,28 @@ pub fn set_up(
         secs: setup_start.elapsed().as_secs_f64(),
         retry,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pairs_straddle_two_nodes() {
+        for i in 0..100 {
+            assert_eq!(pair_node(i, 1), 0, "one node takes everything");
+        }
+        for n in 2..=5 {
+            let mut per_node = vec![0; n];
+            for i in 0..(2 * n * 10) {
+                let (a, b) = (pair_node(i, n), pair_node(i ^ 1, n));
+                assert!(a < n && a != b, "pair of {i} on nodes {a} and {b} of {n}");
+                per_node[a] += 1;
+            }
+            assert!(per_node.iter().all(|&k| k == 20), "{n} nodes: {per_node:?}");
+        }
+        // Two nodes: 0 on the first, 1 on the second; 2 on the second, 3 on the first.
+        let nodes: Vec<usize> = (0..4).map(|i| pair_node(i, 2)).collect();
+        assert_eq!(nodes, [0, 1, 1, 0]);
+    }
 }
