@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::error::{ChatError, ErrorCode};
-use crate::types::{Conversation, FriendRequest, Message, MsgId, User, UserId};
+use crate::types::{Conversation, FriendRequest, Message, MsgId, Pos, User, UserId};
 
 /// Characters of a request's `type` echoed at most. Only an unknown type can be longer
 /// (the contract's are all short); cutting it keeps every response within a frame.
@@ -54,6 +54,9 @@ pub struct LoggedIn {
     pub nickname: String,
     /// The session token (for token logins).
     pub token: String,
+    /// The end of my timeline when this session started: sync up to it, then pushes
+    /// carry every later position.
+    pub last_pos: Pos,
 }
 
 /// `search_user`'s result.
@@ -111,6 +114,8 @@ pub struct Sent {
     pub msg_id: MsgId,
     /// Its server time.
     pub ts: i64,
+    /// Its place in my (the sender's) timeline.
+    pub pos: Pos,
 }
 
 /// `sync`'s and `history`'s result.
@@ -296,11 +301,22 @@ mod tests {
         let r: Response = serde_json::from_slice(&ok_frame(
             "send_message",
             Some(3),
-            &Answer::Sent(Sent { msg_id: 9, ts: 2 }),
+            &Answer::Sent(Sent {
+                msg_id: 9,
+                ts: 2,
+                pos: 3,
+            }),
         ))
         .unwrap();
         assert_eq!(r.seq, Some(3));
-        assert_eq!(r.result::<Sent>().unwrap(), Sent { msg_id: 9, ts: 2 });
+        assert_eq!(
+            r.result::<Sent>().unwrap(),
+            Sent {
+                msg_id: 9,
+                ts: 2,
+                pos: 3
+            }
+        );
         let e = ChatError::new(ErrorCode::ServerBusy, "later");
         let r: Response = serde_json::from_slice(&error_frame("send_message", None, &e)).unwrap();
         match r.result::<Sent>() {

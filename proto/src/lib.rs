@@ -37,7 +37,7 @@ pub use incoming::Incoming;
 pub use op::Op;
 pub use push::Push;
 pub use request::{Credentials, Request};
-pub use types::{Conversation, FriendRequest, Message, MsgId, User, UserId};
+pub use types::{Conversation, FriendRequest, Message, MsgId, Pos, User, UserId};
 
 /// Serialises a value the protocol defines. Cannot fail: every such value is a JSON
 /// object with string keys.

@@ -89,6 +89,7 @@ mod tests {
             text: "hi".into(),
             ts: 9,
             client_msg_id: "c".into(),
+            pos: 5,
         });
         let v: serde_json::Value = serde_json::from_slice(&m.encode()).unwrap();
         assert_eq!(v["type"], "message");

@@ -12,7 +12,7 @@ use serde_json::{json, Map, Value};
 use crate::error::ChatError;
 use crate::fields::Fields;
 use crate::op::Op;
-use crate::types::{MsgId, UserId};
+use crate::types::{MsgId, Pos, UserId};
 
 /// How a `login` proves who it is.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -107,8 +107,8 @@ pub enum Request {
     },
     /// `sync`
     Sync {
-        /// Messages after this one (0 for all).
-        after: MsgId,
+        /// Positions of my timeline after this one (0 for all).
+        after: Pos,
         /// 1–500, default 200.
         limit: usize,
     },

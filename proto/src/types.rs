@@ -7,8 +7,10 @@ use serde::{Deserialize, Serialize};
 
 /// A user's id.
 pub type UserId = i64;
-/// A message's id: increases in commit order.
+/// A message's id: within one conversation it increases in commit order.
 pub type MsgId = i64;
+/// A place in a user's timeline: 1, 2, 3, … in commit order.
+pub type Pos = i64;
 
 /// A user as the wire shows it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -40,6 +42,9 @@ pub struct Message {
     pub ts: i64,
     /// The sender's idempotency key.
     pub client_msg_id: String,
+    /// Its place in the timeline of the user who receives this object (the same
+    /// message has one `pos` for its sender and another for its recipient).
+    pub pos: Pos,
 }
 
 /// A pending friend request (in `friend_requests` and the `friend_request` push).

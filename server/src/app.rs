@@ -3,13 +3,17 @@
 //! Owns the store, the online hub, the friend cache, the writer handle, the password
 //! hasher and its guard, plus the settings commands consult. Built once at start-up.
 
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use crate::auth::PasswordHasher;
+use crate::cluster::events::Events;
+use crate::cluster::Cluster;
 use crate::friend_cache::FriendCache;
 use crate::hub::Hub;
+use crate::model::UserId;
 use crate::password_guard::PasswordGuard;
+use crate::presence;
 use crate::push_route::PushRoute;
 use crate::store::Store;
 use crate::writer::Writer;
@@ -29,6 +33,9 @@ pub struct Settings {
     pub rate_limit_burst: u32,
     /// Lifetime of a login token.
     pub token_ttl: Duration,
+    /// Whether `register` works on this node (a deployment that verifies e-mail
+    /// addresses registers through the gateway instead).
+    pub allow_register: bool,
 }
 
 /// Shared state of the chat server.
@@ -39,8 +46,10 @@ pub struct App {
     pub store: Arc<dyn Store>,
     /// Online users and their connections (presence, online flags).
     pub hub: Arc<Hub>,
-    /// Where every push goes (today the hub itself).
+    /// Where every push goes: the hub on one node, the cluster route in a cluster.
     pub pushes: Arc<dyn PushRoute>,
+    /// This node's membership of a cluster (`--redis`); `None` on a single node.
+    pub cluster: Option<Arc<Cluster>>,
     /// Cached friend lists.
     pub friends: FriendCache,
     /// The batched writer's queue.
@@ -53,26 +62,77 @@ pub struct App {
 
 /// Friend lists cached at most (users); see [`FriendCache`].
 const FRIEND_CACHE_USERS: usize = 200_000;
+/// In a cluster, how long a cached friend list is trusted (a lost invalidation from
+/// another node is stale for at most this long).
+const CLUSTER_FRIEND_CACHE_AGE: Duration = Duration::from_secs(2);
+
+/// Where users' connections are and how pushes reach them.
+pub struct Routing {
+    /// This node's online connections.
+    pub hub: Arc<Hub>,
+    /// The push route (the hub itself on one node).
+    pub pushes: Arc<dyn PushRoute>,
+    /// Cluster membership, if any.
+    pub cluster: Option<Arc<Cluster>>,
+}
 
 impl App {
     /// Assembles the application.
     pub fn new(
         settings: Settings,
         store: Arc<dyn Store>,
-        hub: Arc<Hub>,
+        routing: Routing,
         writer: Writer,
         hasher: PasswordHasher,
         guard: PasswordGuard,
     ) -> Self {
+        let Routing {
+            hub,
+            pushes,
+            cluster,
+        } = routing;
+        let friends = FriendCache::new(
+            FRIEND_CACHE_USERS,
+            cluster.is_some().then_some(CLUSTER_FRIEND_CACHE_AGE),
+        );
         Self {
             settings,
             store,
-            pushes: Arc::clone(&hub) as Arc<dyn PushRoute>,
+            pushes,
             hub,
-            friends: FriendCache::new(FRIEND_CACHE_USERS),
+            cluster,
+            friends,
             writer,
             hasher,
             guard,
+        }
+    }
+}
+
+impl App {
+    /// These users' friendships changed here: forget their cached lists on this node
+    /// and, in a cluster, on every other.
+    pub fn friends_changed(&self, users: &[UserId]) {
+        self.friends.invalidate(users);
+        if let Some(cluster) = &self.cluster {
+            cluster.friends_changed(users);
+        }
+    }
+}
+
+/// The cluster's events, delivered to the application while it exists.
+pub struct AppEvents(pub Weak<App>);
+
+impl Events for AppEvents {
+    fn presence(&self, user: UserId, online: bool) {
+        if let Some(app) = self.0.upgrade() {
+            presence::announce(&app, user, online);
+        }
+    }
+
+    fn friends_changed(&self, users: &[UserId]) {
+        if let Some(app) = self.0.upgrade() {
+            app.friends.invalidate(users);
         }
     }
 }

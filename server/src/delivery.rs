@@ -9,34 +9,38 @@
 //! Within a batch, sends are held in a [`SendBatch`], so a connection that gets several
 //! acks and pushes from one commit gets them in one write.
 //!
-//! One thread, batches in commit order: pushes reach each recipient in `msg_id` order.
+//! One thread, batches in commit order: this node's commits reach each connection in
+//! timeline order (each connection's sequencer also orders what other nodes commit).
 //! The channel holds [`DELIVERY_QUEUE`] batches;
 //! when it is full the writer waits, its own queue fills up, and `send_message` answers
 //! `server_busy`: nothing is dropped and memory stays bounded.
 //! May touch: the push route and the senders' reply queues. Never the store.
 
 use crossbeam_channel::Receiver;
-use proto::Push;
 use reactor::SendBatch;
 
-use crate::protocol::wire;
+use crate::delivery_mark::DeliveryMark;
 use crate::push_route::PushRoute;
-use crate::send_job::Committed;
+use crate::send_job::{Committed, CommittedBatch};
 
 /// Committed batches waiting for delivery at most (the capacity of the channel the
 /// writer is started with).
 pub const DELIVERY_QUEUE: usize = 8;
 
 /// The delivery thread's loop (run it on a thread of its own, an essential one: should
-/// it panic, the process ends, so a committed batch is never stranded). Returns when the
-/// writer's end of `committed` closes and the queue is drained.
-pub fn run(pushes: &dyn PushRoute, committed: Receiver<Vec<Committed>>) {
+/// it panic, the process ends, so a committed batch is never stranded). Settles each
+/// writer attempt in `mark` once its acks and pushes are out. Returns when the writer's
+/// end of `committed` closes and the queue is drained.
+pub fn run(pushes: &dyn PushRoute, committed: Receiver<CommittedBatch>, mark: &DeliveryMark) {
     for batch in committed {
-        // Each connection's acks and pushes of the batch leave in one write.
-        let _one_write_each = SendBatch::begin();
-        for item in batch {
-            deliver(pushes, item);
+        {
+            // Each connection's acks and pushes of the batch leave in one write.
+            let _one_write_each = SendBatch::begin();
+            for item in batch.items {
+                deliver(pushes, item);
+            }
         }
+        mark.settle(batch.attempt);
     }
 }
 
@@ -52,10 +56,8 @@ fn deliver(pushes: &dyn PushRoute, item: Committed) {
     let m = &stored.message;
     job.ack(m);
     if stored.new || retried {
-        // One push for both: the sender's own connection (`origin`) gets the ack instead;
-        // it is never one of the recipient's (nobody sends to themselves).
-        let push = Push::Message(wire::message(m));
-        pushes.push(&[m.to, m.from], &push, Some(job.origin));
+        // The sender's own connection (`origin`) gets the ack instead of a push.
+        pushes.message(m, stored.recipient_pos, Some(job.origin));
     }
     drop(counted);
 }

@@ -6,9 +6,15 @@
 //! overlapped any invalidation is used once but not cached, so a stale list can never
 //! be installed. Bounded: at `capacity` entries the cache is emptied and refills on
 //! demand.
+//!
+//! In a cluster, a friendship may change on another node: that node broadcasts the
+//! change (`cluster::bus::BusItem::FriendsChanged`) and every node invalidates. Since
+//! the bus may lose a publication, entries there also expire after `max_age`, which
+//! bounds how long a lost invalidation can leave a list stale.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
 
@@ -17,7 +23,7 @@ use crate::store::{Store, StoreResult};
 
 #[derive(Default)]
 struct Inner {
-    lists: HashMap<UserId, Arc<HashSet<UserId>>>,
+    lists: HashMap<UserId, (Arc<HashSet<UserId>>, Instant)>,
     epoch: u64,
 }
 
@@ -25,14 +31,17 @@ struct Inner {
 pub struct FriendCache {
     inner: Mutex<Inner>,
     capacity: usize,
+    max_age: Option<Duration>,
 }
 
 impl FriendCache {
-    /// A cache holding at most `capacity` users' lists.
-    pub fn new(capacity: usize) -> Self {
+    /// A cache holding at most `capacity` users' lists, each for at most `max_age`
+    /// (`None`: until invalidated).
+    pub fn new(capacity: usize, max_age: Option<Duration>) -> Self {
         Self {
             inner: Mutex::new(Inner::default()),
             capacity: capacity.max(1),
+            max_age,
         }
     }
 
@@ -40,8 +49,10 @@ impl FriendCache {
     pub fn friends_of(&self, store: &dyn Store, user: UserId) -> StoreResult<Arc<HashSet<UserId>>> {
         let epoch = {
             let inner = self.inner.lock();
-            if let Some(list) = inner.lists.get(&user) {
-                return Ok(Arc::clone(list));
+            if let Some((list, loaded)) = inner.lists.get(&user) {
+                if self.max_age.is_none_or(|age| loaded.elapsed() < age) {
+                    return Ok(Arc::clone(list));
+                }
             }
             inner.epoch
         };
@@ -51,7 +62,9 @@ impl FriendCache {
             if inner.lists.len() >= self.capacity {
                 inner.lists.clear();
             }
-            inner.lists.insert(user, Arc::clone(&list));
+            inner
+                .lists
+                .insert(user, (Arc::clone(&list), Instant::now()));
         }
         Ok(list)
     }

@@ -19,13 +19,18 @@
 //! * [`cmd`]: one file per operation of the contract.
 //! * [`send_job`]: a `send_message` on its way, and every answer it can get; [`writer`]:
 //!   the batched durable writer; [`watchdog`]: answers for jobs stuck behind a hung
-//!   store; [`delivery`]: acks and pushes after commit; [`reply_queue`]: ordered
+//!   store; [`delivery`]: acks and pushes after commit ([`delivery_mark`]: how far it
+//!   has caught up); [`reply_queue`]: ordered
 //!   responses.
-//! * [`hub`]: online connections and pushes; [`presence`]; [`friend_cache`].
+//! * [`push_route`]: the delivery seam; [`hub`]: this node's online connections and
+//!   pushes; [`sequencer`]: each connection's pushes in timeline order; [`gap_fill`]:
+//!   reads from the store what a connection's pushes miss; [`presence`];
+//!   [`friend_cache`].
 //! * [`store`]: the `Store` trait, SQLite and MySQL implementations; [`model`]: records.
 //! * [`auth`]: argon2id passwords and tokens; [`password_guard`]: who may make the server
 //!   hash, and when; [`rate_limit`]: token buckets.
 //! * [`app`]: the shared state every command sees.
+//! * [`cluster`]: cluster mode (`--redis`): routes, presence and pushes across nodes.
 //!
 //! Threads: reactors only do I/O; commands (and so every store call and password hash)
 //! run on the engine's workers; message commits run on the writer thread (watched by
@@ -34,10 +39,13 @@
 
 pub mod app;
 pub mod auth;
+pub mod cluster;
 pub mod cmd;
 pub mod config;
 pub mod delivery;
+pub mod delivery_mark;
 pub mod friend_cache;
+pub mod gap_fill;
 pub mod handler;
 pub mod hub;
 pub mod logging;
@@ -49,6 +57,7 @@ pub mod push_route;
 pub mod rate_limit;
 pub mod reply_queue;
 pub mod send_job;
+pub mod sequencer;
 pub mod server;
 pub mod session;
 pub mod store;

@@ -11,8 +11,11 @@ pub fn now_ms() -> i64 {
 
 /// A user's id (`users.user_id`).
 pub type UserId = i64;
-/// A message's id (`messages.msg_id`): increases in commit order.
+/// A message's id (`messages.msg_id`): within one conversation it increases in commit
+/// order (across conversations, ids from concurrent transactions may commit out of order).
 pub type MsgId = i64;
+/// A place in a user's timeline: 1, 2, 3, … in commit order, no gap, no repeat.
+pub type Pos = i64;
 
 /// A user's public profile.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -42,6 +45,10 @@ pub struct Message {
     pub ts: i64,
     /// The sender's idempotency key, unique per sender.
     pub client_msg_id: String,
+    /// The message's place in the timeline of the user this copy was read for: the
+    /// asking user for `sync`, `history` and `conversations`; the sender for
+    /// `insert_messages` and `message_by_client_id`.
+    pub pos: Pos,
 }
 
 /// A message accepted by a worker and waiting for the batched writer.

@@ -41,11 +41,13 @@ pub struct Job {
 }
 
 impl Job {
-    /// The success answer: `msg_id` and `ts` of the committed message.
+    /// The success answer: `msg_id`, `ts` and the sender's `pos` of the committed
+    /// message.
     pub fn ack(&self, m: &Message) {
         let sent = Answer::Sent(Sent {
             msg_id: m.msg_id,
             ts: m.ts,
+            pos: m.pos,
         });
         let frame = ok_frame(OP, self.seq, &sent);
         self.replies.answer(self.ticket, frame);
@@ -102,4 +104,14 @@ pub struct Committed {
     pub retried: bool,
     /// Keeps the message counted in the writer's in-flight jobs until it is delivered.
     pub counted: InFlight,
+}
+
+/// What the writer hands the delivery thread for one store call: its attempt number
+/// (see [`DeliveryMark`](crate::delivery_mark::DeliveryMark)) and what it committed
+/// (nothing when the call failed).
+pub struct CommittedBatch {
+    /// The writer's attempt number.
+    pub attempt: u64,
+    /// The committed messages, in commit order.
+    pub items: Vec<Committed>,
 }

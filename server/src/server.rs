@@ -8,16 +8,19 @@
 //! writer exits, and the store closes.
 
 use std::path::PathBuf;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 use reactor::{spawn_essential, InputRate, LengthPrefixed, Server};
 
-use crate::app::{App, Settings};
+use crate::app::{App, AppEvents, Routing, Settings};
 use crate::auth::{Argon2Params, PasswordHasher};
+use crate::cluster::{Cluster, ClusterError, ClusterSettings};
 use crate::config::{self, redact_url, Config};
 use crate::delivery;
+use crate::delivery_mark::DeliveryMark;
+use crate::gap_fill;
 use crate::handler::ChatHandler;
 use crate::hub::Hub;
 use crate::password_guard::{GuardSettings, PasswordGuard};
@@ -41,6 +44,9 @@ pub enum StartError {
         /// Why.
         source: StoreError,
     },
+    /// Cluster mode could not start.
+    #[error("cluster: {0}")]
+    Cluster(#[from] ClusterError),
     /// The password hasher rejected its parameters.
     #[error("auth: {0}")]
     Auth(String),
@@ -73,6 +79,23 @@ pub fn open_store(config: &Config) -> Result<Arc<dyn Store>, StartError> {
     }
 }
 
+/// Joins the cluster when `--redis` is given.
+fn start_cluster(config: &Config, hub: &Arc<Hub>) -> Result<Option<Arc<Cluster>>, StartError> {
+    let c = &config.cluster;
+    let Some(url) = &c.redis_url else {
+        return Ok(None);
+    };
+    let settings = ClusterSettings {
+        redis_url: url.clone(),
+        name: c.name.clone(),
+        node_id: c.node_id.clone(),
+        heartbeat: Duration::from_millis(c.heartbeat_ms),
+        node_ttl: Duration::from_millis(c.node_ttl_ms),
+    };
+    log::info!("cluster mode: redis {}", redact_url(url));
+    Ok(Some(Arc::new(Cluster::start(&settings, hub)?)))
+}
+
 /// Runs the server until it is asked to stop.
 pub fn run(config: Config) -> Result<(), StartError> {
     let fd = config::raise_fd_limit();
@@ -88,9 +111,11 @@ pub fn run(config: Config) -> Result<(), StartError> {
     })
     .map_err(|e| StartError::Auth(e.to_string()))?;
 
-    let hub = Arc::new(Hub::default());
+    let (hub, fill_requests) = Hub::new();
+    let hub = Arc::new(hub);
     let w = &config.writer;
     let (committed, to_deliver) = crossbeam_channel::bounded(delivery::DELIVERY_QUEUE);
+    let mark = Arc::new(DeliveryMark::default());
     let (writer, writer_loop, watchdog) = Writer::new(
         Arc::clone(&store),
         WriterSettings {
@@ -100,17 +125,31 @@ pub fn run(config: Config) -> Result<(), StartError> {
             commit_deadline: w.commit_deadline(),
         },
         committed,
+        Arc::clone(&mark),
     );
     // The threads behind the engine's, in the order a message passes them; each is
     // essential (a panic ends the process, see reactor::spawn_essential).
-    let pushes = Arc::clone(&hub) as Arc<dyn PushRoute>;
+    let cluster = start_cluster(&config, &hub)?;
+    let pushes: Arc<dyn PushRoute> = match cluster.as_ref().and_then(|c| c.route(Arc::clone(&hub)))
+    {
+        Some(route) => Arc::new(route),
+        None => Arc::clone(&hub) as Arc<dyn PushRoute>,
+    };
+    let delivery_pushes = Arc::clone(&pushes);
+    let (fill_store, fill_hub, fill_mark) =
+        (Arc::clone(&store), Arc::clone(&hub), Arc::clone(&mark));
     let app_threads = [
         spawn_essential("writer".into(), move || writer_loop.run())?,
         spawn_essential("writer-watchdog".into(), move || watchdog.run())?,
         spawn_essential("delivery".into(), move || {
-            delivery::run(&*pushes, to_deliver)
+            delivery::run(&*delivery_pushes, to_deliver, &mark)
         })?,
     ];
+    let stop_filling = Arc::new(AtomicBool::new(false));
+    let stop = Arc::clone(&stop_filling);
+    let gap_filler = spawn_essential("gap-fill".into(), move || {
+        gap_fill::run(fill_store, fill_hub, fill_mark, fill_requests, stop)
+    })?;
     let s = &config.server;
     let settings = Settings {
         max_frame: s.max_frame,
@@ -119,6 +158,7 @@ pub fn run(config: Config) -> Result<(), StartError> {
         rate_limit_per_sec: s.rate_limit_per_sec,
         rate_limit_burst: s.rate_limit_burst,
         token_ttl: auth.token_ttl(),
+        allow_register: s.allow_register,
     };
     let (reactors, workers) = (config.resolved_reactors(), config.resolved_workers());
     let guard = PasswordGuard::new(GuardSettings {
@@ -133,7 +173,11 @@ pub fn run(config: Config) -> Result<(), StartError> {
     let app = Arc::new(App::new(
         settings,
         Arc::clone(&store),
-        hub,
+        Routing {
+            hub,
+            pushes,
+            cluster: cluster.clone(),
+        },
         writer,
         hasher,
         guard,
@@ -162,6 +206,10 @@ pub fn run(config: Config) -> Result<(), StartError> {
         .start(ChatHandler::new(Arc::clone(&app)))?;
     let local = server.local_addr().map_or(addr, |a| a);
     log::info!("startserv listening on {local}");
+    if let Some(cluster) = &cluster {
+        cluster.set_events(Arc::new(AppEvents(Arc::downgrade(&app))));
+        cluster.set_advertise(config.resolved_advertise(local));
+    }
     log::info!("store: {}", store.describe());
     log::info!(
         "threads: {reactors} sub-reactors, {workers} workers, 1 writer; \
@@ -209,6 +257,13 @@ pub fn run(config: Config) -> Result<(), StartError> {
         if thread.join().is_err() {
             log::error!("an application thread panicked");
         }
+    }
+    if let Some(cluster) = cluster {
+        cluster.stop();
+    }
+    stop_filling.store(true, Ordering::Release);
+    if gap_filler.join().is_err() {
+        log::error!("the gap-fill thread panicked");
     }
     log::info!("stopped");
     Ok(())

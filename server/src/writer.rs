@@ -29,9 +29,10 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TrySendError};
 
+use crate::delivery_mark::DeliveryMark;
 use crate::model::NewMessage;
 use crate::protocol::ErrorCode;
-use crate::send_job::{Committed, InFlight, Job};
+use crate::send_job::{Committed, CommittedBatch, InFlight, Job};
 use crate::store::{Store, StoreError, Stored};
 use crate::watchdog::{CommitBatch, Pending, Watchdog};
 
@@ -63,7 +64,8 @@ impl Writer {
     pub fn new(
         store: Arc<dyn Store>,
         settings: WriterSettings,
-        committed: Sender<Vec<Committed>>,
+        committed: Sender<CommittedBatch>,
+        mark: Arc<DeliveryMark>,
     ) -> (Writer, WriterLoop, Watchdog) {
         let (jobs, rx) = crossbeam_channel::bounded(settings.queue_capacity.max(1));
         let batch = Arc::new(CommitBatch::new(settings.queue_capacity.max(1)));
@@ -77,6 +79,7 @@ impl Writer {
         let writer_loop = WriterLoop {
             store,
             committed,
+            mark,
             settings,
             rx,
             batch,
@@ -107,7 +110,9 @@ impl Writer {
 /// The writer's loop: collects jobs into batches and commits them.
 pub struct WriterLoop {
     store: Arc<dyn Store>,
-    committed: Sender<Vec<Committed>>,
+    committed: Sender<CommittedBatch>,
+    /// Numbers each store call; delivery settles them in order.
+    mark: Arc<DeliveryMark>,
     settings: WriterSettings,
     rx: Receiver<Pending>,
     batch: Arc<CommitBatch>,
@@ -157,8 +162,12 @@ impl WriterLoop {
                 return;
             }
             *self.batch.in_store_since.lock() = Some(Instant::now());
+            let attempt = self.mark.begin();
             let outcome = self.store.insert_messages(&messages);
             *self.batch.in_store_since.lock() = None;
+            if outcome.is_err() {
+                self.hand_on(attempt, Vec::new());
+            }
             match outcome {
                 Ok(stored) => {
                     if retried {
@@ -171,7 +180,7 @@ impl WriterLoop {
                         .zip(stored)
                         .map(|(entry, stored)| committed(entry, stored, retried))
                         .collect();
-                    self.hand_on(batch);
+                    self.hand_on(attempt, batch);
                     return;
                 }
                 Err(StoreError::Unavailable(e)) => {
@@ -210,9 +219,11 @@ impl WriterLoop {
     /// After a non-transient failure: stores one message alone, to isolate the bad one.
     fn commit_alone(&self, entry: Pending, retried: bool) {
         let job = &entry.job;
+        let attempt = self.mark.begin();
         match self.store.insert_messages(std::slice::from_ref(&job.msg)) {
             Ok(mut stored) if stored.len() == 1 => {
-                self.hand_on(vec![committed(entry, stored.remove(0), retried)]);
+                self.hand_on(attempt, vec![committed(entry, stored.remove(0), retried)]);
+                return;
             }
             Ok(_) => job.answer_error(ErrorCode::Internal, "internal error"),
             Err(StoreError::Unavailable(_)) => job.answer_busy(),
@@ -221,13 +232,19 @@ impl WriterLoop {
                 job.answer_error(ErrorCode::Internal, "internal error");
             }
         }
+        self.hand_on(attempt, Vec::new());
     }
 }
 
 impl WriterLoop {
-    /// Hands a committed batch on, waiting while the channel is full.
-    fn hand_on(&self, batch: Vec<Committed>) {
-        if self.committed.send(batch).is_err() {
+    /// Hands what store call `attempt` committed on (nothing if it failed: delivery
+    /// still settles the attempt), waiting while the channel is full.
+    fn hand_on(&self, attempt: u64, items: Vec<Committed>) {
+        if self
+            .committed
+            .send(CommittedBatch { attempt, items })
+            .is_err()
+        {
             // Only a dead delivery thread closes the channel, and that ends the process.
             log::error!("nobody takes committed batches; their acks and pushes are lost");
         }

@@ -102,7 +102,7 @@ fn offline_delivery_via_sync(store: StoreKind) {
         let resp = bob.request_ok("sync", json!({"after": cursor, "limit": 120}));
         let page = resp["messages"].as_array().unwrap().clone();
         if let Some(last) = page.last() {
-            cursor = int(last, "msg_id");
+            cursor = int(last, "pos");
         }
         got.extend(page);
         if resp["more"] == json!(false) {

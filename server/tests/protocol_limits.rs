@@ -344,7 +344,9 @@ fn slow_consumer_is_disconnected(store: StoreKind) {
     assert_eq!(carol.expect_push("message", TIMEOUT)["msg_id"], json!(m));
     let acked: Vec<i64> = acks.iter().map(|a| int(a, "msg_id")).collect();
     let mut again = Client::login_as(addr, "bob", false);
-    let resp = again.request_ok("sync", json!({"after": acked[n - 2]}));
+    let all = again.sync_all(0);
+    assert_eq!(ids(&all), acked, "every message stored once, in order");
+    let resp = again.request_ok("sync", json!({"after": int(&all[n - 2], "pos")}));
     assert_eq!(ids(list(&resp, "messages")), [acked[n - 1]]);
     assert!(!more(&resp));
 }

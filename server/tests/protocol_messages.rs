@@ -40,11 +40,13 @@ both_stores!(
     sync_paging,
     history_paging,
     conversations_and_read,
+    timelines_and_last_pos,
 );
 
 // ---- helpers ------------------------------------------------------------------------
 
-/// Asserts `m` is the message object `{msg_id, from, to, text, ts, client_msg_id}`.
+/// Asserts `m` is the message object `{msg_id, from, to, text, ts, client_msg_id, pos}`
+/// (`pos` a position: at least 1).
 fn assert_message(m: &Value, msg_id: i64, from: i64, to: i64, text: &str, cmid: &str) {
     let keys: BTreeSet<&str> = m
         .as_object()
@@ -55,7 +57,7 @@ fn assert_message(m: &Value, msg_id: i64, from: i64, to: i64, text: &str, cmid: 
         .collect();
     assert_eq!(
         keys,
-        BTreeSet::from(["msg_id", "from", "to", "text", "ts", "client_msg_id"]),
+        BTreeSet::from(["msg_id", "from", "to", "text", "ts", "client_msg_id", "pos"]),
         "message object keys: {m}"
     );
     assert_eq!(m["msg_id"], json!(msg_id), "{m}");
@@ -63,6 +65,7 @@ fn assert_message(m: &Value, msg_id: i64, from: i64, to: i64, text: &str, cmid: 
     assert_eq!(m["to"], json!(to), "{m}");
     assert_eq!(m["text"], json!(text), "{m}");
     assert_eq!(m["client_msg_id"], json!(cmid), "{m}");
+    assert!(m["pos"].as_i64().is_some_and(|p| p >= 1), "pos: {m}");
     assert_recent_ts(m, "ts");
 }
 
@@ -622,4 +625,79 @@ fn conversations_and_read(store: StoreKind) {
     alice.request_bad_field("read", json!({"peer": b}), "up_to");
     alice.request_bad_field("read", json!({"peer": "bob", "up_to": 1}), "peer");
     alice.request_bad_field("read", json!({"peer": b, "up_to": "1"}), "up_to");
+}
+
+/// v2 timelines: each message takes the next position in its sender's and its
+/// recipient's timeline; the ack carries the sender's, pushes the receiver's; `login`
+/// answers `last_pos`; `sync` pages by `pos`; a retry answers the original position.
+fn timelines_and_last_pos(store: StoreKind) {
+    let server = TestServer::start(store);
+    let addr = server.addr();
+    let mut a1 = Client::new_user(addr, "alice");
+    let mut b1 = Client::new_user(addr, "bob");
+    let mut c1 = Client::new_user(addr, "carol");
+    befriend(&mut a1, &mut b1);
+    befriend(&mut c1, &mut a1);
+    let (alice, bob, carol) = (a1.id(), b1.id(), c1.id());
+    let mut fresh = Client::connect(addr);
+    let resp = fresh.login("alice", client::PASSWORD, false);
+    assert_eq!(resp["last_pos"], json!(0), "an empty timeline: {resp}");
+
+    // alice → bob: alice's position 1, bob's position 1.
+    let ack = a1.request_ok(
+        "send_message",
+        json!({"to": bob, "text": "one", "client_msg_id": "t1"}),
+    );
+    assert_eq!(ack["pos"], json!(1), "{ack}");
+    let m1 = int(&ack, "msg_id");
+    assert_eq!(b1.expect_push("message", TIMEOUT)["pos"], json!(1));
+    // carol → alice: alice's 2, carol's 1. bob → alice: alice's 3, bob's 2.
+    let ack = c1.send_text(alice, "two");
+    assert_eq!(ack["pos"], json!(1), "{ack}");
+    assert_eq!(a1.expect_push("message", TIMEOUT)["pos"], json!(2));
+    let ack = b1.send_text(alice, "three");
+    assert_eq!(ack["pos"], json!(2), "{ack}");
+    assert_eq!(a1.expect_push("message", TIMEOUT)["pos"], json!(3));
+
+    // A new session starts after position 3 and is pushed from 4 on, as is the old one.
+    let mut a2 = Client::connect(addr);
+    let resp = a2.login("alice", client::PASSWORD, true);
+    assert_eq!(resp["last_pos"], json!(3), "{resp}");
+    let ack = b1.send_text(alice, "four");
+    assert_eq!(ack["pos"], json!(3), "{ack}");
+    for c in [&mut a1, &mut a2] {
+        let push = c.expect_push("message", TIMEOUT);
+        assert_eq!(push["pos"], json!(4), "{push}");
+        assert_eq!(push["from"], json!(bob), "{push}");
+    }
+
+    // sync pages by pos: alice's timeline is 1..4 with her positions.
+    let all = a1.sync_all(0);
+    let positions: Vec<i64> = all.iter().map(|m| int(m, "pos")).collect();
+    assert_eq!(positions, [1, 2, 3, 4], "{all:?}");
+    let senders: Vec<i64> = all.iter().map(|m| int(m, "from")).collect();
+    assert_eq!(senders, [alice, carol, bob, bob]);
+    let resp = a1.request_ok("sync", json!({"after": 2, "limit": 1}));
+    let page = list(&resp, "messages");
+    assert_eq!(page.len(), 1, "{resp}");
+    assert_eq!(page[0]["pos"], json!(3), "{resp}");
+    assert_eq!(resp["more"], json!(true), "{resp}");
+    // bob's timeline holds the same messages at his own positions.
+    let bobs: Vec<i64> = b1.sync_all(0).iter().map(|m| int(m, "pos")).collect();
+    assert_eq!(bobs, [1, 2, 3]);
+    // history and conversations show the reader's positions.
+    let history = a1.history_all(bob);
+    let hist_pos: Vec<i64> = history.iter().map(|m| int(m, "pos")).collect();
+    assert_eq!(hist_pos, [4, 3, 1], "newest first, alice's positions");
+
+    // A retry answers the original msg_id and position, and stores nothing.
+    let retry = a1.request_ok(
+        "send_message",
+        json!({"to": bob, "text": "one", "client_msg_id": "t1"}),
+    );
+    assert_eq!(retry["msg_id"], json!(m1), "{retry}");
+    assert_eq!(retry["pos"], json!(1), "{retry}");
+    assert_eq!(a1.sync_all(0).len(), 4);
+    let resp = fresh.request_ok("sync", json!({"after": 4}));
+    assert_eq!(resp["messages"], json!([]), "{resp}");
 }

@@ -20,11 +20,11 @@ pub fn run(ctx: &mut Ctx, request_id: i64) -> CmdResult {
                 format!("no pending request {request_id} addressed to you"),
             )
         })?;
-    ctx.app.friends.invalidate(&[me.user_id, friend.user_id]);
+    ctx.app.friends_changed(&[me.user_id, friend.user_id]);
     let push = Push::FriendAccepted {
         friend: ctx.wire_user(&me),
     };
-    ctx.app.pushes.push(&[friend.user_id], &push, None);
+    ctx.app.pushes.push(&[friend.user_id], &push);
     Ok(Reply::Now(Answer::Befriended(Befriended {
         friend: ctx.wire_user(&friend),
     })))

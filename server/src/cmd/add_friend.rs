@@ -30,7 +30,7 @@ pub fn run(ctx: &mut Ctx, to: UserId, note: &str) -> CmdResult {
                 message: note.to_string(),
                 ts,
             });
-            ctx.app.pushes.push(&[to], &push, None);
+            ctx.app.pushes.push(&[to], &push);
             sent(request_id)
         }
         FriendRequestOutcome::AlreadyPending(request_id) => sent(request_id),

@@ -10,11 +10,15 @@ use crate::protocol::wire;
 pub fn run(ctx: &mut Ctx) -> CmdResult {
     let me = ctx.my_id()?;
     let conversations = ctx.app.store.conversations(me)?;
-    let items = conversations.iter().map(|c| Conversation {
-        peer: ctx.wire_user(&c.peer),
-        last: wire::message(&c.last),
-        unread: c.unread,
-    });
+    let peers = ctx.wire_users(conversations.iter().map(|c| &c.peer));
+    let items = conversations
+        .iter()
+        .zip(peers)
+        .map(|(c, peer)| Conversation {
+            peer,
+            last: wire::message(&c.last),
+            unread: c.unread,
+        });
     let (conversations, more) = fit(items, ctx.app.settings.max_frame);
     Ok(Reply::Now(Answer::Conversations(Conversations {
         conversations,

@@ -15,8 +15,8 @@ pub fn run(ctx: &mut Ctx, other: UserId) -> CmdResult {
             format!("you and user {other} are not friends"),
         ));
     }
-    ctx.app.friends.invalidate(&[me, other]);
+    ctx.app.friends_changed(&[me, other]);
     let push = Push::FriendRemoved { user_id: me };
-    ctx.app.pushes.push(&[other], &push, None);
+    ctx.app.pushes.push(&[other], &push);
     Ok(Reply::Now(Answer::Done))
 }

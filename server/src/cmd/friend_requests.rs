@@ -9,9 +9,10 @@ use super::{CmdResult, Ctx, Reply};
 pub fn run(ctx: &mut Ctx) -> CmdResult {
     let me = ctx.my_id()?;
     let requests = ctx.app.store.pending_requests(me)?;
-    let items = requests.iter().map(|r| FriendRequest {
+    let senders = ctx.wire_users(requests.iter().map(|r| &r.from));
+    let items = requests.iter().zip(senders).map(|(r, from)| FriendRequest {
         request_id: r.request_id,
-        from: ctx.wire_user(&r.from),
+        from,
         message: r.message.clone(),
         ts: r.ts,
     });

@@ -9,9 +9,6 @@ use super::{CmdResult, Ctx, Reply};
 pub fn run(ctx: &mut Ctx) -> CmdResult {
     let me = ctx.my_id()?;
     let friends = ctx.app.store.friends(me)?;
-    let (friends, more) = fit(
-        friends.iter().map(|u| ctx.wire_user(u)),
-        ctx.app.settings.max_frame,
-    );
+    let (friends, more) = fit(ctx.wire_users(&friends), ctx.app.settings.max_frame);
     Ok(Reply::Now(Answer::Friends(Friends { friends, more })))
 }

@@ -1,7 +1,7 @@
 //! `login`: by username and password, or by a token from an earlier login.
 
-use proto::answer::LoggedIn;
-use proto::{Answer, Credentials};
+use proto::answer::{ok_frame, LoggedIn};
+use proto::{Answer, Credentials, Op};
 
 use super::{CmdResult, Ctx, Reply};
 use crate::auth;
@@ -17,7 +17,14 @@ fn invalid() -> ChatError {
     )
 }
 
-/// Authenticates, issues a token (password login), and joins the online hub.
+/// Authenticates, issues a token (password login), joins the online users, reads where
+/// the user's timeline ends, answers, and only then lets pushes through.
+///
+/// The order is what makes "sync up to `last_pos`, then read pushes" lose nothing: the
+/// connection is routable (here and, in a cluster, in Redis) before `last_pos` is read,
+/// so a message committed after the read is pushed to it, and one committed before is
+/// at or below `last_pos`. Pushes that arrive before the answer is queued wait in the
+/// connection's sequencer, so the answer goes first.
 pub fn run(ctx: &mut Ctx, credentials: Credentials, push: bool) -> CmdResult {
     if ctx.session.identity.is_some() {
         return Err(ChatError::new(
@@ -37,11 +44,13 @@ pub fn run(ctx: &mut Ctx, credentials: Credentials, push: bool) -> CmdResult {
             (user, token, token_hash)
         }
     };
-    let answer = LoggedIn {
-        user_id: user.user_id,
+    let user_id = user.user_id;
+    let mut answer = LoggedIn {
+        user_id,
         username: user.username.clone(),
         nickname: user.nickname.clone(),
         token,
+        last_pos: 0,
     };
     let identity = Identity {
         user,
@@ -50,9 +59,20 @@ pub fn run(ctx: &mut Ctx, credentials: Credentials, push: bool) -> CmdResult {
     };
     let app = ctx.app;
     presence::arrived(app, ctx.conn, &identity);
+    let last_pos = match app.store.last_pos(user_id) {
+        Ok(last_pos) => last_pos,
+        Err(e) => {
+            presence::went_away(app, ctx.conn, &identity);
+            return Err(e.into());
+        }
+    };
+    answer.last_pos = last_pos;
     ctx.conn.set_deadline(app.settings.idle_timeout);
     ctx.session.identity = Some(identity);
-    Ok(Reply::Now(Answer::LoggedIn(answer)))
+    let frame = ok_frame(Op::Login.name(), ctx.seq, &Answer::LoggedIn(answer));
+    ctx.session.replies.send(frame);
+    app.hub.start(user_id, ctx.conn.id(), last_pos);
+    Ok(Reply::Later)
 }
 
 /// Checks the password (once the password guard lets it) and issues a token: the user,

@@ -30,6 +30,7 @@ use reactor::ConnHandle;
 
 use crate::app::App;
 use crate::model::{User, UserId};
+use crate::presence;
 use crate::protocol::{wire, ChatError, ErrorCode};
 use crate::session::Session;
 
@@ -37,7 +38,9 @@ use crate::session::Session;
 pub enum Reply {
     /// The result, to send now (in order).
     Now(Answer),
-    /// Someone else answers later through the session's reply queue (send_message).
+    /// Answered through the session's reply queue by the command itself (login, so
+    /// that its answer precedes the pushes it lets through) or later by someone else
+    /// (send_message, after the commit).
     Later,
 }
 
@@ -96,7 +99,20 @@ impl Ctx<'_> {
 
     /// A user as the wire shows it, with the online flag.
     pub fn wire_user(&self, user: &User) -> proto::User {
-        wire::user(user, self.app.hub.is_online(user.user_id))
+        let mut one = self.wire_users(std::slice::from_ref(user));
+        one.pop().unwrap_or_else(|| wire::user(user, false))
+    }
+
+    /// Users as the wire shows them, with their online flags (one look-up for all).
+    pub fn wire_users<'u>(&self, users: impl IntoIterator<Item = &'u User>) -> Vec<proto::User> {
+        let users: Vec<&User> = users.into_iter().collect();
+        let ids: Vec<UserId> = users.iter().map(|u| u.user_id).collect();
+        let online = presence::online(self.app, &ids);
+        users
+            .iter()
+            .zip(online)
+            .map(|(u, online)| wire::user(u, online))
+            .collect()
     }
 }
 

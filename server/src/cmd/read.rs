@@ -11,6 +11,6 @@ pub fn run(ctx: &mut Ctx, peer: UserId, up_to: MsgId) -> CmdResult {
     ctx.require_friend(peer)?;
     ctx.app.store.mark_read(me, peer, up_to)?;
     let push = Push::Read { by: me, up_to };
-    ctx.app.pushes.push(&[peer], &push, None);
+    ctx.app.pushes.push(&[peer], &push);
     Ok(Reply::Now(Answer::Done))
 }

@@ -17,6 +17,12 @@ pub fn run(
     email: Option<String>,
 ) -> CmdResult {
     let app = ctx.app;
+    if !app.settings.allow_register {
+        return Err(ChatError::new(
+            ErrorCode::BadRequest,
+            "registration is disabled on this server; register through the gateway",
+        ));
+    }
     // The place in the hashing queue is held for the hash only, not the insert.
     let slot = app
         .guard

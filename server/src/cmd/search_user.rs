@@ -11,7 +11,7 @@ const MAX_RESULTS: usize = 20;
 /// Answers `{users, more}`.
 pub fn run(ctx: &mut Ctx, query: &str) -> CmdResult {
     let rows = ctx.app.store.search_users(query, MAX_RESULTS + 1)?;
-    let to_wire = |u: &crate::model::User| ctx.wire_user(u);
-    let (users, more) = page(rows, MAX_RESULTS, to_wire, ctx.app.settings.max_frame);
+    let rows = ctx.wire_users(&rows);
+    let (users, more) = page(rows, MAX_RESULTS, Clone::clone, ctx.app.settings.max_frame);
     Ok(Reply::Now(Answer::Users(Users { users, more })))
 }

@@ -17,8 +17,14 @@ pub fn user(u: &model::User, online: bool) -> proto::User {
     }
 }
 
-/// A message as the wire shows it.
+/// A message as the wire shows it, at the position it was read with.
 pub fn message(m: &model::Message) -> proto::Message {
+    message_at(m, m.pos)
+}
+
+/// A message as the wire shows it to a user at whose position `pos` it stands (the
+/// recipient's copy of a message read for its sender).
+pub fn message_at(m: &model::Message, pos: model::Pos) -> proto::Message {
     proto::Message {
         msg_id: m.msg_id,
         from: m.from,
@@ -26,6 +32,7 @@ pub fn message(m: &model::Message) -> proto::Message {
         text: m.text.clone(),
         ts: m.ts,
         client_msg_id: m.client_msg_id.clone(),
+        pos,
     }
 }
 

@@ -706,8 +706,8 @@ impl Client {
         out
     }
 
-    /// Every message after `after`, paging through `sync` with limit 500 until `more` is
-    /// false.
+    /// Every message of my timeline after position `after`, paging through `sync` with
+    /// limit 500 until `more` is false.
     pub fn sync_all(&mut self, after: i64) -> Vec<Value> {
         let mut cursor = after;
         let mut out = Vec::new();
@@ -721,7 +721,7 @@ impl Client {
                 .as_bool()
                 .unwrap_or_else(|| panic!("sync without a bool more: {resp}"));
             if let Some(last) = page.last() {
-                cursor = int(last, "msg_id");
+                cursor = int(last, "pos");
             }
             let empty = page.is_empty();
             out.extend(page);
