@@ -85,20 +85,20 @@ SEND_JSON = ('{"type":"send_message","to":<random friend\'s user_id, from the fr
 
 SYNC_HEX = (
     hx('{"type":"sync","after":')
-    + "${last_msg_hex}"
+    + "${last_pos_hex}"
     + hx(',"limit":')
     + digits_hex("${sync_limit}")
     + hx("}")
 )
-SYNC_JSON = ('{"type":"sync","after":<msg_id of this thread\'s last send_message>,'
+SYNC_JSON = ('{"type":"sync","after":<pos of this thread\'s last send_message>,'
              '"limit":${sync_limit}}')
 
 PING_HEX = hx('{"type":"ping"}')
 PING_JSON = '{"type":"ping"}'
 
-# Regexes over the HEX response: "user_id": / "msg_id": followed by ASCII digits (3[0-9]).
+# Regexes over the HEX response: "user_id": / "pos": followed by ASCII digits (3[0-9]).
 USER_ID_RE = hx('"user_id":') + "((?:3[0-9])+)"
-MSG_ID_RE = hx('"msg_id":') + "((?:3[0-9])+)"
+POS_RE = hx('"pos":') + "((?:3[0-9])+)"
 
 
 def prop(kind: str, name: str, value) -> str:
@@ -263,8 +263,8 @@ def generate() -> str:
     w.close("</hashTree>")
 
     tcp_sampler(w, "send_message", SEND_HEX, SEND_JSON, children=[
-        regex_extractor("last_msg = msg_id (hex)", "last_msg_hex", MSG_ID_RE, "1", hx("0"),
-                        'hex of "msg_id":<digits>: the sync cursor'),
+        regex_extractor("last_pos = pos (hex)", "last_pos_hex", POS_RE, "1", hx("0"),
+                        'hex of "pos":<digits> (my timeline position): the sync cursor'),
     ])
     tcp_sampler(w, "sync", SYNC_HEX, SYNC_JSON)
     tcp_sampler(w, "ping", PING_HEX, PING_JSON)
