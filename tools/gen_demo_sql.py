@@ -64,7 +64,7 @@ def generate(out, phc: str, users: int, friends: int) -> None:
     w(f"-- {users} users {username(1)} ... {username(users)} (user_id 1 ... {users}), nickname\n")
     w(f"-- 'Demo User NNNNN'. Every demo user's password is: {PASSWORD}\n")
     w(f"-- Each user befriends the next {friends} users around a ring; each friendship is two\n")
-    w("-- rows, (a, b) and (b, a).\n")
+    w("-- rows, (a, b) and (b, a). Each user has an empty timeline (schema version 2).\n")
     w("--\n")
     w("-- The password hash (argon2id, the same PHC string for every user) was made once with\n")
     w(f"--     cargo run -p server --bin hash_password -- {PASSWORD}\n")
@@ -89,6 +89,12 @@ def generate(out, phc: str, users: int, friends: int) -> None:
     for batch in batched(user_rows, BATCH):
         w("INSERT INTO users (user_id, username, username_key, password_hash, nickname, "
           "avatar, email, created_ms) VALUES\n")
+        w(",\n".join(batch))
+        w(";\n\n")
+
+    # Each user's (empty) timeline head, as the server creates one with every user.
+    for batch in batched((f"({i}, 0)" for i in range(1, users + 1)), BATCH):
+        w("INSERT INTO timeline_heads (user_id, last_pos) VALUES\n")
         w(",\n".join(batch))
         w(";\n\n")
 
