@@ -27,6 +27,7 @@
 //!   reads from the store what a connection's pushes miss; [`presence`];
 //!   [`friend_cache`].
 //! * [`store`]: the `Store` trait, SQLite and MySQL implementations; [`model`]: records.
+//! * [`janitor`]: purges expired session tokens.
 //! * [`auth`]: argon2id passwords and tokens; [`password_guard`]: who may make the server
 //!   hash, and when; [`rate_limit`]: token buckets.
 //! * [`app`]: the shared state every command sees.
@@ -48,6 +49,7 @@ pub mod friend_cache;
 pub mod gap_fill;
 pub mod handler;
 pub mod hub;
+pub mod janitor;
 pub mod logging;
 pub mod model;
 pub mod password_guard;

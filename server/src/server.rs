@@ -21,6 +21,7 @@ use crate::config::{self, redact_url, Config};
 use crate::delivery;
 use crate::delivery_mark::DeliveryMark;
 use crate::gap_fill;
+use crate::janitor;
 use crate::handler::ChatHandler;
 use crate::hub::Hub;
 use crate::password_guard::{GuardSettings, PasswordGuard};
@@ -145,11 +146,15 @@ pub fn run(config: Config) -> Result<(), StartError> {
             delivery::run(&*delivery_pushes, to_deliver, &mark)
         })?,
     ];
-    let stop_filling = Arc::new(AtomicBool::new(false));
-    let stop = Arc::clone(&stop_filling);
+    // Threads that run until told to stop: the gap filler (the cluster stops first, as
+    // its subscriber feeds the hub) and the janitor.
+    let stop_helpers = Arc::new(AtomicBool::new(false));
+    let stop = Arc::clone(&stop_helpers);
     let gap_filler = spawn_essential("gap-fill".into(), move || {
         gap_fill::run(fill_store, fill_hub, fill_mark, fill_requests, stop)
     })?;
+    let (janitor_store, stop) = (Arc::clone(&store), Arc::clone(&stop_helpers));
+    let janitor = spawn_essential("janitor".into(), move || janitor::run(janitor_store, stop))?;
     let s = &config.server;
     let settings = Settings {
         max_frame: s.max_frame,
@@ -261,9 +266,11 @@ pub fn run(config: Config) -> Result<(), StartError> {
     if let Some(cluster) = cluster {
         cluster.stop();
     }
-    stop_filling.store(true, Ordering::Release);
-    if gap_filler.join().is_err() {
-        log::error!("the gap-fill thread panicked");
+    stop_helpers.store(true, Ordering::Release);
+    for thread in [gap_filler, janitor] {
+        if thread.join().is_err() {
+            log::error!("a helper thread panicked");
+        }
     }
     log::info!("stopped");
     Ok(())

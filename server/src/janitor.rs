@@ -1,0 +1,80 @@
+//! The janitor thread: deletes expired session tokens, a bounded number at a time.
+//!
+//! A token stops working the moment it expires (`token_user` compares `expires_ms`); its
+//! row only costs space. Every [`PERIOD`] the janitor deletes up to [`PER_CALL`] expired
+//! rows per call, calling again while calls come back full, so a backlog is worked off
+//! without one long transaction. A failure is logged and tried next period.
+//! May touch: the store (token rows only).
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crate::model::now_ms;
+use crate::store::Store;
+
+/// How often expired tokens are purged.
+pub const PERIOD: Duration = Duration::from_secs(600);
+/// Rows deleted per call at most.
+pub const PER_CALL: usize = 10_000;
+
+/// Runs until `stop` is set; the first purge runs at once.
+pub fn run(store: Arc<dyn Store>, stop: Arc<AtomicBool>) {
+    let mut next = Instant::now();
+    while !stop.load(Ordering::Acquire) {
+        if Instant::now() >= next {
+            purge(&*store);
+            next = Instant::now() + PERIOD;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// Deletes every token expired by now, [`PER_CALL`] at a time; returns how many.
+pub fn purge(store: &dyn Store) -> usize {
+    let mut total = 0;
+    loop {
+        match store.purge_expired_tokens(now_ms(), PER_CALL) {
+            Ok(n) => {
+                total += n;
+                if n < PER_CALL {
+                    break;
+                }
+            }
+            Err(e) => {
+                log::warn!("janitor: expired tokens not purged: {e}");
+                break;
+            }
+        }
+    }
+    if total > 0 {
+        log::info!("janitor: purged {total} expired session tokens");
+    }
+    total
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::sqlite::SqliteStore;
+
+    /// Expired tokens go, live ones stay and still log in, and a backlog larger than one
+    /// call is worked off in one purge.
+    #[test]
+    fn purges_expired_tokens_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(&dir.path().join("chat.db"), 2).unwrap();
+        let user = store.create_user("jan", "h", "", None).unwrap();
+        let now = now_ms();
+        let expired = PER_CALL + 5;
+        for i in 0..expired {
+            store
+                .insert_token(&format!("old{i:060}"), user, now - 1000)
+                .unwrap();
+        }
+        store.insert_token("live", user, now + 60_000).unwrap();
+        assert_eq!(purge(&store), expired);
+        assert_eq!(purge(&store), 0);
+        assert!(store.token_user("live", now).unwrap().is_some());
+    }
+}
