@@ -508,7 +508,7 @@ fn concurrent_senders_one_gapless_timeline() {
         "the timeline is exactly the acked messages"
     );
     // Each sender's messages are in its send order (guarantee 4).
-    let mut next_of = vec![0usize; SENDERS];
+    let mut next_of = [0usize; SENDERS];
     for m in &synced {
         let (i, k) = acked[&int(m, "msg_id")];
         assert_eq!(k, next_of[i], "sender {i}'s messages out of order at {m}");
