@@ -3,17 +3,15 @@
 //! Owns the store, the online hub, the friend cache, the writer handle, the password
 //! hasher and its guard, plus the settings commands consult. Built once at start-up.
 
-use std::sync::{Arc, Weak};
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::auth::PasswordHasher;
-use crate::cluster::events::Events;
 use crate::cluster::Cluster;
 use crate::friend_cache::FriendCache;
 use crate::hub::Hub;
 use crate::model::UserId;
 use crate::password_guard::PasswordGuard;
-use crate::presence;
 use crate::push_route::PushRoute;
 use crate::store::Store;
 use crate::writer::Writer;
@@ -116,23 +114,6 @@ impl App {
         self.friends.invalidate(users);
         if let Some(cluster) = &self.cluster {
             cluster.friends_changed(users);
-        }
-    }
-}
-
-/// The cluster's events, delivered to the application while it exists.
-pub struct AppEvents(pub Weak<App>);
-
-impl Events for AppEvents {
-    fn presence(&self, user: UserId, online: bool) {
-        if let Some(app) = self.0.upgrade() {
-            presence::announce(&app, user, online);
-        }
-    }
-
-    fn friends_changed(&self, users: &[UserId]) {
-        if let Some(app) = self.0.upgrade() {
-            app.friends.invalidate(users);
         }
     }
 }

@@ -31,7 +31,8 @@
 //! * [`auth`]: argon2id passwords and tokens; [`password_guard`]: who may make the server
 //!   hash, and when; [`rate_limit`]: token buckets.
 //! * [`app`]: the shared state every command sees.
-//! * [`cluster`]: cluster mode (`--redis`): routes, presence and pushes across nodes.
+//! * [`cluster`]: cluster mode (`--redis`): routes, presence and pushes across nodes;
+//!   [`node_events`]: what the cluster asks of this node.
 //!
 //! Threads: reactors only do I/O; commands (and so every store call and password hash)
 //! run on the engine's workers; message commits run on the writer thread (watched by
@@ -52,6 +53,7 @@ pub mod hub;
 pub mod janitor;
 pub mod logging;
 pub mod model;
+pub mod node_events;
 pub mod password_guard;
 pub mod presence;
 pub mod protocol;

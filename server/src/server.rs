@@ -14,16 +14,17 @@ use std::time::Duration;
 
 use reactor::{spawn_essential, InputRate, LengthPrefixed, Server};
 
-use crate::app::{App, AppEvents, Routing, Settings};
+use crate::app::{App, Routing, Settings};
 use crate::auth::{Argon2Params, PasswordHasher};
 use crate::cluster::{Cluster, ClusterError, ClusterSettings};
 use crate::config::{self, redact_url, Config};
 use crate::delivery;
 use crate::delivery_mark::DeliveryMark;
 use crate::gap_fill;
-use crate::janitor;
 use crate::handler::ChatHandler;
 use crate::hub::Hub;
+use crate::janitor;
+use crate::node_events::NodeEvents;
 use crate::password_guard::{GuardSettings, PasswordGuard};
 use crate::push_route::PushRoute;
 use crate::store::mysql::MysqlStore;
@@ -212,7 +213,7 @@ pub fn run(config: Config) -> Result<(), StartError> {
     let local = server.local_addr().map_or(addr, |a| a);
     log::info!("startserv listening on {local}");
     if let Some(cluster) = &cluster {
-        cluster.set_events(Arc::new(AppEvents(Arc::downgrade(&app))));
+        cluster.set_events(Arc::new(NodeEvents(Arc::downgrade(&app))));
         cluster.set_advertise(config.resolved_advertise(local));
     }
     log::info!("store: {}", store.describe());
