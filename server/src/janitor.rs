@@ -69,12 +69,13 @@ mod tests {
         let expired = PER_CALL + 5;
         for i in 0..expired {
             store
-                .insert_token(&format!("old{i:060}"), user, now - 1000)
+                .insert_token(&format!("{i:064x}"), user, now - 1000)
                 .unwrap();
         }
-        store.insert_token("live", user, now + 60_000).unwrap();
+        let live = "f".repeat(64);
+        store.insert_token(&live, user, now + 60_000).unwrap();
         assert_eq!(purge(&store), expired);
         assert_eq!(purge(&store), 0);
-        assert!(store.token_user("live", now).unwrap().is_some());
+        assert!(store.token_user(&live, now).unwrap().is_some());
     }
 }
