@@ -32,12 +32,17 @@ pub fn run(store: Arc<dyn Store>, stop: Arc<AtomicBool>) {
 
 /// Deletes every token expired by now, [`PER_CALL`] at a time; returns how many.
 pub fn purge(store: &dyn Store) -> usize {
+    purge_in_chunks(store, PER_CALL)
+}
+
+/// Deletes every token expired by now, `per_call` at a time; returns how many.
+fn purge_in_chunks(store: &dyn Store, per_call: usize) -> usize {
     let mut total = 0;
     loop {
-        match store.purge_expired_tokens(now_ms(), PER_CALL) {
+        match store.purge_expired_tokens(now_ms(), per_call) {
             Ok(n) => {
                 total += n;
-                if n < PER_CALL {
+                if n < per_call {
                     break;
                 }
             }
@@ -66,7 +71,8 @@ mod tests {
         let store = SqliteStore::open(&dir.path().join("chat.db"), 2).unwrap();
         let user = store.create_user("jan", "h", "", None).unwrap();
         let now = now_ms();
-        let expired = PER_CALL + 5;
+        let per_call = 10;
+        let expired = 3 * per_call + 5;
         for i in 0..expired {
             store
                 .insert_token(&format!("{i:064x}"), user, now - 1000)
@@ -74,7 +80,7 @@ mod tests {
         }
         let live = "f".repeat(64);
         store.insert_token(&live, user, now + 60_000).unwrap();
-        assert_eq!(purge(&store), expired);
+        assert_eq!(purge_in_chunks(&store, per_call), expired);
         assert_eq!(purge(&store), 0);
         assert!(store.token_user(&live, now).unwrap().is_some());
     }
