@@ -1,11 +1,17 @@
--- Chat server schema for MySQL / MariaDB (InnoDB, utf8mb4), schema version 1.
+-- Chat server schema for MySQL / MariaDB (InnoDB, utf8mb4), schema version 2.
 --
--- Applied by `MysqlStore::open` (server/src/store/mysql.rs, embedded with include_str!)
--- when its tables are missing; every statement is `CREATE TABLE IF NOT EXISTS`, so
--- applying it twice is harmless. To apply it by hand:
+-- Applied by `MysqlStore::open` (server/src/store/mysql/schema.rs, embedded with
+-- include_str!) when its tables are missing; every statement is `CREATE TABLE IF NOT
+-- EXISTS`, so applying it twice is harmless. To apply it by hand:
 --     mysql -u root chat < sql/schema.sql
--- The `schema_version` row (id 1, version 1) is inserted by the store on open.
+-- The `schema_version` row (id 1, version 2) is inserted by the store on open.
 -- The SQLite twin of this file is server/src/store/schema_sqlite.sql: keep them in step.
+--
+-- Version 2 added the per-user timelines (`timeline`, `timeline_heads`) and the
+-- `tokens_expires` index, dropped the indexes `messages_to` and `messages_from` (sync
+-- reads the timeline now) and put to_id first in `messages_pair`. A version-1 database
+-- is migrated at start-up by server/src/store/mysql/migrate.rs (MariaDB >= 10.2 or
+-- MySQL >= 8.0: it numbers the timelines with a window function).
 --
 -- Format rules (the store splits this file itself): statements end with ';' at the end
 -- of a line, comments are whole lines starting with '--', and no ';' appears anywhere
@@ -17,7 +23,9 @@
 -- would treat two different client_msg_ids as one. VARBINARY compares bytes, which for
 -- UTF-8 is code-point order (the order SQLite's BINARY collation uses too).
 --
--- Every query of the stores is served by one of the indexes below (no table scans).
+-- Every query of the stores is served by one of the indexes below, with no table scans
+-- (the `every_query_uses_an_index` test of server/src/store/mysql/sql.rs checks it with
+-- EXPLAIN). Keep it true when adding a query or dropping an index.
 
 CREATE TABLE IF NOT EXISTS schema_version (
     id TINYINT UNSIGNED NOT NULL,
@@ -42,12 +50,14 @@ CREATE TABLE IF NOT EXISTS users (
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;
 
 -- Session tokens: only the SHA-256 (hex) of a token is stored.
+-- tokens_expires: purging expired tokens, oldest first, a bounded number per call.
 CREATE TABLE IF NOT EXISTS tokens (
     token_hash CHAR(64) CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
     user_id BIGINT NOT NULL,
     expires_ms BIGINT NOT NULL,
     PRIMARY KEY (token_hash),
     KEY tokens_user (user_id),
+    KEY tokens_expires (expires_ms),
     CONSTRAINT tokens_user_fk FOREIGN KEY (user_id) REFERENCES users (user_id) ON DELETE CASCADE
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;
 
@@ -77,8 +87,14 @@ CREATE TABLE IF NOT EXISTS friendships (
     CONSTRAINT friendships_friend_fk FOREIGN KEY (friend_id) REFERENCES users (user_id) ON DELETE CASCADE
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;
 
--- messages_to: sync's "sent to me" branch. messages_from: sync's "sent by me" branch.
--- messages_pair: history and unread counts. messages_client: idempotent send.
+-- messages_pair: history and unread counts (both query it with to_id and from_id equal
+-- to given values, so the column order is free). It starts with to_id because it also
+-- serves the foreign key on to_id, which needs an index starting with to_id: version 1
+-- kept a separate index (to_id, msg_id) for that. messages_client: idempotent send, and
+-- the index of the foreign key on from_id. Sync reads the timeline (version 1's indexes
+-- messages_to and messages_from are gone: one index less to write per message).
+-- Within a conversation msg_id increases in commit order: insert_messages locks the
+-- timeline heads of every user of its batch before it inserts the messages.
 CREATE TABLE IF NOT EXISTS messages (
     msg_id BIGINT NOT NULL AUTO_INCREMENT,
     from_id BIGINT NOT NULL,
@@ -88,9 +104,7 @@ CREATE TABLE IF NOT EXISTS messages (
     client_msg_id VARBINARY(256) NOT NULL,
     PRIMARY KEY (msg_id),
     UNIQUE KEY messages_client (from_id, client_msg_id),
-    KEY messages_to (to_id, msg_id),
-    KEY messages_from (from_id, msg_id),
-    KEY messages_pair (from_id, to_id, msg_id),
+    KEY messages_pair (to_id, from_id, msg_id),
     CONSTRAINT messages_from_fk FOREIGN KEY (from_id) REFERENCES users (user_id),
     CONSTRAINT messages_to_fk FOREIGN KEY (to_id) REFERENCES users (user_id)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;
@@ -119,4 +133,38 @@ CREATE TABLE IF NOT EXISTS conversations (
     KEY conversations_peer (peer_id),
     CONSTRAINT conversations_user_fk FOREIGN KEY (user_id) REFERENCES users (user_id) ON DELETE CASCADE,
     CONSTRAINT conversations_peer_fk FOREIGN KEY (peer_id) REFERENCES users (user_id) ON DELETE CASCADE
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;
+
+-- Each user's timeline: every message they sent or received, at positions 1, 2, 3, ...
+-- in commit order, no gap, no repeat. A one-to-one message has two rows (sender's and
+-- recipient's, one for a message to oneself). Sync reads a user's range by primary key
+-- and joins messages by msg_id, history and conversations find the asking user's
+-- position through timeline_msg. Rows are written by insert_messages in the same
+-- transaction as their message, after locking the users' timeline_heads rows.
+-- Designed for group messages too: a group message is one `messages` row and one row
+-- here per member (up to 500), each at that member's next position, and nothing in this
+-- table is one-to-one specific, so sync, gapless pushes and last_pos work unchanged.
+-- No foreign keys, on purpose: this is the most written table (two rows per message),
+-- and a foreign key check costs a parent lookup and lock per row. The references hold
+-- anyway: msg_id is a message inserted in the same transaction (messages are never
+-- deleted), and a user is never deleted while they have messages, since messages
+-- reference users.
+CREATE TABLE IF NOT EXISTS timeline (
+    user_id BIGINT NOT NULL,
+    pos BIGINT NOT NULL,
+    msg_id BIGINT NOT NULL,
+    PRIMARY KEY (user_id, pos),
+    UNIQUE KEY timeline_msg (user_id, msg_id)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;
+
+-- The last position of each user's timeline (0 when empty): created with the user (and
+-- by the version-1 migration). insert_messages locks the rows of its batch's users in
+-- user_id order (SELECT ... FOR UPDATE) before anything else, so two transactions that
+-- share a user commit one after the other and cannot deadlock on these rows, then
+-- writes the new heads in one statement. No foreign key, for the same reason as
+-- `timeline` (it is written for every user of every batch).
+CREATE TABLE IF NOT EXISTS timeline_heads (
+    user_id BIGINT NOT NULL,
+    last_pos BIGINT NOT NULL,
+    PRIMARY KEY (user_id)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;

@@ -6,6 +6,9 @@
 //! `CHAT_TEST_MYSQL`, default `mysql://root@127.0.0.1:3306`). Behaviours share one store
 //! per run, so each registers its own users under its own name prefix. Every behaviour
 //! runs even when an earlier one fails; the test then lists all the failures.
+//!
+//! [`mysql_nodes_share_timelines`] is MySQL only: two stores ("nodes") on one database,
+//! writing at once, checked against the tables themselves.
 
 #[path = "support/mysql_db.rs"]
 mod mysql_db;
@@ -13,7 +16,7 @@ mod mysql_db;
 use std::collections::HashSet;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
-use chat::model::{Message, NewMessage, User, UserId};
+use chat::model::{Message, MsgId, NewMessage, Pos, User, UserId};
 use chat::store::mysql::MysqlStore;
 use chat::store::sqlite::SqliteStore;
 use chat::store::{FriendRequestOutcome, Store, StoreError, Stored};
@@ -27,6 +30,7 @@ const BEHAVIOURS: &[(&str, Behaviour)] = &[
     ("search_users", search_users),
     ("update_profile", update_profile),
     ("tokens", tokens),
+    ("purge_expired_tokens", purge_expired_tokens),
     ("friend_request_flow", friend_request_flow),
     ("reject_and_delete_friend", reject_and_delete_friend),
     ("crossed_requests", crossed_requests),
@@ -38,6 +42,8 @@ const BEHAVIOURS: &[(&str, Behaviour)] = &[
     ("insert_messages_idempotent", insert_messages_idempotent),
     ("client_msg_id_is_exact", client_msg_id_is_exact),
     ("large_batches", large_batches),
+    ("timelines", timelines),
+    ("last_pos", last_pos),
     ("sync", sync),
     ("history", history),
     ("messages_to_oneself", messages_to_oneself),
@@ -84,6 +90,145 @@ fn mysql_store_conforms() {
     assert!(again.credentials("uc_alice").unwrap().is_some());
 }
 
+/// Two stores ("nodes") on one MySQL database, four threads each, storing batches at
+/// once: many senders write to one hot user and to each other, some batches leave the
+/// hot user out, some carry retries. Afterwards, checked against the tables: every
+/// user's timeline is exactly 1..N (N = their messages, = their head), every returned
+/// [`Stored`] matches the rows, within every conversation msg_id increases with pos, and
+/// sync returns each message once. No call may fail (a deadlock would be retried).
+#[test]
+fn mysql_nodes_share_timelines() {
+    use mysql::prelude::Queryable;
+
+    const THREADS_PER_NODE: usize = 4;
+    const ROUNDS: usize = 40;
+    const BATCH: usize = 16;
+    let db = mysql_db::TestDb::new();
+    let nodes = [
+        MysqlStore::open(&db.url(), 8).unwrap(),
+        MysqlStore::open(&db.url(), 8).unwrap(),
+    ];
+    let hot = register(&nodes[0], "nd_hot");
+    let users: Vec<UserId> = (0..12)
+        .map(|i| register(&nodes[i % 2], &format!("nd_{i:02}")))
+        .collect();
+    let everyone: Vec<UserId> = std::iter::once(hot).chain(users.iter().copied()).collect();
+
+    let results: Vec<(NewMessage, Stored)> = std::thread::scope(|scope| {
+        let mut handles = Vec::new();
+        for (n, node) in nodes.iter().enumerate() {
+            for t in 0..THREADS_PER_NODE {
+                let users = &users;
+                handles.push(scope.spawn(move || {
+                    let mut mine: Vec<(NewMessage, Stored)> = Vec::new();
+                    for round in 0..ROUNDS {
+                        let mut batch: Vec<NewMessage> = (0..BATCH)
+                            .map(|i| {
+                                let k = t * 7 + n * 5 + round * 3 + i;
+                                let from = users[k % users.len()];
+                                let to = if round % 3 != 2 && i % 2 == 0 {
+                                    hot
+                                } else {
+                                    users[(k + 1 + i % 5) % users.len()]
+                                };
+                                let (from, to) = if i % 7 == 3 && round % 3 != 2 {
+                                    (hot, from)
+                                } else {
+                                    (from, to)
+                                };
+                                msg(from, to, "m", &format!("n{n}t{t}r{round}i{i}"))
+                            })
+                            .collect();
+                        // A client's retry of something this thread stored before.
+                        if round % 5 == 4 {
+                            let (earlier, _) = &mine[mine.len() / 2];
+                            batch.insert(BATCH / 2, earlier.clone());
+                        }
+                        let out = node.insert_messages(&batch).unwrap();
+                        assert_eq!(out.len(), batch.len());
+                        mine.extend(batch.into_iter().zip(out));
+                    }
+                    mine
+                }));
+            }
+        }
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap())
+            .collect()
+    });
+
+    let mut conn = mysql::Conn::new(db.url().as_str()).unwrap();
+    // The tables: every timeline is 1..N, N is the head and the user's message count.
+    let mut timelines: std::collections::HashMap<UserId, Vec<MsgId>> = Default::default();
+    for &user in &everyone {
+        let rows: Vec<(Pos, MsgId)> = conn
+            .exec(
+                "SELECT pos, msg_id FROM timeline WHERE user_id = ? ORDER BY pos",
+                (user,),
+            )
+            .unwrap();
+        let positions: Vec<Pos> = rows.iter().map(|r| r.0).collect();
+        let expected: Vec<Pos> = (1..=rows.len() as Pos).collect();
+        assert_eq!(positions, expected, "user {user}: gapless");
+        let head: Option<Pos> = conn
+            .exec_first(
+                "SELECT last_pos FROM timeline_heads WHERE user_id = ?",
+                (user,),
+            )
+            .unwrap();
+        assert_eq!(head, Some(rows.len() as Pos), "user {user}: head");
+        let count: Option<i64> = conn
+            .exec_first(
+                "SELECT COUNT(*) FROM messages WHERE from_id = ? OR to_id = ?",
+                (user, user),
+            )
+            .unwrap();
+        assert_eq!(count, Some(rows.len() as i64), "user {user}: every message");
+        timelines.insert(user, rows.into_iter().map(|r| r.1).collect());
+    }
+    // Every result matches the rows: the message, its sender's and recipient's positions.
+    let new_count = results.iter().filter(|(_, s)| s.new).count();
+    let total: Option<i64> = conn.query_first("SELECT COUNT(*) FROM messages").unwrap();
+    assert_eq!(Some(new_count as i64), total);
+    assert_eq!(
+        results.iter().filter(|(_, s)| !s.new).count(),
+        2 * THREADS_PER_NODE * (ROUNDS / 5),
+        "every retry was recognised"
+    );
+    for (sent, stored) in &results {
+        let m = &stored.message;
+        assert_eq!(
+            (m.from, m.to, &m.client_msg_id),
+            (sent.from, sent.to, &sent.client_msg_id)
+        );
+        let row: Option<(i64, i64, String, i64, String)> = conn
+            .exec_first(
+                "SELECT from_id, to_id, text, ts, client_msg_id FROM messages WHERE msg_id = ?",
+                (m.msg_id,),
+            )
+            .unwrap();
+        assert_eq!(
+            row,
+            Some((m.from, m.to, m.text.clone(), m.ts, m.client_msg_id.clone()))
+        );
+        let at = |user: UserId, pos: Pos| timelines[&user].get(pos as usize - 1).copied();
+        assert_eq!(at(m.from, m.pos), Some(m.msg_id), "sender's position");
+        assert_eq!(
+            at(m.to, stored.recipient_pos),
+            Some(m.msg_id),
+            "recipient's"
+        );
+    }
+    // Within every conversation, msg_id increases with pos; sync agrees with the table.
+    for &user in &everyone {
+        let synced = whole_timeline(&nodes[user as usize % 2], user, 37);
+        ids_follow_positions(&synced);
+        let ids: Vec<MsgId> = synced.iter().map(|m| m.msg_id).collect();
+        assert_eq!(ids, timelines[&user], "user {user}: sync = the table");
+    }
+}
+
 // ---- helpers -----------------------------------------------------------------------------
 
 /// Registers `name` (nickname = name) and returns its id.
@@ -109,13 +254,71 @@ fn msg(from: UserId, to: UserId, text: &str, client_msg_id: &str) -> NewMessage 
     }
 }
 
-/// Stores one message and returns it (asserting it is new).
-fn send(store: &dyn Store, from: UserId, to: UserId, text: &str, cid: &str) -> Message {
+/// Stores one message and returns its result (asserting it is new).
+fn send_stored(store: &dyn Store, from: UserId, to: UserId, text: &str, cid: &str) -> Stored {
     let mut out = store.insert_messages(&[msg(from, to, text, cid)]).unwrap();
     assert_eq!(out.len(), 1);
     let stored = out.remove(0);
     assert!(stored.new, "{cid} should be new");
-    stored.message
+    stored
+}
+
+/// Stores one message and returns it as its sender reads it (asserting it is new).
+fn send(store: &dyn Store, from: UserId, to: UserId, text: &str, cid: &str) -> Message {
+    send_stored(store, from, to, text, cid).message
+}
+
+/// The stored message as `user` (its sender or its recipient) reads it: with `user`'s
+/// position.
+fn copy_for(stored: &Stored, user: UserId) -> Message {
+    let m = &stored.message;
+    assert!(user == m.from || user == m.to, "{user} is not in {m:?}");
+    let pos = if user == m.from {
+        m.pos
+    } else {
+        stored.recipient_pos
+    };
+    Message { pos, ..m.clone() }
+}
+
+/// `user`'s whole timeline, checked: positions 1..n in order, each message once, and
+/// `last_pos` is n. Read through `sync` in pages of `page`.
+fn whole_timeline(store: &dyn Store, user: UserId, page: usize) -> Vec<Message> {
+    let mut all: Vec<Message> = Vec::new();
+    loop {
+        let after = all.last().map_or(0, |m| m.pos);
+        let got = store.sync(user, after, page).unwrap();
+        assert!(got.len() <= page);
+        if got.is_empty() {
+            break;
+        }
+        all.extend(got);
+    }
+    let positions: Vec<Pos> = all.iter().map(|m| m.pos).collect();
+    let expected: Vec<Pos> = (1..=all.len() as Pos).collect();
+    assert_eq!(positions, expected, "user {user}: positions 1..n");
+    assert!(all.iter().all(|m| m.from == user || m.to == user));
+    let distinct: HashSet<MsgId> = all.iter().map(|m| m.msg_id).collect();
+    assert_eq!(distinct.len(), all.len(), "user {user}: each message once");
+    assert_eq!(store.last_pos(user).unwrap(), all.len() as Pos);
+    all
+}
+
+/// Within every conversation of `timeline` (one user's), msg_id increases with pos.
+fn ids_follow_positions(timeline: &[Message]) {
+    let mut last: std::collections::HashMap<(UserId, UserId), MsgId> = Default::default();
+    for m in timeline {
+        let pair = (m.from.min(m.to), m.from.max(m.to));
+        if let Some(&before) = last.get(&pair) {
+            assert!(
+                m.msg_id > before,
+                "conversation {pair:?}: msg_id {} at pos {} after {before}",
+                m.msg_id,
+                m.pos
+            );
+        }
+        last.insert(pair, m.msg_id);
+    }
 }
 
 fn ids(messages: &[Message]) -> Vec<i64> {
@@ -273,6 +476,50 @@ fn tokens(store: &dyn Store) {
     assert_eq!(store.token_user(&h1, 999).unwrap().unwrap().user_id, id);
     store.delete_token(&h2).unwrap();
     store.delete_token(&"d".repeat(64)).unwrap();
+}
+
+/// Tokens expired at `now_ms` (those `token_user` refuses) go, oldest first, at most
+/// `limit` per call. Expiry times here are below every other behaviour's (>= 1,000).
+fn purge_expired_tokens(store: &dyn Store) {
+    let id = register(store, "pt_fay");
+    let hash = |c: char| c.to_string().repeat(64);
+    for (c, expires) in [
+        ('1', 100),
+        ('2', 200),
+        ('3', 300),
+        ('4', 400),
+        ('5', i64::MAX),
+    ] {
+        store.insert_token(&hash(c), id, expires).unwrap();
+    }
+    assert_eq!(store.purge_expired_tokens(99, 100).unwrap(), 0);
+    assert_eq!(store.purge_expired_tokens(200, 0).unwrap(), 0);
+    assert_eq!(
+        store.purge_expired_tokens(200, 100).unwrap(),
+        2,
+        "expired at expires_ms"
+    );
+    assert_eq!(store.token_user(&hash('1'), 0).unwrap(), None);
+    assert_eq!(store.token_user(&hash('2'), 0).unwrap(), None);
+    assert_eq!(
+        store.token_user(&hash('3'), 0).unwrap().unwrap().user_id,
+        id
+    );
+    // The limit takes the oldest first.
+    assert_eq!(store.purge_expired_tokens(400, 1).unwrap(), 1);
+    assert_eq!(store.token_user(&hash('3'), 0).unwrap(), None);
+    assert_eq!(
+        store.token_user(&hash('4'), 399).unwrap().unwrap().user_id,
+        id
+    );
+    assert_eq!(store.purge_expired_tokens(400, 100).unwrap(), 1);
+    assert_eq!(store.purge_expired_tokens(400, 100).unwrap(), 0);
+    assert_eq!(store.token_user(&hash('4'), 0).unwrap(), None);
+    assert_eq!(
+        store.token_user(&hash('5'), 401).unwrap().unwrap().user_id,
+        id
+    );
+    store.delete_token(&hash('5')).unwrap();
 }
 
 // ---- friends -----------------------------------------------------------------------------
@@ -458,14 +705,24 @@ fn insert_messages_ids_and_order(store: &dyn Store) {
         got.windows(2).all(|w| w[0] < w[1]),
         "increasing in batch order: {got:?}"
     );
-    // A later batch gets later ids.
-    let later = send(store, a, b, "later", "c-later");
-    assert!(later.msg_id > got[got.len() - 1]);
-    // What sync returns is what insert_messages returned.
-    let synced = store.sync(a, 0, 100).unwrap();
-    let mut expected: Vec<Message> = out.into_iter().map(|s| s.message).collect();
-    expected.push(later);
-    assert_eq!(synced, expected);
+    // Both timelines were empty and every message is in both: positions 1..5 in batch
+    // order on both sides.
+    for (i, stored) in out.iter().enumerate() {
+        let pos = i as Pos + 1;
+        assert_eq!((stored.message.pos, stored.recipient_pos), (pos, pos));
+    }
+    // A later batch gets later ids and the next positions.
+    let later = send_stored(store, a, b, "later", "c-later");
+    assert!(later.message.msg_id > got[got.len() - 1]);
+    assert_eq!((later.message.pos, later.recipient_pos), (6, 6));
+    // What sync returns is what insert_messages returned, as each participant reads it.
+    let mut all = out;
+    all.push(later);
+    for user in [a, b] {
+        let expected: Vec<Message> = all.iter().map(|s| copy_for(s, user)).collect();
+        assert_eq!(store.sync(user, 0, 100).unwrap(), expected);
+        assert_eq!(store.last_pos(user).unwrap(), 6);
+    }
 }
 
 fn insert_messages_idempotent(store: &dyn Store) {
@@ -486,11 +743,20 @@ fn insert_messages_idempotent(store: &dyn Store) {
         [true, true, false, true]
     );
     assert_eq!(out[2].message, out[0].message);
+    assert_eq!(out[2].recipient_pos, out[0].recipient_pos);
     assert_eq!(out[2].message.text, "one");
     assert!(out[1].message.msg_id < out[3].message.msg_id);
+    assert_eq!(
+        out.iter()
+            .map(|s| (s.message.pos, s.recipient_pos))
+            .collect::<Vec<_>>(),
+        [(1, 1), (2, 2), (1, 1), (3, 3)],
+        "a repeat takes no position"
+    );
     assert_eq!(store.sync(b, 0, 100).unwrap().len(), 3);
 
-    // A duplicate across batches, mixed with new ones.
+    // A duplicate across batches, mixed with new ones: the original message and
+    // positions come back.
     let again = store
         .insert_messages(&[
             msg(a, b, "changed", "k2"),
@@ -502,42 +768,58 @@ fn insert_messages_idempotent(store: &dyn Store) {
         again,
         vec![
             Stored {
-                message: out[1].message.clone(),
-                new: false
+                new: false,
+                ..out[1].clone()
             },
             Stored {
                 message: again[1].message.clone(),
+                recipient_pos: 4,
                 new: true
             },
             Stored {
-                message: out[1].message.clone(),
-                new: false
+                new: false,
+                ..out[1].clone()
             },
         ]
     );
+    assert_eq!(again[1].message.pos, 4);
     assert!(again[1].message.msg_id > out[3].message.msg_id);
     assert_eq!(
         store.sync(b, 0, 100).unwrap().len(),
         4,
         "stored nothing new"
     );
-    // Only duplicates: nothing stored, conversations untouched.
+    // Only duplicates: nothing stored, conversations and timelines untouched.
     let before = store.conversations(b).unwrap();
     let dup = store.insert_messages(&[msg(a, b, "x", "k1")]).unwrap();
     assert!(!dup[0].new);
+    assert_eq!(
+        dup[0],
+        Stored {
+            new: false,
+            ..out[0].clone()
+        }
+    );
     assert_eq!(store.conversations(b).unwrap(), before);
     assert_eq!(store.sync(b, 0, 100).unwrap().len(), 4);
+    assert_eq!(store.last_pos(a).unwrap(), 4);
+    assert_eq!(store.last_pos(b).unwrap(), 4);
 
     // Keys are per sender: the same client_msg_id from c is a new message.
-    let from_c = send(store, c, b, "from c", "k1");
-    assert_ne!(from_c.msg_id, out[0].message.msg_id);
+    let from_c = send_stored(store, c, b, "from c", "k1");
+    assert_ne!(from_c.message.msg_id, out[0].message.msg_id);
+    assert_eq!((from_c.message.pos, from_c.recipient_pos), (1, 5));
     assert_eq!(store.sync(b, 0, 100).unwrap().len(), 5);
 
+    // By key: with the sender's position.
     assert_eq!(
         store.message_by_client_id(a, "k1").unwrap(),
         Some(out[0].message.clone())
     );
-    assert_eq!(store.message_by_client_id(c, "k1").unwrap(), Some(from_c));
+    assert_eq!(
+        store.message_by_client_id(c, "k1").unwrap(),
+        Some(from_c.message)
+    );
     assert_eq!(store.message_by_client_id(b, "k1").unwrap(), None);
     assert_eq!(store.message_by_client_id(a, "k9").unwrap(), None);
 }
@@ -600,49 +882,165 @@ fn large_batches(store: &dyn Store) {
     assert_eq!(convs[0].unread, 300);
 }
 
+/// Positions: the next of each participant's timeline, in commit order, with no gap;
+/// a retry keeps its original positions; a message to oneself takes one position; every
+/// read gives the reading user's position.
+fn timelines(store: &dyn Store) {
+    let a = register(store, "tl_a");
+    let b = register(store, "tl_b");
+    let c = register(store, "tl_c");
+    let s1 = send_stored(store, a, b, "a→b", "1");
+    assert_eq!((s1.message.pos, s1.recipient_pos), (1, 1));
+    let s2 = send_stored(store, c, a, "c→a", "2");
+    assert_eq!((s2.message.pos, s2.recipient_pos), (1, 2));
+    let s3 = send_stored(store, b, c, "b→c", "3");
+    assert_eq!((s3.message.pos, s3.recipient_pos), (2, 2));
+    let out = store
+        .insert_messages(&[
+            msg(a, b, "a→b", "4"),
+            msg(b, a, "b→a", "5"),
+            msg(a, b, "a retry", "1"),
+            msg(a, c, "a→c", "6"),
+            msg(c, c, "c→c", "7"),
+            msg(b, a, "b→a repeat", "5"),
+        ])
+        .unwrap();
+    let got: Vec<(bool, Pos, Pos)> = out
+        .iter()
+        .map(|s| (s.new, s.message.pos, s.recipient_pos))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            (true, 3, 3),
+            (true, 4, 4),
+            (false, 1, 1),
+            (true, 5, 3),
+            (true, 4, 4),
+            (false, 4, 4)
+        ]
+    );
+    assert_eq!(out[2].message, s1.message);
+    assert_eq!(out[5].message, out[1].message);
+    for (user, last) in [(a, 5), (b, 4), (c, 4)] {
+        assert_eq!(store.last_pos(user).unwrap(), last);
+    }
+    // Each user's timeline: exactly their messages, in commit order, 1..n.
+    let expect = |user: UserId, stored: &[&Stored]| -> Vec<Message> {
+        stored.iter().map(|s| copy_for(s, user)).collect()
+    };
+    let (s4, s5, s6, s7) = (&out[0], &out[1], &out[3], &out[4]);
+    assert_eq!(
+        whole_timeline(store, a, 100),
+        expect(a, &[&s1, &s2, s4, s5, s6])
+    );
+    assert_eq!(whole_timeline(store, b, 2), expect(b, &[&s1, &s3, s4, s5]));
+    assert_eq!(whole_timeline(store, c, 1), expect(c, &[&s2, &s3, s6, s7]));
+    // history, conversations and message_by_client_id carry the right user's position.
+    assert_eq!(
+        store.history(a, b, None, 10).unwrap(),
+        expect(a, &[s5, s4, &s1])
+    );
+    assert_eq!(
+        store.history(b, a, None, 10).unwrap(),
+        expect(b, &[s5, s4, &s1])
+    );
+    let convs = store.conversations(c).unwrap();
+    let lasts: Vec<(UserId, Message)> = convs
+        .into_iter()
+        .map(|v| (v.peer.user_id, v.last))
+        .collect();
+    assert_eq!(
+        lasts,
+        [
+            (c, copy_for(s7, c)),
+            (a, copy_for(s6, c)),
+            (b, copy_for(&s3, c))
+        ]
+    );
+    assert_eq!(
+        store.message_by_client_id(b, "5").unwrap(),
+        Some(s5.message.clone())
+    );
+    assert_eq!(s5.message.pos, 4);
+}
+
+fn last_pos(store: &dyn Store) {
+    let a = register(store, "lp_a");
+    let b = register(store, "lp_b");
+    assert_eq!(
+        store.last_pos(a).unwrap(),
+        0,
+        "a new user's timeline is empty"
+    );
+    assert_eq!(store.last_pos(i64::MAX).unwrap(), 0, "no such user");
+    let batch: Vec<NewMessage> = (0..7).map(|i| msg(a, b, "x", &format!("lp{i}"))).collect();
+    store.insert_messages(&batch).unwrap();
+    assert_eq!(store.last_pos(a).unwrap(), 7);
+    assert_eq!(store.last_pos(b).unwrap(), 7);
+    send(store, b, b, "self", "self");
+    assert_eq!(store.last_pos(a).unwrap(), 7);
+    assert_eq!(store.last_pos(b).unwrap(), 8);
+    // A retry moves nothing.
+    store.insert_messages(&batch[..3]).unwrap();
+    assert_eq!(store.last_pos(a).unwrap(), 7);
+    assert_eq!(store.last_pos(b).unwrap(), 8);
+}
+
 fn sync(store: &dyn Store) {
     let s1 = register(store, "sy_1");
     let s2 = register(store, "sy_2");
     let s3 = register(store, "sy_3");
     assert!(store.sync(s1, 0, 100).unwrap().is_empty());
-    let m1 = send(store, s1, s2, "1→2", "a");
-    let m2 = send(store, s2, s1, "2→1", "b");
+    let m1 = send_stored(store, s1, s2, "1→2", "a");
+    let m2 = send_stored(store, s2, s1, "2→1", "b");
     let _n1 = send(store, s2, s3, "2→3", "c");
-    let m3 = send(store, s3, s1, "3→1", "d");
+    let m3 = send_stored(store, s3, s1, "3→1", "d");
     let _n2 = send(store, s3, s2, "3→2", "e");
-    let m4 = send(store, s1, s3, "1→3", "f");
-    let mine = vec![m1.clone(), m2.clone(), m3.clone(), m4.clone()];
+    let m4 = send_stored(store, s1, s3, "1→3", "f");
+    let mine: Vec<Message> = [&m1, &m2, &m3, &m4]
+        .iter()
+        .map(|s| copy_for(s, s1))
+        .collect();
+    assert_eq!(mine.iter().map(|m| m.pos).collect::<Vec<_>>(), [1, 2, 3, 4]);
     assert_eq!(
         store.sync(s1, 0, 100).unwrap(),
         mine,
         "both directions, ascending"
     );
     assert_eq!(store.sync(s1, 0, 2).unwrap(), mine[..2]);
-    assert_eq!(store.sync(s1, m2.msg_id, 2).unwrap(), mine[2..]);
-    assert_eq!(store.sync(s1, m1.msg_id, 100).unwrap(), mine[1..]);
-    assert!(store.sync(s1, m4.msg_id, 100).unwrap().is_empty());
+    assert_eq!(store.sync(s1, 2, 2).unwrap(), mine[2..]);
+    assert_eq!(store.sync(s1, 1, 100).unwrap(), mine[1..]);
+    assert!(store.sync(s1, 4, 100).unwrap().is_empty());
+    assert!(store.sync(s1, 99, 100).unwrap().is_empty());
     assert!(store.sync(s1, 0, 0).unwrap().is_empty());
+    assert_eq!(store.sync(s1, -5, 100).unwrap(), mine);
     // Paging through with the cursor visits each message once, in order.
     let mut cursor = 0;
     let mut paged = Vec::new();
     loop {
         let page = store.sync(s1, cursor, 1).unwrap();
         let Some(last) = page.last() else { break };
-        cursor = last.msg_id;
+        cursor = last.pos;
         paged.extend(page);
     }
     assert_eq!(paged, mine);
-    assert_eq!(store.sync(s2, 0, 100).unwrap().len(), 4);
-    assert_eq!(store.sync(s3, 0, 100).unwrap().len(), 4);
-    // Mostly one direction: the limit still takes the oldest of both branches.
+    assert_eq!(whole_timeline(store, s2, 3).len(), 4);
+    assert_eq!(whole_timeline(store, s3, 100).len(), 4);
+    // Mostly one direction: a page is the next positions, whoever sent them.
     let burst: Vec<Message> = (0..5)
-        .map(|i| send(store, s2, s1, "burst", &format!("burst{i}")))
+        .map(|i| {
+            let s = send_stored(store, s2, s1, "burst", &format!("burst{i}"));
+            copy_for(&s, s1)
+        })
         .collect();
     let reply = send(store, s1, s2, "reply", "reply");
-    let page = store.sync(s1, m4.msg_id, 3).unwrap();
+    let page = store.sync(s1, 4, 3).unwrap();
     assert_eq!(page, burst[..3]);
-    let page = store.sync(s1, burst[4].msg_id, 3).unwrap();
-    assert_eq!(page, vec![reply]);
+    let page = store.sync(s1, 9, 3).unwrap();
+    assert_eq!(page, vec![reply.clone()]);
+    assert_eq!(reply.pos, 10);
+    assert_eq!(store.last_pos(s1).unwrap(), 10);
 }
 
 fn history(store: &dyn Store) {
@@ -652,26 +1050,40 @@ fn history(store: &dyn Store) {
     let mut between = Vec::new();
     for i in 0..6 {
         let (from, to) = if i % 3 == 0 { (h2, h1) } else { (h1, h2) };
-        between.push(send(store, from, to, &format!("m{i}"), &format!("h{i}")));
+        between.push(send_stored(
+            store,
+            from,
+            to,
+            &format!("m{i}"),
+            &format!("h{i}"),
+        ));
         send(store, h3, h1, "noise", &format!("n{i}"));
         send(store, h2, h3, "noise", &format!("n{i}"));
+        send(store, h2, h3, "more noise", &format!("o{i}"));
     }
-    let newest_first: Vec<Message> = between.iter().rev().cloned().collect();
-    assert_eq!(store.history(h1, h2, None, 100).unwrap(), newest_first);
-    assert_eq!(store.history(h2, h1, None, 100).unwrap(), newest_first);
-    assert_eq!(store.history(h1, h2, None, 2).unwrap(), newest_first[..2]);
-    let before = between[3].msg_id;
+    // Newest first, as each of the two reads it (their positions differ: h1 gets one
+    // noise message per round, h2 sends two).
+    let newest_first = |user: UserId| -> Vec<Message> {
+        between.iter().rev().map(|s| copy_for(s, user)).collect()
+    };
+    let for_h1 = newest_first(h1);
+    let for_h2 = newest_first(h2);
+    assert_ne!(for_h1, for_h2);
+    assert_eq!(store.history(h1, h2, None, 100).unwrap(), for_h1);
+    assert_eq!(store.history(h2, h1, None, 100).unwrap(), for_h2);
+    assert_eq!(store.history(h1, h2, None, 2).unwrap(), for_h1[..2]);
+    let before = between[3].message.msg_id;
     assert_eq!(
         store.history(h1, h2, Some(before), 100).unwrap(),
-        newest_first[3..],
+        for_h1[3..],
         "strictly before"
     );
     assert_eq!(
         store.history(h1, h2, Some(before), 2).unwrap(),
-        newest_first[3..5]
+        for_h1[3..5]
     );
     assert!(store
-        .history(h1, h2, Some(between[0].msg_id), 100)
+        .history(h1, h2, Some(between[0].message.msg_id), 100)
         .unwrap()
         .is_empty());
     assert!(store.history(h1, h2, None, 0).unwrap().is_empty());
@@ -685,21 +1097,27 @@ fn history(store: &dyn Store) {
         before = Some(last.msg_id);
         paged.extend(page);
     }
-    assert_eq!(paged, newest_first);
+    assert_eq!(paged, for_h2);
     let stranger = register(store, "hi_4");
     assert!(store.history(h1, stranger, None, 100).unwrap().is_empty());
 }
 
 /// The contract never lets a user write to themselves, but a store must not duplicate
-/// such a message (it is in both branches of sync and history).
+/// such a message (it is in both branches of history) nor give it two positions.
 fn messages_to_oneself(store: &dyn Store) {
     let me = register(store, "self_me");
-    let m = send(store, me, me, "note to self", "n1");
+    let stored = send_stored(store, me, me, "note to self", "n1");
+    let m = stored.message.clone();
+    assert_eq!((m.pos, stored.recipient_pos), (1, 1));
     assert_eq!(store.sync(me, 0, 10).unwrap(), vec![m.clone()]);
+    assert_eq!(store.last_pos(me).unwrap(), 1);
     assert_eq!(store.history(me, me, None, 10).unwrap(), vec![m.clone()]);
     let convs = store.conversations(me).unwrap();
     assert_eq!(convs.len(), 1);
     assert_eq!(convs[0].last, m);
+    let second = send(store, me, me, "another", "n2");
+    assert_eq!(second.pos, 2);
+    assert_eq!(whole_timeline(store, me, 1), vec![m, second]);
 }
 
 fn conversations_and_unread(store: &dyn Store) {
@@ -707,9 +1125,9 @@ fn conversations_and_unread(store: &dyn Store) {
     let c2 = register(store, "cv_2");
     let c3 = register(store, "cv_3");
     assert!(store.conversations(c1).unwrap().is_empty());
-    let a = send(store, c2, c1, "hello", "a");
-    let b = send(store, c1, c3, "hi 3", "b");
-    let c = send(store, c2, c1, "are you there", "c");
+    let a = send_stored(store, c2, c1, "hello", "a");
+    let b = send_stored(store, c1, c3, "hi 3", "b");
+    let c = send_stored(store, c2, c1, "are you there", "c");
 
     let convs = store.conversations(c1).unwrap();
     assert_eq!(convs.len(), 2);
@@ -718,19 +1136,23 @@ fn conversations_and_unread(store: &dyn Store) {
         store.user(c2).unwrap().unwrap(),
         "most recent first"
     );
-    assert_eq!(convs[0].last, c);
+    assert_eq!(convs[0].last, copy_for(&c, c1));
+    assert_eq!(convs[0].last.pos, 3);
     assert_eq!(convs[0].unread, 2);
     assert_eq!(convs[1].peer.user_id, c3);
-    assert_eq!(convs[1].last, b);
+    assert_eq!(convs[1].last, copy_for(&b, c1));
     assert_eq!(convs[1].unread, 0, "my own messages are not unread");
 
     let theirs = store.conversations(c2).unwrap();
     assert_eq!(theirs.len(), 1);
     assert_eq!(theirs[0].peer.user_id, c1);
-    assert_eq!(theirs[0].last, c);
+    assert_eq!(theirs[0].last, copy_for(&c, c2));
+    assert_eq!(theirs[0].last.pos, 2);
     assert_eq!(theirs[0].unread, 0);
     assert_eq!(store.conversations(c3).unwrap()[0].unread, 1);
 
+    let a = a.message;
+    let c = c.message;
     store.mark_read(c1, c2, a.msg_id).unwrap();
     assert_eq!(store.conversations(c1).unwrap()[0].unread, 1);
     store.mark_read(c1, c2, 0).unwrap();
@@ -751,17 +1173,17 @@ fn conversations_and_unread(store: &dyn Store) {
     assert_eq!(store.conversations(c3).unwrap()[0].unread, 1);
 
     // A newer message moves its conversation to the top; unread counts past the cursor.
-    let d = send(store, c3, c1, "me too", "d");
+    let d = send_stored(store, c3, c1, "me too", "d");
     let convs = store.conversations(c1).unwrap();
     assert_eq!(convs[0].peer.user_id, c3);
-    assert_eq!(convs[0].last, d);
+    assert_eq!(convs[0].last, copy_for(&d, c1));
     assert_eq!(convs[0].unread, 1);
     assert_eq!(convs[1].peer.user_id, c2);
     assert_eq!(convs[1].unread, 0);
-    let e = send(store, c2, c1, "new", "e");
+    let e = send_stored(store, c2, c1, "new", "e");
     let convs = store.conversations(c1).unwrap();
     assert_eq!(convs[0].peer.user_id, c2);
-    assert_eq!(convs[0].last, e);
+    assert_eq!(convs[0].last, copy_for(&e, c1));
     assert_eq!(convs[0].unread, 1);
     // A batch touching one conversation many times counts every message.
     store
@@ -774,6 +1196,7 @@ fn conversations_and_unread(store: &dyn Store) {
     let convs = store.conversations(c1).unwrap();
     assert_eq!(convs[0].peer.user_id, c3);
     assert_eq!(convs[0].last.client_msg_id, "x3");
+    assert_eq!(convs[0].last.pos, 8);
     assert_eq!(convs[0].unread, 3);
 }
 
@@ -852,34 +1275,44 @@ fn unicode_nickname(store: &dyn Store) {
 // ---- concurrency -------------------------------------------------------------------------
 
 /// Several threads storing batches at once: every message stored once, ids unique, each
-/// sender's messages in its own order.
+/// sender's messages in its own order, every timeline gapless, and within every
+/// conversation ids follow positions.
 fn concurrent_writers(store: &dyn Store) {
     let users: Vec<UserId> = (0..4)
         .map(|i| register(store, &format!("cw_{i}")))
         .collect();
     let hub = register(store, "cw_hub");
-    std::thread::scope(|scope| {
-        for &u in &users {
-            scope.spawn(move || {
-                for round in 0..20 {
-                    let batch: Vec<NewMessage> = (0..5)
-                        .flat_map(|i| {
-                            [
-                                msg(u, hub, "to hub", &format!("r{round}m{i}")),
-                                msg(hub, u, "from hub", &format!("u{u}r{round}m{i}")),
-                            ]
-                        })
-                        .collect();
-                    let out = store.insert_messages(&batch).unwrap();
-                    assert!(out.iter().all(|s| s.new));
-                }
-            });
-        }
+    let results: Vec<Stored> = std::thread::scope(|scope| {
+        let handles: Vec<_> = users
+            .iter()
+            .map(|&u| {
+                scope.spawn(move || {
+                    let mut results = Vec::new();
+                    for round in 0..20 {
+                        let batch: Vec<NewMessage> = (0..5)
+                            .flat_map(|i| {
+                                [
+                                    msg(u, hub, "to hub", &format!("r{round}m{i}")),
+                                    msg(hub, u, "from hub", &format!("u{u}r{round}m{i}")),
+                                ]
+                            })
+                            .collect();
+                        let out = store.insert_messages(&batch).unwrap();
+                        assert!(out.iter().all(|s| s.new));
+                        results.extend(out);
+                    }
+                    results
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap())
+            .collect()
     });
-    let all = store.sync(hub, 0, 10_000).unwrap();
+    let all = whole_timeline(store, hub, 64);
     assert_eq!(all.len(), 4 * 20 * 10);
-    let distinct: HashSet<i64> = all.iter().map(|m| m.msg_id).collect();
-    assert_eq!(distinct.len(), all.len());
+    ids_follow_positions(&all);
     for &u in &users {
         let sent: Vec<String> = all
             .iter()
@@ -890,6 +1323,16 @@ fn concurrent_writers(store: &dyn Store) {
             .flat_map(|r| (0..5).map(move |i| format!("r{r}m{i}")))
             .collect();
         assert_eq!(sent, expected, "sender {u} in order");
+        let theirs = whole_timeline(store, u, 500);
+        assert_eq!(theirs.len(), 20 * 10);
+        ids_follow_positions(&theirs);
+    }
+    // What each insert returned is what the timelines hold.
+    let by_id: std::collections::HashMap<MsgId, &Message> =
+        all.iter().map(|m| (m.msg_id, m)).collect();
+    for s in &results {
+        let hub_copy = copy_for(s, hub);
+        assert_eq!(by_id.get(&s.message.msg_id), Some(&&hub_copy));
     }
     let convs = store.conversations(hub).unwrap();
     assert_eq!(convs.len(), 4);
@@ -899,7 +1342,8 @@ fn concurrent_writers(store: &dyn Store) {
     assert!(convs.iter().all(|c| c.unread == 100));
 }
 
-/// The same (from, client_msg_id) sent by several threads at once: stored exactly once.
+/// The same (from, client_msg_id) sent by several threads at once: stored exactly once,
+/// with one pair of positions.
 fn concurrent_duplicate_sends(store: &dyn Store) {
     let a = register(store, "cd_a");
     let b = register(store, "cd_b");
@@ -921,6 +1365,10 @@ fn concurrent_duplicate_sends(store: &dyn Store) {
         });
         assert_eq!(results.iter().filter(|s| s.new).count(), 1, "{results:?}");
         assert!(results.iter().all(|s| s.message == results[0].message));
+        assert!(results
+            .iter()
+            .all(|s| s.recipient_pos == results[0].recipient_pos));
+        assert_eq!(results[0].message.pos, round + 1);
     }
-    assert_eq!(store.sync(b, 0, 100).unwrap().len(), 10);
+    assert_eq!(whole_timeline(store, b, 100).len(), 10);
 }

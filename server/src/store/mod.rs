@@ -6,13 +6,16 @@
 //! Both run the same conformance suite (`server/tests/store_conformance.rs`). Every call
 //! is synchronous and may block: only worker threads and the batched writer call it,
 //! never a reactor. Every statement is parameterised. Every query is served by an index.
+//!
+//! The schema is at version 2 (per-user timelines); both stores migrate a version-1
+//! database when they open it (`server/tests/store_upgrade.rs`) and refuse a newer one.
 
 mod checkpointer;
 pub mod mysql;
 mod shared;
 pub mod sqlite;
 
-use crate::model::{Conversation, FriendRequest, Message, MsgId, NewMessage, User, UserId};
+use crate::model::{Conversation, FriendRequest, Message, MsgId, NewMessage, Pos, User, UserId};
 
 /// Why a store call failed.
 #[derive(Debug, thiserror::Error)]
@@ -47,8 +50,11 @@ pub enum FriendRequestOutcome {
 /// The result of storing one message of a batch.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Stored {
-    /// The stored message (for a duplicate `client_msg_id`: the original one).
+    /// The stored message (for a duplicate `client_msg_id`: the original one), with the
+    /// sender's position in `message.pos`.
     pub message: Message,
+    /// The message's position in the recipient's timeline.
+    pub recipient_pos: Pos,
     /// False when the message had been stored before (an idempotent retry).
     pub new: bool,
 }
@@ -89,6 +95,10 @@ pub trait Store: Send + Sync + 'static {
     fn token_user(&self, token_hash: &str, now_ms: i64) -> StoreResult<Option<User>>;
     /// Revokes one token. Revoking an unknown token is not an error.
     fn delete_token(&self, token_hash: &str) -> StoreResult<()>;
+    /// Deletes tokens that have expired at `now_ms` (`expires_ms <= now_ms`: exactly the
+    /// ones [`Store::token_user`] refuses then), oldest first, at most `limit` per call so
+    /// that one call stays short; returns how many went.
+    fn purge_expired_tokens(&self, now_ms: i64, limit: usize) -> StoreResult<usize>;
 
     // ---- friends -----------------------------------------------------------------
     /// Records a request from `from` to `to` (different users, both exist).
@@ -115,23 +125,31 @@ pub trait Store: Send + Sync + 'static {
     /// Ids of the user's friends (for presence fan-out).
     fn friend_ids(&self, me: UserId) -> StoreResult<Vec<UserId>>;
 
-    // ---- messages ----------------------------------------------------------------
+    // ---- messages and timelines ---------------------------------------------------
     /// Stores a batch in ONE transaction, in order, and returns one [`Stored`] per input,
     /// in input order. A `(from, client_msg_id)` stored before (or earlier in the same
-    /// batch) is not stored again: its original message is returned with `new: false`.
-    /// New messages get increasing `msg_id`s in batch order. Also advances each
-    /// participant's conversation list. On error nothing of the batch is stored.
+    /// batch) is not stored again: its original message and positions are returned with
+    /// `new: false`. Each new message takes the next position in its sender's and its
+    /// recipient's timeline, assigned inside the transaction in batch order, so positions
+    /// follow commit order with no gap even when several processes write at once (their
+    /// transactions lock the users they touch in id order: no deadlock). New messages get
+    /// increasing `msg_id`s in batch order, and within a conversation `msg_id`s increase
+    /// in commit order. Also advances each participant's conversation list. On error
+    /// nothing of the batch is stored.
     fn insert_messages(&self, batch: &[NewMessage]) -> StoreResult<Vec<Stored>>;
-    /// The message `from` stored under `client_msg_id`, if any.
+    /// The message `from` stored under `client_msg_id`, if any (with the sender's `pos`).
     fn message_by_client_id(
         &self,
         from: UserId,
         client_msg_id: &str,
     ) -> StoreResult<Option<Message>>;
-    /// Messages sent to or by `me` with `msg_id > after`, ascending, at most `limit`.
-    fn sync(&self, me: UserId, after: MsgId, limit: usize) -> StoreResult<Vec<Message>>;
+    /// The last position of the user's timeline (0 when it is empty).
+    fn last_pos(&self, user: UserId) -> StoreResult<Pos>;
+    /// The messages of `me`'s timeline with `pos > after`, ascending `pos`, at most
+    /// `limit`, each with `me`'s `pos`.
+    fn sync(&self, me: UserId, after: Pos, limit: usize) -> StoreResult<Vec<Message>>;
     /// Messages between `me` and `peer` with `msg_id < before` (all if None), newest
-    /// first, at most `limit`.
+    /// first, at most `limit`, each with `me`'s `pos`.
     fn history(
         &self,
         me: UserId,
@@ -139,7 +157,8 @@ pub trait Store: Send + Sync + 'static {
         before: Option<MsgId>,
         limit: usize,
     ) -> StoreResult<Vec<Message>>;
-    /// The user's conversations, most recent first, with unread counts.
+    /// The user's conversations, most recent first, with unread counts (`last` with
+    /// `me`'s `pos`).
     fn conversations(&self, me: UserId) -> StoreResult<Vec<Conversation>>;
     /// Moves `me`'s read cursor for messages from `peer` up to `up_to` (never backwards).
     fn mark_read(&self, me: UserId, peer: UserId, up_to: MsgId) -> StoreResult<()>;

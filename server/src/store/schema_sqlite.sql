@@ -1,14 +1,23 @@
--- Chat server schema for SQLite, schema version 1: the twin of sql/schema.sql (MySQL).
+-- Chat server schema for SQLite, schema version 2: the twin of sql/schema.sql (MySQL).
 --
--- Embedded in server/src/store/sqlite.rs with include_str! and run by `SqliteStore::open`
--- (every statement is IF NOT EXISTS, so running it on an existing database is harmless).
--- The `schema_version` row (id 1, version 1) is inserted by the store on open.
+-- Embedded in server/src/store/sqlite/schema.rs with include_str! and run by
+-- `SqliteStore::open` (every statement is IF NOT EXISTS, so running it on an existing
+-- database is harmless). The `schema_version` row (id 1, version 2) is inserted by the
+-- store on open. A version-1 database (the previous release: no timelines) is migrated
+-- by server/src/store/sqlite/migrate.rs in one transaction.
+--
+-- Every query of the store is served by an index, with no table scans (the
+-- `every_query_uses_an_index` unit test of server/src/store/sqlite/sql.rs checks each
+-- statement's plan). Keep it true when adding a query or dropping an index.
 --
 -- Differences from the MySQL schema: ids are INTEGER PRIMARY KEY AUTOINCREMENT (never
 -- reused, even after deletes), the length limits MySQL enforces through column types are
 -- CHECK constraints here (length() counts characters), status is a TEXT with a CHECK, and
 -- tables keyed by a pair of ids are WITHOUT ROWID. TEXT compares with the BINARY
 -- collation (memcmp of UTF-8 = code-point order), like the VARBINARY keys of MySQL.
+-- `messages_pair` is (from_id, to_id, msg_id) here and (to_id, from_id, msg_id) in MySQL,
+-- where it also serves the foreign key on to_id (MySQL needs an index starting with the
+-- key's column, SQLite does not). Both orders serve the same queries.
 
 CREATE TABLE IF NOT EXISTS schema_version (
     id INTEGER NOT NULL PRIMARY KEY CHECK (id = 1),
@@ -33,6 +42,8 @@ CREATE TABLE IF NOT EXISTS tokens (
     expires_ms INTEGER NOT NULL
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS tokens_user ON tokens (user_id);
+-- Purging expired tokens, oldest first, a bounded number per call.
+CREATE INDEX IF NOT EXISTS tokens_expires ON tokens (expires_ms);
 
 CREATE TABLE IF NOT EXISTS friend_requests (
     request_id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -52,6 +63,8 @@ CREATE TABLE IF NOT EXISTS friendships (
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS friendships_friend ON friendships (friend_id);
 
+-- messages_pair: history and unread counts. messages_client: idempotent send. Sync reads
+-- the timeline (version 1's messages_to and messages_from indexes are gone).
 CREATE TABLE IF NOT EXISTS messages (
     msg_id INTEGER PRIMARY KEY AUTOINCREMENT,
     from_id INTEGER NOT NULL REFERENCES users (user_id),
@@ -61,8 +74,6 @@ CREATE TABLE IF NOT EXISTS messages (
     client_msg_id TEXT NOT NULL CHECK (length(client_msg_id) <= 64)
 );
 CREATE UNIQUE INDEX IF NOT EXISTS messages_client ON messages (from_id, client_msg_id);
-CREATE INDEX IF NOT EXISTS messages_to ON messages (to_id, msg_id);
-CREATE INDEX IF NOT EXISTS messages_from ON messages (from_id, msg_id);
 CREATE INDEX IF NOT EXISTS messages_pair ON messages (from_id, to_id, msg_id);
 
 CREATE TABLE IF NOT EXISTS read_cursors (
@@ -80,3 +91,29 @@ CREATE TABLE IF NOT EXISTS conversations (
     PRIMARY KEY (user_id, peer_id)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS conversations_peer ON conversations (peer_id);
+
+-- Each user's timeline: every message they sent or received, at positions 1, 2, 3, ...
+-- in commit order, no gap, no repeat (a one-to-one message has a row for its sender and
+-- one for its recipient, one row for a message to oneself). Sync reads a user's range by
+-- primary key; history and conversations find the asking user's position through
+-- timeline_msg. Ready for group messages: a group message would have one row here per
+-- member, each at that member's next position, with no change to this table.
+-- No foreign keys, on purpose: two rows per message, and each key check is a lookup.
+-- The references hold anyway: msg_id is inserted in the same transaction (messages are
+-- never deleted), and a user is never deleted while they have messages, since messages
+-- reference users.
+CREATE TABLE IF NOT EXISTS timeline (
+    user_id INTEGER NOT NULL,
+    pos INTEGER NOT NULL,
+    msg_id INTEGER NOT NULL,
+    PRIMARY KEY (user_id, pos)
+) WITHOUT ROWID;
+CREATE UNIQUE INDEX IF NOT EXISTS timeline_msg ON timeline (user_id, msg_id);
+
+-- The last position of each user's timeline (0 when empty), created with the user (and
+-- by the version-1 migration), advanced by insert_messages in the batch's transaction.
+-- No foreign key, like `timeline`: it is written for every user of every batch.
+CREATE TABLE IF NOT EXISTS timeline_heads (
+    user_id INTEGER PRIMARY KEY,
+    last_pos INTEGER NOT NULL
+);

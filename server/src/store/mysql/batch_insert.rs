@@ -1,5 +1,11 @@
 //! The batched message insert behind [`Store::insert_messages`]: one transaction, in the
-//! common case two multi-row statements per chunk of the batch whatever its size.
+//! common case a handful of multi-row statements per chunk of the batch whatever its size.
+//!
+//! The order of the transaction: lock the timeline heads of every user of the batch
+//! ([`timeline::lock_heads`], first, so that transactions sharing a user serialise before
+//! they take message ids), insert the messages, hand out timeline positions in batch
+//! order and write them ([`timeline::write_positions`]), upsert both participants'
+//! conversation rows.
 //!
 //! A batch is cut into chunks of at most [`CHUNK`] rows and about [`CHUNK_BYTES`] bytes,
 //! each a power of two long so that statements come in few shapes (and stay prepared).
@@ -8,27 +14,26 @@
 //! retry fails its insert with a duplicate key and takes the careful path. Runs only
 //! inside the transaction it is given; never commits, never retries (the caller does).
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 
 use mysql::prelude::Queryable;
 use mysql::{Transaction, Value};
 
 use super::errors::{server_code, Fail, ER_DUP_ENTRY};
-use super::rows::{all, message_of, MessageRow};
+use super::rows::{all, original_of, OriginalRow};
 use super::sql::{
-    sql_ids_by_keys, sql_insert_messages, sql_messages_by_keys, sql_upsert_conversations,
+    pow2_pieces, sql_ids_by_keys, sql_insert_messages, sql_messages_by_keys,
+    sql_upsert_conversations, CHUNK,
 };
+use super::timeline;
 #[cfg(doc)]
 use super::MysqlStore;
-use crate::model::{Message, MsgId, NewMessage, UserId};
-use crate::store::shared::ConversationHeads;
+use crate::model::{Message, MsgId, NewMessage, Pos, UserId};
+use crate::store::shared::{ConversationHeads, Positions};
 #[cfg(doc)]
 use crate::store::Store;
 use crate::store::{StoreError, Stored};
 
-/// Rows per multi-row statement (keeps statements well under the placeholder limit).
-/// A power of two: see [`pow2_pieces`].
-const CHUNK: usize = 512;
 /// Text per multi-row insert, roughly: well under any server's `max_allowed_packet`
 /// (4 MiB on old MySQL defaults), whatever the batch size.
 const CHUNK_BYTES: usize = 1 << 20;
@@ -55,23 +60,16 @@ fn insert_chunks<'a>(messages: &'a [&'a NewMessage]) -> Vec<&'a [&'a NewMessage]
     chunks.into_iter().flat_map(pow2_pieces).collect()
 }
 
-/// Splits `items` into pieces whose lengths are powers of two, largest first (100 → 64,
-/// 32, 4). Multi-row statements then come in at most `log2(CHUNK) + 1` shapes, each
-/// prepared once per connection and then reused from the driver's statement cache;
-/// with a shape per batch size, nearly every batch paid for preparing a statement of
-/// hundreds of placeholders (and closing an evicted one).
-fn pow2_pieces<T>(mut items: &[T]) -> Vec<&[T]> {
-    let mut pieces = Vec::new();
-    while !items.is_empty() {
-        let (piece, rest) = items.split_at(1 << items.len().ilog2());
-        pieces.push(piece);
-        items = rest;
-    }
-    pieces
-}
-
 /// The `(from_id, client_msg_id)` key of a message.
 type Key<'a> = (UserId, &'a str);
+
+/// What the batch knows of one key: the message (with the sender's `pos`), the
+/// recipient's `pos`, and whether this batch stored it.
+struct Entry {
+    message: Message,
+    recipient_pos: Pos,
+    new: bool,
+}
 
 /// The `(from_id, client_msg_id)` pairs of `chunk`, flattened as statement parameters.
 fn key_values(chunk: &[&NewMessage]) -> Vec<Value> {
@@ -132,13 +130,8 @@ fn inserted_ids(
         .collect()
 }
 
-/// Notes that this batch stored `m` as `msg_id`.
-fn record<'a>(
-    m: &'a NewMessage,
-    msg_id: MsgId,
-    stored: &mut HashMap<Key<'a>, (Message, bool)>,
-    heads: &mut ConversationHeads,
-) {
+/// Notes that this batch stored `m` as `msg_id` (its positions come later).
+fn record<'a>(m: &'a NewMessage, msg_id: MsgId, stored: &mut HashMap<Key<'a>, Entry>) {
     let message = Message {
         msg_id,
         from: m.from,
@@ -146,23 +139,33 @@ fn record<'a>(
         text: m.text.clone(),
         ts: m.ts,
         client_msg_id: m.client_msg_id.clone(),
+        pos: 0,
     };
-    heads.record(&message);
-    stored.insert((m.from, m.client_msg_id.as_str()), (message, true));
+    let entry = Entry {
+        message,
+        recipient_pos: 0,
+        new: true,
+    };
+    stored.insert((m.from, m.client_msg_id.as_str()), entry);
 }
 
-/// Stores a batch in the open transaction `tx` (see [`Store::insert_messages`]).
+/// Stores a batch in the open transaction `tx` (see [`Store::insert_messages`] and the
+/// module docs for the order of the statements).
 ///
 /// The common case is one multi-row `INSERT` per chunk and, when ids are consecutive,
-/// nothing else but the conversation upsert. A chunk holding a key stored before (a
-/// client's retry) fails that `INSERT` with a duplicate-key error, which rolls back that
-/// statement only; the chunk then takes the careful path: look its keys up, insert the
-/// new ones, read their ids back.
+/// nothing else for the messages. A chunk holding a key stored before (a client's
+/// retry) fails that `INSERT` with a duplicate-key error, which rolls back that
+/// statement only; the chunk then takes the careful path: look its keys up (with their
+/// original positions), insert the new ones, read their ids back.
 pub(super) fn insert_batch(
     tx: &mut Transaction<'_>,
     batch: &[NewMessage],
     consecutive: bool,
 ) -> Result<Vec<Stored>, Fail> {
+    // First of all, the timeline heads of everyone the batch touches, in user_id order.
+    let users: BTreeSet<UserId> = batch.iter().flat_map(|m| [m.from, m.to]).collect();
+    let heads = timeline::lock_heads(tx, &users)?;
+
     // The distinct keys of the batch, first occurrence first.
     let mut seen: HashSet<Key<'_>> = HashSet::with_capacity(batch.len());
     let distinct: Vec<&NewMessage> = batch
@@ -171,26 +174,30 @@ pub(super) fn insert_batch(
         .collect();
 
     // Each key's message, and whether this batch stored it.
-    let mut stored: HashMap<Key<'_>, (Message, bool)> = HashMap::with_capacity(distinct.len());
-    let mut heads = ConversationHeads::default();
+    let mut stored: HashMap<Key<'_>, Entry> = HashMap::with_capacity(distinct.len());
     for chunk in insert_chunks(&distinct) {
         match insert_rows(tx, chunk) {
             Ok(first) => {
                 let ids = inserted_ids(tx, chunk, first, consecutive)?;
                 for (m, msg_id) in chunk.iter().zip(ids) {
-                    record(m, msg_id, &mut stored, &mut heads);
+                    record(m, msg_id, &mut stored);
                 }
             }
             Err(e) if server_code(&e) == Some(ER_DUP_ENTRY) => {
                 let sql = sql_messages_by_keys(chunk.len());
-                for row in all::<MessageRow, _>(tx, &sql, key_values(chunk))? {
-                    let message = message_of(row);
+                for row in all::<OriginalRow, _>(tx, &sql, key_values(chunk))? {
+                    let (message, recipient_pos) = original_of(row);
                     let Some(m) = chunk.iter().find(|m| {
                         m.from == message.from && m.client_msg_id == message.client_msg_id
                     }) else {
                         continue;
                     };
-                    stored.insert((m.from, m.client_msg_id.as_str()), (message, false));
+                    let entry = Entry {
+                        message,
+                        recipient_pos,
+                        new: false,
+                    };
+                    stored.insert((m.from, m.client_msg_id.as_str()), entry);
                 }
                 let fresh: Vec<&NewMessage> = chunk
                     .iter()
@@ -203,7 +210,7 @@ pub(super) fn insert_batch(
                     let first = insert_rows(tx, &fresh)?;
                     let ids = inserted_ids(tx, &fresh, first, consecutive)?;
                     for (m, msg_id) in fresh.iter().zip(ids) {
-                        record(m, msg_id, &mut stored, &mut heads);
+                        record(m, msg_id, &mut stored);
                     }
                 }
             }
@@ -211,9 +218,25 @@ pub(super) fn insert_batch(
         }
     }
 
+    // Positions for the new messages, in batch order (= msg_id order), then the
+    // conversation heads they move.
+    let mut positions = Positions::new(heads);
+    let mut conversations = ConversationHeads::default();
+    for m in &distinct {
+        let Some(entry) = stored.get_mut(&(m.from, m.client_msg_id.as_str())) else {
+            continue;
+        };
+        if entry.new {
+            let msg = &mut entry.message;
+            (msg.pos, entry.recipient_pos) = positions.assign(msg.from, msg.to, msg.msg_id);
+            conversations.record(msg);
+        }
+    }
+    timeline::write_positions(tx, &positions)?;
+
     // Both participants' conversation lists, in key order (a stable lock order).
-    let heads: Vec<((UserId, UserId), MsgId)> = heads.0.into_iter().collect();
-    for chunk in heads.chunks(CHUNK).flat_map(pow2_pieces) {
+    let conversations: Vec<((UserId, UserId), MsgId)> = conversations.0.into_iter().collect();
+    for chunk in conversations.chunks(CHUNK).flat_map(pow2_pieces) {
         let values: Vec<Value> = chunk
             .iter()
             .flat_map(|&((user, peer), last)| {
@@ -230,20 +253,25 @@ pub(super) fn insert_batch(
     for m in batch {
         let key = (m.from, m.client_msg_id.as_str());
         if let Some(&i) = first_at.get(&key) {
-            let message = out[i].message.clone();
-            out.push(Stored {
-                message,
+            let repeat = Stored {
+                message: out[i].message.clone(),
+                recipient_pos: out[i].recipient_pos,
                 new: false,
-            });
+            };
+            out.push(repeat);
             continue;
         }
-        let Some((message, new)) = stored.remove(&key) else {
+        let Some(entry) = stored.remove(&key) else {
             return Err(Fail::Store(StoreError::Internal(
                 "a message of the batch is missing after insert".into(),
             )));
         };
         first_at.insert(key, out.len());
-        out.push(Stored { message, new });
+        out.push(Stored {
+            message: entry.message,
+            recipient_pos: entry.recipient_pos,
+            new: entry.new,
+        });
     }
     Ok(out)
 }
@@ -276,13 +304,6 @@ mod tests {
         let refs: Vec<&NewMessage> = huge.iter().collect();
         assert_eq!(insert_chunks(&refs).len(), 1);
         assert!(insert_chunks(&[]).is_empty());
-        let sizes = |n: usize| -> Vec<usize> {
-            pow2_pieces(&vec![0u8; n]).iter().map(|p| p.len()).collect()
-        };
-        assert_eq!(sizes(100), [64, 32, 4]);
-        assert_eq!(sizes(1), [1]);
-        assert_eq!(sizes(512), [512]);
-        assert!(sizes(0).is_empty());
     }
 
     /// Both ways of learning inserted ids (consecutive ids, read back by key) give every

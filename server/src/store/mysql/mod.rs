@@ -2,19 +2,25 @@
 //!
 //! * The database named in the URL must exist (the operator creates it, e.g.
 //!   `CREATE DATABASE chat CHARACTER SET utf8mb4`); [`MysqlStore::open`] creates the tables
-//!   from `sql/schema.sql` when they are missing and checks the schema version.
+//!   from `sql/schema.sql` when they are missing, migrates a version-1 database, and
+//!   checks the schema version.
 //! * Connections have a 5 s connect timeout and 5 s read/write timeouts, and a 3 s InnoDB
 //!   lock-wait timeout, so a dead or stuck server turns into
 //!   [`StoreError::Unavailable`] quickly instead of a hung worker. Waiting for a pooled
 //!   connection is bounded the same way. A connection that failed at the network level is
 //!   replaced, never handed out again with a half-read reply in its buffers.
 //! * Transactions that die in a deadlock are retried (InnoDB rolled them back whole).
-//! * `insert_messages` is one transaction of two multi-row statements in the common case,
-//!   whatever the batch size: insert the batch in order (ids are consecutive on MariaDB's
-//!   default settings, else read back by key), upsert both participants' conversation
-//!   rows. A batch holding a client's retry takes a longer path for the chunk it is in.
-//!   Key lookups use `(a, b) IN ((?, ?), ...)`, not an `OR` of `AND`s, whose per-row cost
-//!   grows with the batch (it cost MariaDB 31 µs of CPU per message at 256 per batch).
+//! * `insert_messages` is one transaction of a few multi-row statements per chunk in the
+//!   common case, whatever the batch size: lock the timeline heads of the batch's users
+//!   (in user_id order, before anything else), insert the batch in order (ids are
+//!   consecutive on MariaDB's default settings, else read back by key), insert the
+//!   timeline rows, write the heads, upsert both participants' conversation rows. A batch
+//!   holding a client's retry takes a longer path for the chunk it is in. Key lookups
+//!   use `(a, b) IN ((?, ?), ...)`, not an `OR` of `AND`s, whose per-row cost grows with
+//!   the batch (it cost MariaDB 31 µs of CPU per message at 256 per batch).
+//! * Reads of messages carry the reading user's timeline position: sync reads the
+//!   user's timeline range by primary key; history and conversations join the user's
+//!   timeline row of each message through `timeline_msg`.
 //! * Every statement is parameterised and served by an index (see the `explain` test).
 //!
 //! Files: this one holds [`MysqlStore`], its connection settings, the retry loop
@@ -22,16 +28,22 @@
 //! a short transaction. Below it, each depending only on the ones after it in this list:
 //!
 //! * `batch_insert`: the batched message insert behind `insert_messages`.
-//! * `schema`: creating the tables from `sql/schema.sql` and checking the version.
+//! * `timeline`: locking timeline heads, writing timeline rows and heads (the positions
+//!   part of that insert).
+//! * `schema`: setting up the schema at open (create, migrate or refuse) and checking
+//!   the version.
+//! * `migrate`: the migration of a version-1 database.
 //! * `rows`: running a statement and decoding its rows into model records.
 //! * `errors`: classifying driver errors into [`StoreError`], and `Fail`.
 //! * `sql`: the SQL text of every statement, constant or generated for `n` rows.
 
 mod batch_insert;
 mod errors;
+mod migrate;
 mod rows;
 mod schema;
 mod sql;
+mod timeline;
 
 use std::time::Duration;
 
@@ -41,10 +53,12 @@ use mysql::{Conn, Opts, OptsBuilder, Pool, PoolConstraints, PoolOpts, PooledConn
 use super::shared::{check_not_self, merge_branches, prefix_upper_bound, username_key};
 use super::{FriendRequestOutcome, Store, StoreError, StoreResult, Stored};
 use crate::model::now_ms;
-use crate::model::{Conversation, FriendRequest, Message, MsgId, NewMessage, User, UserId};
+use crate::model::{Conversation, FriendRequest, Message, MsgId, NewMessage, Pos, User, UserId};
 use batch_insert::insert_batch;
 use errors::{map_err, server_code, Fail, ER_BAD_DB_ERROR, ER_DUP_ENTRY, ER_LOCK_DEADLOCK};
-use rows::{all, first, message_of, user_of, MessageRow, UserRow};
+use rows::{
+    all, conversation_of, first, message_of, user_of, ConversationRow, MessageRow, UserRow,
+};
 use sql::*;
 
 /// TCP connect timeout for new connections.
@@ -144,7 +158,7 @@ impl MysqlStore {
             described,
             consecutive_ids: false,
         };
-        store.apply_schema()?;
+        store.apply_schema(&db)?;
         store.consecutive_ids = store.ids_are_consecutive()?;
         log::info!(
             "mysql store {} open (pool 1..{})",
@@ -171,11 +185,28 @@ impl MysqlStore {
         })
     }
 
-    /// Creates the tables if any is missing, then checks/inserts the version row.
-    fn apply_schema(&self) -> StoreResult<()> {
-        self.run("applying the schema", false, |conn| {
-            schema::apply_schema(conn, &self.described)
-        })
+    /// Sets the schema up (see [`schema`]: creates it, migrates a version-1 database, or
+    /// refuses a newer one). When there is something to do, that runs on a connection of
+    /// its own without read or write timeouts (a migration may take minutes), closed
+    /// afterwards. `db` is the database's name.
+    fn apply_schema(&self, db: &str) -> StoreResult<()> {
+        let current = self.run("reading the schema version", false, |conn| {
+            schema::is_current(conn, &self.described)
+        })?;
+        if current {
+            return Ok(());
+        }
+        let what = format!("setting up the schema of {db}");
+        let opts: Opts = OptsBuilder::from_opts(self.opts.clone())
+            .read_timeout(None)
+            .write_timeout(None)
+            .into();
+        let mut conn = Conn::new(opts).map_err(|e| map_err(&what, e))?;
+        match schema::apply_schema(&mut conn, &self.described) {
+            Ok(()) => Ok(()),
+            Err(Fail::Store(e)) => Err(e),
+            Err(Fail::Db(e)) => Err(map_err(&what, e)),
+        }
     }
 
     /// Runs `f` on a pooled connection. A deadlock (and, with `retry_duplicates`, a
@@ -252,13 +283,25 @@ impl Store for MysqlStore {
                 email.into(),
                 now_ms().into(),
             ];
-            match conn.exec_drop(SQL_CREATE_USER, params) {
-                Ok(()) => Ok(i64::try_from(conn.last_insert_id()).unwrap_or(i64::MAX)),
-                Err(e) if server_code(&e) == Some(ER_DUP_ENTRY) => Err(Fail::Store(
-                    StoreError::Conflict(format!("username {username:?} is taken")),
-                )),
-                Err(e) => Err(e.into()),
+            // The user and their (empty) timeline's head, in one transaction.
+            let mut tx = conn.start_transaction(TxOpts::default())?;
+            match tx.exec_drop(SQL_CREATE_USER, params) {
+                Ok(()) => {}
+                Err(e) if server_code(&e) == Some(ER_DUP_ENTRY) => {
+                    return Err(Fail::Store(StoreError::Conflict(format!(
+                        "username {username:?} is taken"
+                    ))))
+                }
+                Err(e) => return Err(e.into()),
             }
+            let Some(user_id) = tx.last_insert_id().and_then(|id| i64::try_from(id).ok()) else {
+                return Err(Fail::Store(StoreError::Internal(
+                    "the new user's id could not be read".into(),
+                )));
+            };
+            tx.exec_drop(SQL_CREATE_HEAD, (user_id, 0))?;
+            tx.commit()?;
+            Ok(user_id)
         })
     }
 
@@ -328,6 +371,16 @@ impl Store for MysqlStore {
         self.run("deleting a token", false, |conn| {
             conn.exec_drop(SQL_DELETE_TOKEN, (token_hash,))?;
             Ok(())
+        })
+    }
+
+    fn purge_expired_tokens(&self, now_ms: i64, limit: usize) -> StoreResult<usize> {
+        if limit == 0 {
+            return Ok(0);
+        }
+        self.run("purging expired tokens", false, |conn| {
+            conn.exec_drop(SQL_PURGE_TOKENS, (now_ms, sql_limit(limit)))?;
+            Ok(usize::try_from(conn.affected_rows()).unwrap_or(usize::MAX))
         })
     }
 
@@ -454,17 +507,19 @@ impl Store for MysqlStore {
         })
     }
 
-    fn sync(&self, me: UserId, after: MsgId, limit: usize) -> StoreResult<Vec<Message>> {
+    fn last_pos(&self, user: UserId) -> StoreResult<Pos> {
+        self.run("reading a timeline's end", false, |conn| {
+            Ok(first::<Pos, _>(conn, SQL_LAST_POS, (user,))?.unwrap_or(0))
+        })
+    }
+
+    fn sync(&self, me: UserId, after: Pos, limit: usize) -> StoreResult<Vec<Message>> {
         if limit == 0 {
             return Ok(Vec::new());
         }
-        let n = sql_limit(limit);
         self.run("syncing messages", false, |conn| {
-            let rows: Vec<MessageRow> = all(conn, SQL_SYNC, (me, after, n, me, after, n))?;
-            Ok(merge_branches(
-                rows.into_iter().map(message_of).collect(),
-                limit,
-            ))
+            let rows: Vec<MessageRow> = all(conn, SQL_SYNC, (me, after, sql_limit(limit)))?;
+            Ok(rows.into_iter().map(message_of).collect())
         })
     }
 
@@ -481,7 +536,7 @@ impl Store for MysqlStore {
         let n = sql_limit(limit);
         let before = before.unwrap_or(MsgId::MAX);
         self.run("reading history", false, |conn| {
-            let params: Vec<Value> = [me, peer, before, n, peer, me, before, n]
+            let params: Vec<Value> = [me, me, peer, before, n, me, peer, me, before, n]
                 .into_iter()
                 .map(Value::from)
                 .collect();
@@ -495,44 +550,8 @@ impl Store for MysqlStore {
 
     fn conversations(&self, me: UserId) -> StoreResult<Vec<Conversation>> {
         self.run("reading conversations", false, |conn| {
-            type Row = (
-                i64,
-                String,
-                String,
-                String,
-                i64,
-                i64,
-                i64,
-                String,
-                i64,
-                String,
-                i64,
-            );
-            let rows: Vec<Row> = all(conn, SQL_CONVERSATIONS, (me,))?;
-            Ok(rows
-                .into_iter()
-                .map(
-                    |(
-                        user_id,
-                        username,
-                        nickname,
-                        avatar,
-                        msg_id,
-                        from,
-                        to,
-                        text,
-                        ts,
-                        cid,
-                        unread,
-                    )| {
-                        Conversation {
-                            peer: user_of((user_id, username, nickname, avatar)),
-                            last: message_of((msg_id, from, to, text, ts, cid)),
-                            unread: u64::try_from(unread).unwrap_or(0),
-                        }
-                    },
-                )
-                .collect())
+            let rows: Vec<ConversationRow> = all(conn, SQL_CONVERSATIONS, (me,))?;
+            Ok(rows.into_iter().map(conversation_of).collect())
         })
     }
 

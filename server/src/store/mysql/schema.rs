@@ -1,66 +1,122 @@
-//! Setting up the MySQL schema: the tables of `sql/schema.sql` are created when any is
-//! missing, and the version row is written and checked.
+//! Setting up the MySQL schema at open: a fresh database gets the tables of
+//! `sql/schema.sql` and the version row; a version-1 database is migrated (see
+//! [`super::migrate`]); a database of a newer version is refused, untouched.
 //!
-//! Runs at open only, on one connection handed in by `MysqlStore::open` (through its
-//! retry loop); touches no table but through `sql/schema.sql` and `schema_version`.
+//! Runs at open only. [`is_current`] first looks, on an ordinary connection (with the
+//! store's timeouts, so a dead server fails fast), whether there is anything to do: on
+//! every open but the first of a new version there is not. Otherwise [`apply_schema`]
+//! runs on a connection of its own without read timeout (a migration may take minutes),
+//! handed in by `MysqlStore::open`, while holding a named lock (`GET_LOCK`) per
+//! database, so nodes starting together set up or migrate the schema once, one after
+//! the other. Touches no table but through `sql/schema.sql`, the migration and
+//! `schema_version`.
+
+use std::collections::BTreeSet;
 
 use mysql::prelude::Queryable;
 use mysql::{Conn, Value};
 
 use super::errors::Fail;
-use super::rows::first;
-use crate::store::shared::{SCHEMA_VERSION, TABLES};
+use super::migrate;
+use super::rows::{all, first};
+use super::sql::{schema_statements, SCHEMA};
+use crate::store::shared::{newer_schema, unknown_schema, SCHEMA_VERSION, TABLES};
 use crate::store::StoreError;
 
-/// The MySQL schema, applied when tables are missing.
-const SCHEMA: &str = include_str!("../../../../sql/schema.sql");
+/// How long a node waits for another one that is setting up or migrating the schema.
+const SCHEMA_LOCK_WAIT_S: i64 = 600;
 
-/// The statements of `sql/schema.sql`: whole-line `--` comments dropped, split at lines
-/// ending in `;`.
-fn schema_statements(schema: &str) -> Vec<String> {
-    let mut statements = Vec::new();
-    let mut current = String::new();
-    for line in schema.lines() {
-        let trimmed = line.trim();
-        if trimmed.is_empty() || trimmed.starts_with("--") {
-            continue;
-        }
-        current.push_str(line);
-        current.push('\n');
-        if trimmed.ends_with(';') {
-            let statement = current.trim().trim_end_matches(';').trim();
-            if !statement.is_empty() {
-                statements.push(statement.to_string());
-            }
-            current.clear();
-        }
-    }
-    let rest = current.trim();
-    if !rest.is_empty() {
-        statements.push(rest.to_string());
-    }
-    statements
-}
+/// The name of the per-database schema lock (named locks are server-wide; at most 64
+/// characters).
+const LOCK_NAME_SQL: &str = "LEFT(CONCAT('chat_schema:', DATABASE()), 64)";
 
-/// Creates the tables if any is missing, then checks/inserts the version row. `described`
-/// names the database in messages.
-pub(super) fn apply_schema(conn: &mut Conn, described: &str) -> Result<(), Fail> {
+/// The tables of [`TABLES`] that exist in the current database.
+pub(super) fn present_tables(conn: &mut Conn) -> Result<BTreeSet<String>, Fail> {
     let placeholders = vec!["?"; TABLES.len()].join(", ");
-    let count_sql = format!(
-        "SELECT COUNT(*) FROM information_schema.tables \
+    let sql = format!(
+        "SELECT table_name FROM information_schema.tables \
          WHERE table_schema = DATABASE() AND table_name IN ({placeholders})"
     );
     let names: Vec<Value> = TABLES.iter().map(|t| Value::from(*t)).collect();
-    let present: i64 = first(conn, &count_sql, names)?.unwrap_or(0);
-    if usize::try_from(present).unwrap_or(0) < TABLES.len() {
-        log::info!(
-            "{}: applying sql/schema.sql ({present} of {} tables present)",
-            described,
-            TABLES.len()
-        );
-        for statement in schema_statements(SCHEMA) {
-            conn.query_drop(statement)?;
+    Ok(all::<String, _>(conn, &sql, names)?.into_iter().collect())
+}
+
+/// Runs every statement of `sql/schema.sql` (each is `CREATE TABLE IF NOT EXISTS`).
+fn create_tables(conn: &mut Conn) -> Result<(), Fail> {
+    for statement in schema_statements(SCHEMA) {
+        conn.query_drop(statement)?;
+    }
+    Ok(())
+}
+
+/// The version of the database's schema: the `schema_version` row, or, without one, 1
+/// for the tables of version 1 (`messages` without `timeline`: created by hand from the
+/// old `sql/schema.sql`), else [`SCHEMA_VERSION`] (an empty database, or one set up by
+/// hand from the current file).
+fn stored_version(conn: &mut Conn, present: &BTreeSet<String>) -> Result<i64, Fail> {
+    if present.contains("schema_version") {
+        let row: Option<i64> = first(conn, "SELECT version FROM schema_version WHERE id = 1", ())?;
+        if let Some(version) = row {
+            return Ok(version);
         }
+    }
+    if present.contains("messages") && !present.contains("timeline") {
+        Ok(1)
+    } else {
+        Ok(SCHEMA_VERSION)
+    }
+}
+
+/// Whether the database is at [`SCHEMA_VERSION`] with every table present (nothing to
+/// do); a newer version is an error. `described` names the database in messages.
+pub(super) fn is_current(conn: &mut Conn, described: &str) -> Result<bool, Fail> {
+    let present = present_tables(conn)?;
+    match stored_version(conn, &present)? {
+        v if v > SCHEMA_VERSION => Err(Fail::Store(newer_schema(described, v))),
+        v => Ok(v == SCHEMA_VERSION && present.len() == TABLES.len()),
+    }
+}
+
+/// Brings the database to [`SCHEMA_VERSION`] (see the module docs) and checks the
+/// version row. `described` names the database in messages and logs.
+pub(super) fn apply_schema(conn: &mut Conn, described: &str) -> Result<(), Fail> {
+    let locked: Option<Option<i64>> = first(
+        conn,
+        &format!("SELECT GET_LOCK({LOCK_NAME_SQL}, ?)"),
+        (SCHEMA_LOCK_WAIT_S,),
+    )?;
+    if locked.flatten() != Some(1) {
+        return Err(Fail::Store(StoreError::Unavailable(format!(
+            "{described}: another process has been setting up or migrating the schema \
+             for {SCHEMA_LOCK_WAIT_S} s"
+        ))));
+    }
+    let outcome = apply_schema_locked(conn, described);
+    // The lock also goes with the connection, which is closed after this.
+    let released = conn.query_drop(format!("DO RELEASE_LOCK({LOCK_NAME_SQL})"));
+    outcome?;
+    released?;
+    Ok(())
+}
+
+/// [`apply_schema`] under the schema lock.
+fn apply_schema_locked(conn: &mut Conn, described: &str) -> Result<(), Fail> {
+    let present = present_tables(conn)?;
+    let version = stored_version(conn, &present)?;
+    match version {
+        SCHEMA_VERSION => {
+            if present.len() < TABLES.len() {
+                log::info!(
+                    "{described}: applying sql/schema.sql ({} of {} tables present)",
+                    present.len(),
+                    TABLES.len()
+                );
+                create_tables(conn)?;
+            }
+        }
+        1 => migrate::from_v1(conn, described)?,
+        v if v > SCHEMA_VERSION => return Err(Fail::Store(newer_schema(described, v))),
+        v => return Err(Fail::Store(unknown_schema(described, v))),
     }
     conn.exec_drop(
         "INSERT INTO schema_version (id, version) VALUES (1, ?) \
@@ -70,9 +126,10 @@ pub(super) fn apply_schema(conn: &mut Conn, described: &str) -> Result<(), Fail>
     let version: Option<i64> = first(conn, "SELECT version FROM schema_version WHERE id = 1", ())?;
     match version {
         Some(SCHEMA_VERSION) => Ok(()),
+        Some(v) if v > SCHEMA_VERSION => Err(Fail::Store(newer_schema(described, v))),
         other => Err(Fail::Store(StoreError::Internal(format!(
-            "{}: schema version {other:?}, this server needs {SCHEMA_VERSION}",
-            described
+            "{described}: schema version {other:?} after setting up the schema, \
+             this server needs {SCHEMA_VERSION}"
         )))),
     }
 }
@@ -80,6 +137,7 @@ pub(super) fn apply_schema(conn: &mut Conn, described: &str) -> Result<(), Fail>
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::shared::TABLES;
 
     #[test]
     fn schema_splits_into_create_tables() {

@@ -1,13 +1,83 @@
 //! The SQL text of every statement the MySQL store runs: constants for the fixed ones,
-//! functions for the multi-row ones whose placeholders depend on a row count.
+//! functions for the multi-row ones whose placeholders depend on a row count, and the
+//! row counts ("shapes") multi-row statements are cut into ([`pow2_pieces`]).
 //!
 //! Text only: nothing here runs a statement. Every statement is parameterised and served
 //! by an index; the `every_query_uses_an_index` test below checks the second claim with
 //! `EXPLAIN` against a real server.
 
+/// The MySQL schema (`sql/schema.sql`), applied when tables are missing and by the
+/// version-1 migration.
+pub(super) const SCHEMA: &str = include_str!("../../../../sql/schema.sql");
+
+/// The statements of `sql/schema.sql`: whole-line `--` comments dropped, split at lines
+/// ending in `;`.
+pub(super) fn schema_statements(schema: &str) -> Vec<String> {
+    let mut statements = Vec::new();
+    let mut current = String::new();
+    for line in schema.lines() {
+        let trimmed = line.trim();
+        if trimmed.is_empty() || trimmed.starts_with("--") {
+            continue;
+        }
+        current.push_str(line);
+        current.push('\n');
+        if trimmed.ends_with(';') {
+            let statement = current.trim().trim_end_matches(';').trim();
+            if !statement.is_empty() {
+                statements.push(statement.to_string());
+            }
+            current.clear();
+        }
+    }
+    let rest = current.trim();
+    if !rest.is_empty() {
+        statements.push(rest.to_string());
+    }
+    statements
+}
+
+/// Rows per multi-row statement at most (keeps statements well under the placeholder
+/// limit). A power of two: see [`pow2_pieces`].
+pub(super) const CHUNK: usize = 512;
+
+/// Splits `items` into pieces whose lengths are powers of two, largest first (100 → 64,
+/// 32, 4). Multi-row statements then come in at most `log2(CHUNK) + 1` shapes, each
+/// prepared once per connection and then reused from the driver's statement cache;
+/// with a shape per batch size, nearly every batch paid for preparing a statement of
+/// hundreds of placeholders (and closing an evicted one).
+pub(super) fn pow2_pieces<T>(mut items: &[T]) -> Vec<&[T]> {
+    let mut pieces = Vec::new();
+    while !items.is_empty() {
+        let (piece, rest) = items.split_at(1 << items.len().ilog2());
+        pieces.push(piece);
+        items = rest;
+    }
+    pieces
+}
+
+/// The next power of two at or above `n` (1 for 0): the number of placeholders a list
+/// of `n` values is padded to when repeating a value changes nothing (an `IN` list).
+pub(super) fn padded_len(n: usize) -> usize {
+    n.max(1).next_power_of_two()
+}
+
+/// `n` placeholders separated by commas: `?, ?, ?`.
+fn placeholders(n: usize) -> String {
+    let mut sql = String::with_capacity(n * 3);
+    for i in 0..n {
+        sql.push_str(if i == 0 { "?" } else { ", ?" });
+    }
+    sql
+}
+
 pub(super) const SQL_CREATE_USER: &str = "INSERT INTO users \
      (username, username_key, password_hash, nickname, avatar, email, created_ms) \
      VALUES (?, ?, ?, ?, '', ?, ?)";
+/// A user's timeline head, created with the user (or, for a user created without one,
+/// by the first batch that touches them, at the end of their timeline).
+pub(super) const SQL_CREATE_HEAD: &str =
+    "INSERT INTO timeline_heads (user_id, last_pos) VALUES (?, ?)";
 pub(super) const SQL_CREDENTIALS: &str =
     "SELECT user_id, username, nickname, avatar, password_hash \
      FROM users WHERE username_key = ?";
@@ -28,6 +98,9 @@ pub(super) const SQL_TOKEN_USER: &str = "SELECT u.user_id, u.username, u.nicknam
      FROM tokens t JOIN users u ON u.user_id = t.user_id \
      WHERE t.token_hash = ? AND t.expires_ms > ?";
 pub(super) const SQL_DELETE_TOKEN: &str = "DELETE FROM tokens WHERE token_hash = ?";
+/// The oldest expired tokens first, on `tokens_expires`, at most `?` of them.
+pub(super) const SQL_PURGE_TOKENS: &str =
+    "DELETE FROM tokens WHERE expires_ms <= ? ORDER BY expires_ms LIMIT ?";
 pub(super) const SQL_ARE_FRIENDS: &str =
     "SELECT 1 FROM friendships WHERE user_id = ? AND friend_id = ?";
 pub(super) const SQL_PENDING_PAIR_LOCK: &str = "SELECT request_id FROM friend_requests \
@@ -59,48 +132,79 @@ pub(super) const SQL_FRIENDS: &str = "SELECT u.user_id, u.username, u.nickname, 
      WHERE f.user_id = ? ORDER BY u.username_key, u.user_id";
 pub(super) const SQL_FRIEND_IDS: &str =
     "SELECT friend_id FROM friendships WHERE user_id = ? ORDER BY friend_id";
-pub(super) const SQL_BY_CLIENT_ID: &str = "SELECT msg_id, from_id, to_id, text, ts, client_msg_id \
-     FROM messages WHERE from_id = ? AND client_msg_id = ?";
-/// Each branch is ordered and limited on its own index, then the two are merged.
-pub(super) const SQL_SYNC: &str = "(SELECT msg_id, from_id, to_id, text, ts, client_msg_id \
-      FROM messages FORCE INDEX (messages_to) \
-      WHERE to_id = ? AND msg_id > ? ORDER BY msg_id LIMIT ?) \
+/// The columns of a message read for one user: the message, then that user's `pos`
+/// (from the timeline row aliased `t`).
+macro_rules! message_cols {
+    () => {
+        "m.msg_id, m.from_id, m.to_id, m.text, m.ts, m.client_msg_id, t.pos"
+    };
+}
+
+/// A message by its sender's key, with the sender's position.
+pub(super) const SQL_BY_CLIENT_ID: &str = concat!(
+    "SELECT ",
+    message_cols!(),
+    " FROM messages m \
+     STRAIGHT_JOIN timeline t ON t.user_id = m.from_id AND t.msg_id = m.msg_id \
+     WHERE m.from_id = ? AND m.client_msg_id = ?"
+);
+/// A user's timeline head (no row: an empty timeline).
+pub(super) const SQL_LAST_POS: &str = "SELECT last_pos FROM timeline_heads WHERE user_id = ?";
+/// The end of a user's timeline, for a user whose head row is missing.
+pub(super) const SQL_MAX_POS: &str = "SELECT MAX(pos) FROM timeline WHERE user_id = ?";
+/// A range of the user's timeline by primary key, each message by its primary key.
+/// Forced: on a small table the optimizer would rather read `timeline_msg` and sort.
+pub(super) const SQL_SYNC: &str = concat!(
+    "SELECT ",
+    message_cols!(),
+    " FROM timeline t FORCE INDEX (PRIMARY) \
+     STRAIGHT_JOIN messages m ON m.msg_id = t.msg_id \
+     WHERE t.user_id = ? AND t.pos > ? ORDER BY t.pos LIMIT ?"
+);
+/// Both directions of a pair, each on `messages_pair`, newest first, each message with
+/// the asking user's position (through `timeline_msg`). Parameters: me, me, peer,
+/// before, limit, me, peer, me, before, limit.
+pub(super) const SQL_HISTORY: &str = concat!(
+    "(SELECT ",
+    message_cols!(),
+    " FROM messages m FORCE INDEX (messages_pair) \
+      STRAIGHT_JOIN timeline t ON t.user_id = ? AND t.msg_id = m.msg_id \
+      WHERE m.from_id = ? AND m.to_id = ? AND m.msg_id < ? ORDER BY m.msg_id DESC LIMIT ?) \
      UNION ALL \
-     (SELECT msg_id, from_id, to_id, text, ts, client_msg_id \
-      FROM messages FORCE INDEX (messages_from) \
-      WHERE from_id = ? AND msg_id > ? ORDER BY msg_id LIMIT ?) \
-     ORDER BY msg_id";
-/// Both directions of a pair, each on `messages_pair`, newest first.
-pub(super) const SQL_HISTORY: &str = "(SELECT msg_id, from_id, to_id, text, ts, client_msg_id \
-      FROM messages FORCE INDEX (messages_pair) \
-      WHERE from_id = ? AND to_id = ? AND msg_id < ? ORDER BY msg_id DESC LIMIT ?) \
-     UNION ALL \
-     (SELECT msg_id, from_id, to_id, text, ts, client_msg_id \
-      FROM messages FORCE INDEX (messages_pair) \
-      WHERE from_id = ? AND to_id = ? AND msg_id < ? ORDER BY msg_id DESC LIMIT ?) \
-     ORDER BY msg_id DESC";
-pub(super) const SQL_CONVERSATIONS: &str = "SELECT u.user_id, u.username, u.nickname, u.avatar, \
-     m.msg_id, m.from_id, m.to_id, m.text, m.ts, m.client_msg_id, \
-     (SELECT COUNT(*) FROM messages x FORCE INDEX (messages_pair) \
+     (SELECT ",
+    message_cols!(),
+    " FROM messages m FORCE INDEX (messages_pair) \
+      STRAIGHT_JOIN timeline t ON t.user_id = ? AND t.msg_id = m.msg_id \
+      WHERE m.from_id = ? AND m.to_id = ? AND m.msg_id < ? ORDER BY m.msg_id DESC LIMIT ?) \
+     ORDER BY msg_id DESC"
+);
+/// The user's conversation rows by primary key, each with its peer, its last message
+/// (with the user's position) and the count of the peer's messages past the read cursor.
+pub(super) const SQL_CONVERSATIONS: &str = concat!(
+    "SELECT u.user_id, u.username, u.nickname, u.avatar, ",
+    message_cols!(),
+    ", (SELECT COUNT(*) FROM messages x FORCE INDEX (messages_pair) \
       WHERE x.from_id = c.peer_id AND x.to_id = c.user_id \
       AND x.msg_id > COALESCE(r.up_to, 0)) AS unread \
      FROM conversations c \
      JOIN users u ON u.user_id = c.peer_id \
      JOIN messages m ON m.msg_id = c.last_msg_id \
+     JOIN timeline t ON t.user_id = c.user_id AND t.msg_id = c.last_msg_id \
      LEFT JOIN read_cursors r ON r.user_id = c.user_id AND r.peer_id = c.peer_id \
-     WHERE c.user_id = ? ORDER BY c.last_msg_id DESC";
+     WHERE c.user_id = ? ORDER BY c.last_msg_id DESC"
+);
 pub(super) const SQL_MARK_READ: &str =
     "INSERT INTO read_cursors (user_id, peer_id, up_to) VALUES (?, ?, ?) \
      ON DUPLICATE KEY UPDATE up_to = GREATEST(up_to, VALUES(up_to))";
 
-/// `(from_id = ? AND client_msg_id = ?) OR …` for `n` pairs: a range read of the
-/// `messages_client` unique index.
-/// `(from_id, client_msg_id) IN ((?, ?), ...)` with `n` pairs. A row constructor list, not
-/// an `OR` of `AND`s: MariaDB and MySQL turn it into index range lookups and test each row
-/// against the sorted list, where an `OR` of `n` terms costs `n` comparisons per row.
-fn key_list(n: usize) -> String {
+/// `(<m>from_id, <m>client_msg_id) IN ((?, ?), ...)` with `n` pairs (`m` is a table
+/// alias with its dot, or empty): a range read of the `messages_client` unique index. A
+/// row constructor list, not an `OR` of `AND`s: MariaDB and MySQL turn it into index
+/// range lookups and test each row against the sorted list, where an `OR` of `n` terms
+/// costs `n` comparisons per row.
+fn key_list(m: &str, n: usize) -> String {
     let mut sql = String::with_capacity(40 + n * 8);
-    sql.push_str("(from_id, client_msg_id) IN (");
+    sql.push_str(&format!("({m}from_id, {m}client_msg_id) IN ("));
     for i in 0..n {
         sql.push_str(if i == 0 { "(?, ?)" } else { ", (?, ?)" });
     }
@@ -108,11 +212,16 @@ fn key_list(n: usize) -> String {
     sql
 }
 
-/// The messages with any of `n` (from_id, client_msg_id) keys.
+/// The messages with any of `n` (from_id, client_msg_id) keys, each with its sender's
+/// and its recipient's position (both through `timeline_msg`).
 pub(super) fn sql_messages_by_keys(n: usize) -> String {
     format!(
-        "SELECT msg_id, from_id, to_id, text, ts, client_msg_id FROM messages WHERE {}",
-        key_list(n)
+        "SELECT m.msg_id, m.from_id, m.to_id, m.text, m.ts, m.client_msg_id, s.pos, r.pos \
+         FROM messages m \
+         STRAIGHT_JOIN timeline s ON s.user_id = m.from_id AND s.msg_id = m.msg_id \
+         STRAIGHT_JOIN timeline r ON r.user_id = m.to_id AND r.msg_id = m.msg_id \
+         WHERE {}",
+        key_list("m.", n)
     )
 }
 
@@ -120,8 +229,39 @@ pub(super) fn sql_messages_by_keys(n: usize) -> String {
 pub(super) fn sql_ids_by_keys(n: usize) -> String {
     format!(
         "SELECT msg_id, from_id, client_msg_id FROM messages WHERE {}",
-        key_list(n)
+        key_list("", n)
     )
+}
+
+/// Locks the timeline heads of `n` users (a sorted list, padded by repeating its last
+/// id: see [`padded_len`]) in user_id order. Forced onto the primary key: a table scan
+/// would lock every head of the table.
+pub(super) fn sql_lock_heads(n: usize) -> String {
+    format!(
+        "SELECT user_id, last_pos FROM timeline_heads FORCE INDEX (PRIMARY) \
+         WHERE user_id IN ({}) ORDER BY user_id FOR UPDATE",
+        placeholders(n)
+    )
+}
+
+/// A multi-row insert of `n` timeline rows (user_id, pos, msg_id).
+pub(super) fn sql_insert_timeline(n: usize) -> String {
+    let mut sql = String::from("INSERT INTO timeline (user_id, pos, msg_id) VALUES ");
+    for i in 0..n {
+        sql.push_str(if i == 0 { "(?, ?, ?)" } else { ", (?, ?, ?)" });
+    }
+    sql
+}
+
+/// A multi-row upsert of `n` timeline heads (user_id, last_pos): the new value wins (the
+/// rows are locked by this transaction, so it is the only writer).
+pub(super) fn sql_upsert_heads(n: usize) -> String {
+    let mut sql = String::from("INSERT INTO timeline_heads (user_id, last_pos) VALUES ");
+    for i in 0..n {
+        sql.push_str(if i == 0 { "(?, ?)" } else { ", (?, ?)" });
+    }
+    sql.push_str(" ON DUPLICATE KEY UPDATE last_pos = VALUES(last_pos)");
+    sql
 }
 
 /// A multi-row insert of `n` messages.
@@ -169,11 +309,33 @@ mod tests {
             "INSERT INTO messages (from_id, to_id, text, ts, client_msg_id) \
              VALUES (?, ?, ?, ?, ?), (?, ?, ?, ?, ?)"
         );
-        assert!(
-            sql_messages_by_keys(2).ends_with("WHERE (from_id, client_msg_id) IN ((?, ?), (?, ?))")
-        );
+        assert!(sql_messages_by_keys(2)
+            .ends_with("WHERE (m.from_id, m.client_msg_id) IN ((?, ?), (?, ?))"));
         assert!(sql_ids_by_keys(1).ends_with("WHERE (from_id, client_msg_id) IN ((?, ?))"));
         assert!(sql_upsert_conversations(1).contains("VALUES (?, ?, ?) ON DUPLICATE KEY"));
+        assert!(
+            sql_lock_heads(3).contains("WHERE user_id IN (?, ?, ?) ORDER BY user_id FOR UPDATE")
+        );
+        assert_eq!(
+            sql_insert_timeline(2),
+            "INSERT INTO timeline (user_id, pos, msg_id) VALUES (?, ?, ?), (?, ?, ?)"
+        );
+        assert_eq!(
+            sql_upsert_heads(2),
+            "INSERT INTO timeline_heads (user_id, last_pos) VALUES (?, ?), (?, ?) \
+             ON DUPLICATE KEY UPDATE last_pos = VALUES(last_pos)"
+        );
+        assert_eq!(
+            (padded_len(0), padded_len(1), padded_len(5), padded_len(512)),
+            (1, 1, 8, 512)
+        );
+        let sizes = |n: usize| -> Vec<usize> {
+            pow2_pieces(&vec![0u8; n]).iter().map(|p| p.len()).collect()
+        };
+        assert_eq!(sizes(100), [64, 32, 4]);
+        assert_eq!(sizes(1), [1]);
+        assert_eq!(sizes(512), [512]);
+        assert!(sizes(0).is_empty());
     }
 
     /// With some data in the tables, EXPLAIN every query: no full table scan (`ALL`) and no
@@ -259,17 +421,23 @@ mod tests {
             (SQL_BY_CLIENT_ID.into(), vec![u.into(), "c3".into()]),
             (sql_ids_by_keys(3), three_keys.clone()),
             (sql_messages_by_keys(3), three_keys),
+            (SQL_PURGE_TOKENS.into(), vec![3.into(), 100.into()]),
+            (SQL_LAST_POS.into(), vec![u.into()]),
+            (SQL_MAX_POS.into(), vec![u.into()]),
             (
-                SQL_SYNC.into(),
-                vec![u.into(), 0.into(), 50.into(), u.into(), 0.into(), 50.into()],
+                sql_lock_heads(4),
+                vec![u.into(), v.into(), users[9].into(), users[9].into()],
             ),
+            (SQL_SYNC.into(), vec![u.into(), 3.into(), 50.into()]),
             (
                 SQL_HISTORY.into(),
                 vec![
                     u.into(),
+                    u.into(),
                     v.into(),
                     big.into(),
                     50.into(),
+                    u.into(),
                     v.into(),
                     u.into(),
                     big.into(),
@@ -290,6 +458,11 @@ mod tests {
                     .is_none_or(|t| t.starts_with('<') || t.is_empty());
                 if !is_derived && matches!(access.as_deref(), Some("ALL") | Some("index")) {
                     scans.push(format!("{access:?} on {table:?} (key {key:?}) in {sql}"));
+                }
+                // Sync pages through the timeline's primary key: no sort.
+                let extra: Option<String> = row.get_opt("Extra").and_then(|r| r.ok());
+                if sql == SQL_SYNC && extra.as_deref().unwrap_or("").contains("filesort") {
+                    scans.push(format!("a sort ({extra:?}) in {sql}"));
                 }
             }
         }

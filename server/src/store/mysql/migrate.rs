@@ -1,0 +1,162 @@
+//! The migration of a version-1 MySQL database (the previous release: no timelines) to
+//! version 2, run at open by [`super::schema`] under its schema lock.
+//!
+//! MySQL commits every DDL statement on its own, so the migration cannot be one
+//! transaction. Instead every step is idempotent and the version is written last: a
+//! migration interrupted anywhere (a crash, a lost connection) leaves version 1 behind
+//! and runs again, whole, at the next start.
+//!
+//! 1. Create the missing tables of `sql/schema.sql` (`timeline`, `timeline_heads`).
+//! 2. Add the index `tokens_expires` unless it exists.
+//! 3. Empty `timeline` and `timeline_heads` (what an interrupted run left), then in ONE
+//!    transaction: give every user's messages positions 1..n in msg_id order (a message
+//!    between A and B enters both timelines, a message to oneself one), and give every
+//!    user a head at their last position (0 without messages).
+//! 4. Rebuild `messages_pair` with to_id first unless it is so already (it then serves
+//!    the foreign key on to_id), then drop the indexes `messages_to` and
+//!    `messages_from` unless they are gone (nothing reads them any more, and the foreign
+//!    keys have `messages_pair` and `messages_client`).
+//! 5. Write version 2.
+//!
+//! Needs MariaDB >= 10.2 or MySQL >= 8.0 (window functions). Every node of the old
+//! release must be stopped first: one still writing would add messages without
+//! timeline rows. May touch every table of the schema, on the connection it is given.
+
+use std::time::Instant;
+
+use mysql::prelude::Queryable;
+use mysql::{Conn, TxOpts};
+
+use super::errors::Fail;
+use super::rows::first;
+use super::sql::{schema_statements, SCHEMA};
+use crate::store::shared::SCHEMA_VERSION;
+
+/// Every message's entries, numbered per user in msg_id order.
+const FILL_TIMELINE: &str = "INSERT INTO timeline (user_id, pos, msg_id) \
+     SELECT user_id, ROW_NUMBER() OVER (PARTITION BY user_id ORDER BY msg_id), msg_id \
+     FROM (SELECT from_id AS user_id, msg_id FROM messages \
+           UNION ALL \
+           SELECT to_id AS user_id, msg_id FROM messages WHERE to_id <> from_id) AS entries";
+
+/// Every user's head: the end of their timeline (one primary-key probe each).
+const FILL_HEADS: &str = "INSERT INTO timeline_heads (user_id, last_pos) \
+     SELECT u.user_id, \
+            COALESCE((SELECT MAX(t.pos) FROM timeline t WHERE t.user_id = u.user_id), 0) \
+     FROM users u";
+
+/// Whether `table` has an index named `index` in the current database.
+fn index_exists(conn: &mut Conn, table: &str, index: &str) -> Result<bool, Fail> {
+    let count: Option<i64> = first(
+        conn,
+        "SELECT COUNT(*) FROM information_schema.statistics \
+         WHERE table_schema = DATABASE() AND table_name = ? AND index_name = ?",
+        (table, index),
+    )?;
+    Ok(count.unwrap_or(0) > 0)
+}
+
+/// Whether index `index` of `table` exists and its first column is `column`.
+fn index_starts_with(
+    conn: &mut Conn,
+    table: &str,
+    index: &str,
+    column: &str,
+) -> Result<bool, Fail> {
+    let first_column: Option<String> = first(
+        conn,
+        "SELECT column_name FROM information_schema.statistics \
+         WHERE table_schema = DATABASE() AND table_name = ? AND index_name = ? \
+         AND seq_in_index = 1",
+        (table, index),
+    )?;
+    Ok(first_column.is_some_and(|c| c.eq_ignore_ascii_case(column)))
+}
+
+/// Migrates the current database from version 1 to 2 (see the module docs); logs each
+/// step with its counts and time. `described` names the database in logs.
+pub(super) fn from_v1(conn: &mut Conn, described: &str) -> Result<(), Fail> {
+    let started = Instant::now();
+    log::info!("{described}: migrating the schema from version 1 to {SCHEMA_VERSION}");
+    // The fill reads every message under shared locks: no writer should be running, but
+    // do not give up after the store's usual 3 s if one is.
+    conn.query_drop("SET SESSION innodb_lock_wait_timeout = 600")?;
+
+    let step = Instant::now();
+    for statement in schema_statements(SCHEMA) {
+        conn.query_drop(statement)?;
+    }
+    log::info!(
+        "{described}: migration step 1/5: tables timeline, timeline_heads ready ({} ms)",
+        step.elapsed().as_millis()
+    );
+
+    let step = Instant::now();
+    if index_exists(conn, "tokens", "tokens_expires")? {
+        log::info!("{described}: migration step 2/5: index tokens_expires already there");
+    } else {
+        conn.query_drop("ALTER TABLE tokens ADD INDEX tokens_expires (expires_ms)")?;
+        log::info!(
+            "{described}: migration step 2/5: index tokens_expires created ({} ms)",
+            step.elapsed().as_millis()
+        );
+    }
+
+    let step = Instant::now();
+    conn.query_drop("TRUNCATE TABLE timeline")?;
+    conn.query_drop("TRUNCATE TABLE timeline_heads")?;
+    let mut tx = conn.start_transaction(TxOpts::default())?;
+    tx.query_drop(FILL_TIMELINE)?;
+    let entries = tx.affected_rows();
+    tx.query_drop(FILL_HEADS)?;
+    let heads = tx.affected_rows();
+    let with_messages: Option<i64> = first(
+        &mut tx,
+        "SELECT COUNT(*) FROM timeline_heads WHERE last_pos > 0",
+        (),
+    )?;
+    tx.commit()?;
+    log::info!(
+        "{described}: migration step 3/5: {entries} timeline entries for {} users with \
+         messages, {heads} heads ({} ms)",
+        with_messages.unwrap_or(0),
+        step.elapsed().as_millis()
+    );
+
+    let step = Instant::now();
+    let mut done = Vec::new();
+    if !index_starts_with(conn, "messages", "messages_pair", "to_id")? {
+        conn.query_drop(
+            "ALTER TABLE messages DROP INDEX messages_pair, \
+             ADD INDEX messages_pair (to_id, from_id, msg_id)",
+        )?;
+        done.push("messages_pair rebuilt as (to_id, from_id, msg_id)".to_string());
+    }
+    for index in ["messages_to", "messages_from"] {
+        if index_exists(conn, "messages", index)? {
+            conn.query_drop(format!("ALTER TABLE messages DROP INDEX {index}"))?;
+            done.push(format!("{index} dropped"));
+        }
+    }
+    log::info!(
+        "{described}: migration step 4/5: indexes of messages: {} ({} ms)",
+        if done.is_empty() {
+            "already done".to_string()
+        } else {
+            done.join(", ")
+        },
+        step.elapsed().as_millis()
+    );
+
+    conn.exec_drop(
+        "INSERT INTO schema_version (id, version) VALUES (1, ?) \
+         ON DUPLICATE KEY UPDATE version = VALUES(version)",
+        (SCHEMA_VERSION,),
+    )?;
+    log::info!(
+        "{described}: migration step 5/5: schema version {SCHEMA_VERSION} written; \
+         migration done in {} ms",
+        started.elapsed().as_millis()
+    );
+    Ok(())
+}

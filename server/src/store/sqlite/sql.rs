@@ -1,0 +1,243 @@
+//! The SQL text of every statement the SQLite store runs, as constants, so that the
+//! `every_query_uses_an_index` test below can check each one's query plan.
+//!
+//! Text only: nothing here runs a statement (but that test). Every statement is
+//! parameterised and served by an index.
+
+/// Inserts a user.
+pub(super) const SQL_CREATE_USER: &str = "INSERT INTO users \
+     (username, username_key, password_hash, nickname, avatar, email, created_ms) \
+     VALUES (?1, ?2, ?3, ?4, '', ?5, ?6)";
+/// A user's timeline head: created with the user at 0, or, for a user created without
+/// one, by the first batch that touches them.
+pub(super) const SQL_CREATE_HEAD: &str =
+    "INSERT INTO timeline_heads (user_id, last_pos) VALUES (?1, ?2)";
+/// A user and their password hash by username key.
+pub(super) const SQL_CREDENTIALS: &str =
+    "SELECT user_id, username, nickname, avatar, password_hash \
+     FROM users WHERE username_key = ?1";
+/// A user by id.
+pub(super) const SQL_USER: &str =
+    "SELECT user_id, username, nickname, avatar FROM users WHERE user_id = ?1";
+/// Users whose key is in [?1, ?2), by key.
+pub(super) const SQL_SEARCH_RANGE: &str = "SELECT user_id, username, nickname, avatar FROM users \
+     WHERE username_key >= ?1 AND username_key < ?2 ORDER BY username_key LIMIT ?3";
+/// Users whose key is at least ?1, by key.
+pub(super) const SQL_SEARCH_FROM: &str = "SELECT user_id, username, nickname, avatar FROM users \
+     WHERE username_key >= ?1 ORDER BY username_key LIMIT ?2";
+/// Sets the given profile fields.
+pub(super) const SQL_UPDATE_PROFILE: &str = "UPDATE users SET nickname = COALESCE(?1, nickname), \
+     avatar = COALESCE(?2, avatar) WHERE user_id = ?3";
+/// Stores a token hash.
+pub(super) const SQL_INSERT_TOKEN: &str =
+    "INSERT INTO tokens (token_hash, user_id, expires_ms) VALUES (?1, ?2, ?3)";
+/// The user of an unexpired token.
+pub(super) const SQL_TOKEN_USER: &str = "SELECT u.user_id, u.username, u.nickname, u.avatar \
+     FROM tokens t JOIN users u ON u.user_id = t.user_id \
+     WHERE t.token_hash = ?1 AND t.expires_ms > ?2";
+/// Revokes a token.
+pub(super) const SQL_DELETE_TOKEN: &str = "DELETE FROM tokens WHERE token_hash = ?1";
+/// The oldest expired tokens first, on `tokens_expires`, at most ?2 of them (SQLite's
+/// `DELETE ... LIMIT` is a compile-time option: a subquery instead).
+pub(super) const SQL_PURGE_TOKENS: &str = "DELETE FROM tokens WHERE token_hash IN \
+     (SELECT token_hash FROM tokens WHERE expires_ms <= ?1 ORDER BY expires_ms LIMIT ?2)";
+/// Whether ?1 has ?2 as a friend.
+pub(super) const SQL_ARE_FRIENDS: &str =
+    "SELECT 1 FROM friendships WHERE user_id = ?1 AND friend_id = ?2";
+/// The pending request from ?1 to ?2.
+pub(super) const SQL_PENDING_PAIR: &str = "SELECT request_id FROM friend_requests \
+     WHERE from_id = ?1 AND to_id = ?2 AND status = 'pending' ORDER BY request_id LIMIT 1";
+/// Replaces a request's note.
+pub(super) const SQL_UPDATE_REQUEST_NOTE: &str =
+    "UPDATE friend_requests SET message = ?1 WHERE request_id = ?2";
+/// A new pending request.
+pub(super) const SQL_INSERT_REQUEST: &str =
+    "INSERT INTO friend_requests (from_id, to_id, message, ts, status) \
+     VALUES (?1, ?2, ?3, ?4, 'pending')";
+/// Pending requests sent to ?1, oldest first, with their senders.
+pub(super) const SQL_PENDING_TO: &str = "SELECT r.request_id, r.message, r.ts, \
+     u.user_id, u.username, u.nickname, u.avatar \
+     FROM friend_requests r JOIN users u ON u.user_id = r.from_id \
+     WHERE r.to_id = ?1 AND r.status = 'pending' ORDER BY r.request_id";
+/// The sender of pending request ?1 sent to ?2.
+pub(super) const SQL_PENDING_BY_ID: &str = "SELECT from_id FROM friend_requests \
+     WHERE request_id = ?1 AND to_id = ?2 AND status = 'pending'";
+/// Marks a request accepted.
+pub(super) const SQL_SET_REQUEST_ACCEPTED: &str =
+    "UPDATE friend_requests SET status = 'accepted' WHERE request_id = ?1";
+/// Accepts the pending requests from ?1 to ?2.
+pub(super) const SQL_ACCEPT_PAIR: &str = "UPDATE friend_requests SET status = 'accepted' \
+     WHERE from_id = ?1 AND to_id = ?2 AND status = 'pending'";
+/// One direction of a friendship.
+pub(super) const SQL_INSERT_FRIENDSHIP: &str =
+    "INSERT OR IGNORE INTO friendships (user_id, friend_id) VALUES (?1, ?2)";
+/// Rejects pending request ?1 sent to ?2.
+pub(super) const SQL_REJECT: &str = "UPDATE friend_requests SET status = 'rejected' \
+     WHERE request_id = ?1 AND to_id = ?2 AND status = 'pending'";
+/// One direction of a friendship.
+pub(super) const SQL_DELETE_FRIENDSHIP: &str =
+    "DELETE FROM friendships WHERE user_id = ?1 AND friend_id = ?2";
+/// ?1's friends by username.
+pub(super) const SQL_FRIENDS: &str = "SELECT u.user_id, u.username, u.nickname, u.avatar \
+     FROM friendships f JOIN users u ON u.user_id = f.friend_id \
+     WHERE f.user_id = ?1 ORDER BY u.username_key, u.user_id";
+/// ?1's friends' ids.
+pub(super) const SQL_FRIEND_IDS: &str =
+    "SELECT friend_id FROM friendships WHERE user_id = ?1 ORDER BY friend_id";
+
+/// The columns of a message read for one user: the message, then that user's `pos`
+/// (from the timeline row aliased `t`).
+macro_rules! message_cols {
+    () => {
+        "m.msg_id, m.from_id, m.to_id, m.text, m.ts, m.client_msg_id, t.pos"
+    };
+}
+
+/// A message by its sender's key, with the sender's position.
+pub(super) const SQL_BY_CLIENT_ID: &str = concat!(
+    "SELECT ",
+    message_cols!(),
+    " FROM messages m \
+     CROSS JOIN timeline t ON t.user_id = m.from_id AND t.msg_id = m.msg_id \
+     WHERE m.from_id = ?1 AND m.client_msg_id = ?2"
+);
+/// A message by its sender's key, with the sender's and the recipient's positions (a
+/// client's retry in a batch).
+pub(super) const SQL_ORIGINAL: &str = "SELECT m.msg_id, m.from_id, m.to_id, m.text, m.ts, \
+     m.client_msg_id, s.pos, r.pos FROM messages m \
+     CROSS JOIN timeline s ON s.user_id = m.from_id AND s.msg_id = m.msg_id \
+     CROSS JOIN timeline r ON r.user_id = m.to_id AND r.msg_id = m.msg_id \
+     WHERE m.from_id = ?1 AND m.client_msg_id = ?2";
+/// Inserts a message.
+pub(super) const SQL_INSERT_MESSAGE: &str =
+    "INSERT INTO messages (from_id, to_id, text, ts, client_msg_id) \
+     VALUES (?1, ?2, ?3, ?4, ?5)";
+/// Moves a conversation row forward (never backwards).
+pub(super) const SQL_UPSERT_CONVERSATION: &str =
+    "INSERT INTO conversations (user_id, peer_id, last_msg_id) \
+     VALUES (?1, ?2, ?3) ON CONFLICT (user_id, peer_id) \
+     DO UPDATE SET last_msg_id = max(last_msg_id, excluded.last_msg_id)";
+/// A user's timeline head (no row: an empty timeline).
+pub(super) const SQL_LAST_POS: &str = "SELECT last_pos FROM timeline_heads WHERE user_id = ?1";
+/// The end of a user's timeline, for a user whose head row is missing.
+pub(super) const SQL_MAX_POS: &str = "SELECT max(pos) FROM timeline WHERE user_id = ?1";
+/// One timeline row.
+pub(super) const SQL_INSERT_TIMELINE: &str =
+    "INSERT INTO timeline (user_id, pos, msg_id) VALUES (?1, ?2, ?3)";
+/// A user's new head.
+pub(super) const SQL_UPSERT_HEAD: &str = "INSERT INTO timeline_heads (user_id, last_pos) \
+     VALUES (?1, ?2) ON CONFLICT (user_id) DO UPDATE SET last_pos = excluded.last_pos";
+/// A range of the user's timeline by primary key, each message by its primary key.
+pub(super) const SQL_SYNC: &str = concat!(
+    "SELECT ",
+    message_cols!(),
+    " FROM timeline t CROSS JOIN messages m ON m.msg_id = t.msg_id \
+     WHERE t.user_id = ?1 AND t.pos > ?2 ORDER BY t.pos LIMIT ?3"
+);
+/// Both directions of a pair, each on `messages_pair`, newest first, each message with
+/// ?1's position (through `timeline_msg`; CROSS JOIN keeps `messages` the outer loop).
+pub(super) const SQL_HISTORY: &str = concat!(
+    "SELECT * FROM (SELECT ",
+    message_cols!(),
+    " FROM messages m CROSS JOIN timeline t ON t.user_id = ?1 AND t.msg_id = m.msg_id \
+      WHERE m.from_id = ?1 AND m.to_id = ?2 AND m.msg_id < ?3 \
+      ORDER BY m.msg_id DESC LIMIT ?4) \
+     UNION ALL \
+     SELECT * FROM (SELECT ",
+    message_cols!(),
+    " FROM messages m CROSS JOIN timeline t ON t.user_id = ?1 AND t.msg_id = m.msg_id \
+      WHERE m.from_id = ?2 AND m.to_id = ?1 AND m.msg_id < ?3 \
+      ORDER BY m.msg_id DESC LIMIT ?4) \
+     ORDER BY msg_id DESC"
+);
+/// The user's conversation rows, each with its peer, its last message (with the user's
+/// position) and the count of the peer's messages past the read cursor.
+pub(super) const SQL_CONVERSATIONS: &str = concat!(
+    "SELECT u.user_id, u.username, u.nickname, u.avatar, ",
+    message_cols!(),
+    ", (SELECT count(*) FROM messages x WHERE x.from_id = c.peer_id AND x.to_id = c.user_id \
+      AND x.msg_id > COALESCE(r.up_to, 0)) AS unread \
+     FROM conversations c \
+     JOIN users u ON u.user_id = c.peer_id \
+     JOIN messages m ON m.msg_id = c.last_msg_id \
+     JOIN timeline t ON t.user_id = c.user_id AND t.msg_id = c.last_msg_id \
+     LEFT JOIN read_cursors r ON r.user_id = c.user_id AND r.peer_id = c.peer_id \
+     WHERE c.user_id = ?1 ORDER BY c.last_msg_id DESC"
+);
+/// Moves a read cursor forward (never backwards).
+pub(super) const SQL_MARK_READ: &str =
+    "INSERT INTO read_cursors (user_id, peer_id, up_to) VALUES (?1, ?2, ?3) \
+     ON CONFLICT (user_id, peer_id) DO UPDATE SET up_to = max(up_to, excluded.up_to)";
+
+#[cfg(test)]
+mod tests {
+    use super::super::SqliteStore;
+    use super::*;
+
+    /// Every statement of the store is served by an index: no `SCAN <table>` in any plan.
+    #[test]
+    fn every_query_uses_an_index() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(&dir.path().join("plan.db"), 1).unwrap();
+        let conn = store.conn();
+        let statements = [
+            SQL_CREATE_USER,
+            SQL_CREATE_HEAD,
+            SQL_CREDENTIALS,
+            SQL_USER,
+            SQL_SEARCH_RANGE,
+            SQL_SEARCH_FROM,
+            SQL_UPDATE_PROFILE,
+            SQL_INSERT_TOKEN,
+            SQL_TOKEN_USER,
+            SQL_DELETE_TOKEN,
+            SQL_PURGE_TOKENS,
+            SQL_ARE_FRIENDS,
+            SQL_PENDING_PAIR,
+            SQL_UPDATE_REQUEST_NOTE,
+            SQL_INSERT_REQUEST,
+            SQL_PENDING_TO,
+            SQL_PENDING_BY_ID,
+            SQL_SET_REQUEST_ACCEPTED,
+            SQL_ACCEPT_PAIR,
+            SQL_INSERT_FRIENDSHIP,
+            SQL_REJECT,
+            SQL_DELETE_FRIENDSHIP,
+            SQL_FRIENDS,
+            SQL_FRIEND_IDS,
+            SQL_BY_CLIENT_ID,
+            SQL_ORIGINAL,
+            SQL_INSERT_MESSAGE,
+            SQL_UPSERT_CONVERSATION,
+            SQL_LAST_POS,
+            SQL_MAX_POS,
+            SQL_INSERT_TIMELINE,
+            SQL_UPSERT_HEAD,
+            SQL_SYNC,
+            SQL_HISTORY,
+            SQL_CONVERSATIONS,
+            SQL_MARK_READ,
+        ];
+        let mut scans = Vec::new();
+        for sql in statements {
+            let mut st = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
+            let mut rows = st.raw_query();
+            while let Some(row) = rows.next().unwrap() {
+                let line: String = row.get(3).unwrap();
+                let scans_table = line.starts_with("SCAN ")
+                    && !line.starts_with("SCAN (subquery")
+                    && !line.contains("CONSTANT ROW");
+                // Sync pages through the timeline's primary key: no sort.
+                let sorts = sql == SQL_SYNC && line.contains("TEMP B-TREE");
+                if scans_table || sorts {
+                    scans.push(format!("{line} in {sql}"));
+                }
+            }
+        }
+        assert!(
+            scans.is_empty(),
+            "table scans or sorts:\n{}",
+            scans.join("\n")
+        );
+    }
+}
