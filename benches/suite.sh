@@ -3,6 +3,11 @@
 #:
 #:   1. relay, durable ack, 1,000 connections: closed loop at a few windows (best with
 #:      0 lost / 0 duplicated) and open loop at a few offered rates, on MariaDB and SQLite
+#:   1c. timeline: one node on MariaDB before the timelines (BENCH_BEFORE_COMMIT, built in
+#:      a git worktree, driven by its own chatload) and after, alternating, closed loop:
+#:      msg/s, after ÷ before, CPU µs of startserv and mariadbd per delivered message
+#:   1d. cluster: two nodes (--redis, one database), every message crossing nodes, closed
+#:      loop and open loop: msg/s against one node's, p99, 0 lost/dup/gaps/reorders
 #:   1b. abuse: the relay at a fixed rate plus a pinger, without and then with attackers
 #:      (big frames never read, pipelined logins, half-open frames) on a server with the
 #:      default per-address limits: latency, ping, peak RSS and losses side by side
@@ -13,8 +18,9 @@
 #:      against raw argon2 hashes/s (`chatload argon2-rate`)
 #:   5. echo: benches/run.sh (reactor vs tokio), included as is
 #:
-#: Writes benches/results/<YYYY-MM-DD>.md (tables, goals, commands, machine) and
-#: benches/results/<YYYY-MM-DD>-latency.svg (send→delivery p50/p99/p99.9 vs offered load).
+#: Writes benches/results/<YYYY-MM-DD>.md (tables, goals, commands, machine; BENCH_REPORT
+#: chooses another path) and, next to it, <same name>-latency.svg (send→delivery
+#: p50/p99/p99.9 vs offered load).
 #: Every server is started here on a port the OS picks, with its own data directory and
 #: its own MariaDB database (chat_bench_<stamp>_<name>), and is stopped and dropped on
 #: exit (trap), whatever happens. See benches/SUITE.md.
@@ -35,7 +41,16 @@
 #:   BENCH_LOGIN_CONNS [10000]  login storm clients (bench profile)
 #:   BENCH_LOGIN_DEFAULT_CONNS [1000]  clients of the default-cost storm (demo users)
 #:   BENCH_ARGON2_SECS [10]     seconds of `chatload argon2-rate`
-#:   BENCH_SCENARIOS ["relay abuse floor conns login echo"]  which scenarios to run
+#:   BENCH_TIMELINE_WINDOWS ["16"]  closed-loop windows of the timeline scenario
+#:   BENCH_TIMELINE_RUNS [2]    runs per binary and window (alternating before / after)
+#:   BENCH_BEFORE_COMMIT [10482c8]  the "before" of the timeline scenario
+#:   BENCH_BEFORE_TARGET_DIR [<work>/before-target]  CARGO_TARGET_DIR of that build (set it
+#:                              to keep the build between runs)
+#:   BENCH_CLUSTER_RATE [10000] open-loop msg/s offered to the two-node cluster
+#:   BENCH_REDIS [redis://127.0.0.1:6379/0]  the cluster's Redis
+#:   BENCH_SCENARIOS ["relay timeline cluster abuse floor conns login echo"]  which to run
+#:   BENCH_REPORT [benches/results/<YYYY-MM-DD>.md]  the report's path (relative: to the
+#:                              current directory); the chart goes next to it
 #:   BENCH_SKIP_SERVICES [0]    1: do not run tools/services.sh
 #:   BENCH_KEEP [0]             1: keep the work directory (server logs) after the run
 #:   CARGO_TARGET_DIR           as for cargo
@@ -45,6 +60,11 @@ set -euo pipefail
 
 BENCHES_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(dirname "$BENCHES_DIR")
+# BENCH_REPORT is relative to the caller's directory.
+REPORT_PATH=${BENCH_REPORT:-}
+if [[ -n "$REPORT_PATH" && "$REPORT_PATH" != /* ]]; then
+    REPORT_PATH="$PWD/$REPORT_PATH"
+fi
 cd "$ROOT"
 
 SECS=${BENCH_SECS:-10}
@@ -61,7 +81,12 @@ HOLD=${BENCH_HOLD:-40}
 LOGIN_CONNS=${BENCH_LOGIN_CONNS:-10000}
 LOGIN_DEFAULT_CONNS=${BENCH_LOGIN_DEFAULT_CONNS:-1000}
 ARGON2_SECS=${BENCH_ARGON2_SECS:-10}
-SCENARIOS=" ${BENCH_SCENARIOS:-relay abuse floor conns login echo} "
+read -r -a TL_WINDOWS <<<"${BENCH_TIMELINE_WINDOWS:-16}"
+TL_RUNS=${BENCH_TIMELINE_RUNS:-2}
+BEFORE_COMMIT=${BENCH_BEFORE_COMMIT:-10482c8}
+CLUSTER_RATE=${BENCH_CLUSTER_RATE:-10000}
+REDIS_URL=${BENCH_REDIS:-redis://127.0.0.1:6379/0}
+SCENARIOS=" ${BENCH_SCENARIOS:-relay timeline cluster abuse floor conns login echo} "
 MYSQL=(mysql -uroot -h127.0.0.1 -P3306)
 MYSQL_BASE=mysql://root@127.0.0.1:3306
 # Seconds a relay run may wait for outstanding acks and pushes after the load stops
@@ -95,9 +120,15 @@ if [[ "${BENCH_SKIP_SERVICES:-0}" != 1 ]]; then
     bash tools/services.sh >&2
 fi
 
+[[ "$TL_RUNS" =~ ^[1-9][0-9]*$ ]] || { echo "suite: BENCH_TIMELINE_RUNS must be a positive whole number, got '$TL_RUNS'" >&2; exit 1; }
+
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/chat-bench.XXXXXX")
 PIDS=()
 DBS=()
+# The timeline scenario's git worktree of BENCH_BEFORE_COMMIT, and the cluster's name
+# (prefix of its Redis keys): both removed on exit.
+BEFORE_SRC=""
+CLUSTER_NAME=""
 
 stop_pid() {
     local pid=$1
@@ -116,6 +147,14 @@ cleanup() {
     local pid db
     for pid in "${PIDS[@]}"; do stop_pid "$pid"; done
     for db in "${DBS[@]}"; do "${MYSQL[@]}" -e "DROP DATABASE IF EXISTS $db" 2>/dev/null || true; done
+    if [[ -n "$CLUSTER_NAME" ]]; then
+        redis-cli -u "$REDIS_URL" --scan --pattern "$CLUSTER_NAME:*" 2>/dev/null |
+            xargs -r redis-cli -u "$REDIS_URL" del >/dev/null 2>&1 || true
+    fi
+    if [[ -n "$BEFORE_SRC" ]]; then
+        git -C "$ROOT" worktree remove --force "$BEFORE_SRC" 2>/dev/null || true
+        git -C "$ROOT" worktree prune 2>/dev/null || true
+    fi
     if [[ "${BENCH_KEEP:-0}" == 1 ]]; then
         echo "suite: work directory kept: $WORK" >&2
     else
@@ -248,14 +287,25 @@ new_db() {
     COMMANDS+=("mysql -uroot -h127.0.0.1 -e 'CREATE DATABASE $DB'   # dropped afterwards")
 }
 
-# start_chat NAME CONFIG [ARGS...]: starts startserv on a free port; sets SPID, ADDR, MAXCONN.
-# SERVER_ENV (an array of NAME=VALUE) is put in the server's environment.
+# shown PATH: PATH as the report shows it (relative to the repository, or under <work>).
+shown() {
+    local p=${1#"$ROOT"/}
+    echo "${p/#"$WORK"/<work>}"
+}
+
+# start_chat NAME CONFIG [ARGS...]: starts startserv on a free port with ARGS (e.g. --mysql
+# URL, or a cluster node's --redis URL --cluster NAME --node-id ID); sets SPID, ADDR,
+# MAXCONN, WRITER. Several servers may run at once: save SPID and ADDR before the next
+# call, and stop each with `stop_chat NAME PID`.
+# SERVER_ENV (an array of NAME=VALUE) is put in the server's environment; SERVER_BIN is
+# the binary (the timeline scenario's "before" sets it, and sets it back).
 SERVER_ENV=()
+SERVER_BIN="$BIN/startserv"
 start_chat() {
     local name=$1 config=$2
     shift 2
     local err="$WORK/$name.err"
-    env "${SERVER_ENV[@]}" "$BIN/startserv" 0 --config "$config" --data-dir "$WORK/$name" "$@" >"$WORK/$name.out" 2>"$err" &
+    env "${SERVER_ENV[@]}" "$SERVER_BIN" 0 --config "$config" --data-dir "$WORK/$name" "$@" >"$WORK/$name.out" 2>"$err" &
     SPID=$!
     PIDS+=("$SPID")
     ADDR=""
@@ -273,12 +323,13 @@ start_chat() {
     MAXCONN=$(sed -n 's/.*max_connections \([0-9]*\).*/\1/p' "$err" | head -n1)
     # "writer batch 1024 / 0 ms" as the server logged it at start-up.
     WRITER=$(sed -n 's/.*writer batch \([0-9]* \/ [0-9]* ms\).*/\1/p' "$err" | head -n1)
-    COMMANDS+=("${SERVER_ENV[*]}${SERVER_ENV[*]:+ }${BIN#"$ROOT"/}/startserv 0 --config $(basename "$config") --data-dir <work>/$name $*   # -> $ADDR, pid $SPID")
+    COMMANDS+=("${SERVER_ENV[*]}${SERVER_ENV[*]:+ }$(shown "$SERVER_BIN") 0 --config $(basename "$config") --data-dir <work>/$name $*   # -> $ADDR, pid $SPID")
     echo "== startserv ($name) on $ADDR, pid $SPID, max_connections $MAXCONN" >&2
 }
 
+# stop_chat NAME [PID]: stops the server NAME (PID, default SPID); notes what it logged.
 stop_chat() {
-    stop_pid "$SPID"
+    stop_pid "${2:-$SPID}"
     # What the server logged at WARN and ERROR (its log level here), grouped by message.
     local level lines
     for level in ERROR WARN; do
@@ -292,10 +343,11 @@ stop_chat() {
     done
 }
 
-# wait_idle PID: waits (at most 60 s) until the process uses under 5% of a core, so that
-# a run does not start while the server still works off the previous run's backlog.
+# wait_idle PID [WHAT]: waits (at most 60 s) until the process uses under 5% of a core, so
+# that a run does not start while the server (or MariaDB) still works off the previous
+# run's backlog.
 wait_idle() {
-    local pid=$1 hz t0 t1
+    local pid=$1 what=${2:-server} hz t0 t1
     hz=$(getconf CLK_TCK)
     for _ in $(seq 60); do
         t0=$(awk '{ print $14 + $15 }' "/proc/$pid/stat" 2>/dev/null) || return 0
@@ -305,18 +357,106 @@ wait_idle() {
             return 0
         fi
     done
-    NOTES+=("server pid $pid was still busy 60 s after a run; the next run started anyway")
+    NOTES+=("$what pid $pid was still busy 60 s after a run; the next run started anyway")
 }
 
+# cpu_ticks PID: utime + stime of PID (every thread, in clock ticks), empty if gone.
+cpu_ticks() {
+    [[ -n "$1" && -r "/proc/$1/stat" ]] || return 0
+    sed 's/^.*) //' "/proc/$1/stat" 2>/dev/null | awk '{ print $12 + $13 }' || true
+}
+# per_msg TICKS MSGS: CPU µs per message ("12.3"), or "n/a".
+per_msg() {
+    awk -v t="$1" -v m="$2" -v hz="$(getconf CLK_TCK)" \
+        'BEGIN { if (t == "" || t == "-" || m == "" || m == "-" || m + 0 <= 0) print "n/a"; else printf "%.1f", t / hz * 1e6 / m }'
+}
+# sampler_start PID...: in the background, every 0.2 s, a line "EPOCH_MS TICKS..." (the
+# utime + stime of each PID, "-" if unknown) to $WORK/cpu.samples; SAMPLER is its pid.
+# No fork but sleep per sample, so it costs next to nothing.
+sampler_start() {
+    (
+        trap 'exit 0' TERM
+        while :; do
+            now=${EPOCHREALTIME/[.,]/}
+            line=${now:0:${#now}-3}
+            for p in "$@"; do
+                stat=""
+                if [[ -n "$p" ]]; then read -r stat <"/proc/$p/stat" 2>/dev/null || true; fi
+                if [[ -n "$stat" ]]; then
+                    read -r -a f <<<"${stat##*) }"
+                    line+=" $((f[11] + f[12]))"
+                else
+                    line+=" -"
+                fi
+            done
+            echo "$line"
+            sleep 0.2
+        done
+    ) >"$WORK/cpu.samples" 2>/dev/null &
+    SAMPLER=$!
+    PIDS+=("$SAMPLER")
+}
+sampler_stop() { stop_pid "$SAMPLER"; }
+# window_ticks T0_MS FROM_S TO_S: per sampled PID, its CPU ticks between T0 + FROM and
+# T0 + TO seconds (interpolated between samples), space-separated, "-" if unknown.
+window_ticks() {
+    awk -v t0="$1" -v from="$2" -v to="$3" '
+        BEGIN { ta = t0 + from * 1000; tb = t0 + to * 1000 }
+        {
+            for (j = 2; j <= NF; j++) {
+                if (NR > 1 && pv[j] != "-" && $j != "-") {
+                    if (pt <= ta && ta <= $1) va[j] = pv[j] + ($1 > pt ? ($j - pv[j]) * (ta - pt) / ($1 - pt) : 0)
+                    if (pt <= tb && tb <= $1) vb[j] = pv[j] + ($1 > pt ? ($j - pv[j]) * (tb - pt) / ($1 - pt) : 0)
+                }
+                pv[j] = $j
+            }
+            pt = $1
+            n = NF
+        }
+        END {
+            for (j = 2; j <= n; j++)
+                printf "%s%s", (j > 2 ? " " : ""), ((j in va) && (j in vb) ? sprintf("%.1f", vb[j] - va[j]) : "-")
+            print ""
+        }' "$WORK/cpu.samples"
+}
+# measured_span JSON: "FROM TO MSGS": the seconds after chatload's start that the CPU
+# per message counts over (its measured window, less MARGIN at each end to absorb the
+# rounding of setup_s), and the messages delivered in that span at the run's rate.
+MARGIN=0.5
+measured_span() {
+    awk -v s="$(jget "$1" setup_s)" -v w="$(jget "$1" warmup_s)" -v d="$(jget "$1" duration_s)" \
+        -v r="$(jget "$1" delivered_per_sec)" -v m="$MARGIN" '
+        BEGIN {
+            if (s == "" || d == "" || r == "") { print "- - -"; exit }
+            if (d < 4 * m) m = 0
+            printf "%.3f %.3f %.0f\n", s + w + m, s + w + d - m, r * (d - 2 * m)
+        }'
+}
+# now_ms: milliseconds since the epoch.
+now_ms() { local n=${EPOCHREALTIME/[.,]/}; echo "${n:0:${#n}-3}"; }
+
+# machine_ticks: "BUSY TOTAL" clock ticks of the whole machine so far (/proc/stat: user
+# to steal; busy = all but idle and iowait, steal included: time the VM did not get).
+machine_ticks() { awk '/^cpu / { t = 0; for (i = 2; i <= 9 && i <= NF; i++) t += $i; print t - $5 - $6, t; exit }' /proc/stat; }
+# busy_pct "BUSY0 TOTAL0" "BUSY1 TOTAL1": the machine's busy share in between ("87").
+busy_pct() {
+    awk -v a="$1" -v b="$2" 'BEGIN { split(a, x, " "); split(b, y, " ");
+        if (y[2] - x[2] <= 0) print "n/a"; else printf "%.0f", 100 * (y[1] - x[1]) / (y[2] - x[2]) }'
+}
+# secs TICKS: CPU seconds ("12.34"), or "n/a".
+secs() { awk -v t="$1" -v hz="$(getconf CLK_TCK)" 'BEGIN { if (t == "") print "n/a"; else printf "%.2f", t / hz }'; }
+
 # load LABEL ARGS...: runs chatload ARGS; its JSON line goes to JSON (progress bar and
-# summary table to the terminal).
+# summary table to the terminal). LOAD_BIN is the binary (the timeline scenario's
+# "before" sets it: an older server is driven by its own chatload).
+LOAD_BIN="$BIN/chatload"
 load() {
     local label=$1
     shift
-    COMMANDS+=("${BIN#"$ROOT"/}/chatload $*")
+    COMMANDS+=("$(shown "$LOAD_BIN") $*")
     echo "== $label: chatload $*" >&2
     local out
-    out=$("$BIN/chatload" "$@") || true
+    out=$("$LOAD_BIN" "$@") || true
     JSON=$(tail -n1 <<<"$out")
     [[ -n "$JSON" ]] || JSON='{"error":"chatload printed nothing"}'
     RAW+=("$label: $JSON")
@@ -416,6 +556,334 @@ if wants relay; then
                 "$(ms "$p99_us") ms (delivered $(int "$(jget "$P99_JSON" delivered_per_sec)")/s; lost $(jget "$P99_JSON" lost), dup $(jget "$P99_JSON" duplicated))" "$met"
         fi
     done
+fi
+
+# ---------------------------------------------------------------------------------------
+# 1c. timelines: one node on MariaDB, before (BENCH_BEFORE_COMMIT) and after, alternating
+# ---------------------------------------------------------------------------------------
+# mean VALUES...: arithmetic mean ("12345.6"), empty without values.
+mean() {
+    if (($# > 0)); then
+        printf '%s\n' "$@" | awk '{ s += $1; n++ } END { printf "%.1f", s / n }'
+    fi
+}
+# ratio A B: A ÷ B ("0.912"), or "n/a".
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "" || b == "" || b + 0 <= 0) print "n/a"; else printf "%.3f", a / b }'; }
+# clean_json JSON: true when lost, duplicated, gaps and reorders are all 0 (a chatload that
+# predates the timeline checks reports no gaps/reorders: those count as 0).
+clean_json() {
+    [[ "$(jget "$1" lost)" == 0 && "$(jget "$1" duplicated)" == 0 &&
+        "$(jget "$1" gaps)" =~ ^0?$ && "$(jget "$1" reorders)" =~ ^0?$ &&
+        -n "$(jget "$1" msgs_per_sec)" ]]
+}
+# mariadb_pid: the pid of the MariaDB server the suite uses (127.0.0.1:3306), for CPU per
+# message: from its pid file, else from the listening socket, else `pidof mariadbd` when
+# there is only one (other people may run private mariadbd instances on other ports).
+mariadb_pid() {
+    local f pid=""
+    f=$("${MYSQL[@]}" -N -e 'SELECT @@pid_file' 2>/dev/null || true)
+    [[ -n "$f" && -r "$f" ]] && pid=$(tr -dc 0-9 <"$f")
+    [[ -n "$pid" ]] || pid=$(ss -ltnpH 'sport = :3306' 2>/dev/null | sed -n 's/.*pid=\([0-9]*\).*/\1/p' | head -n1)
+    if [[ -z "$pid" ]]; then
+        pid=$(pidof mariadbd mysqld 2>/dev/null || true)
+        [[ "$pid" =~ ^[0-9]+$ ]] || pid=""
+    fi
+    echo "$pid"
+}
+MARIADB_PID=$(mariadb_pid)
+if [[ -z "$MARIADB_PID" ]] && { wants timeline || wants cluster; }; then
+    NOTES+=("could not tell which process is MariaDB on 127.0.0.1:3306: its CPU per message is n/a")
+fi
+# The single node's best closed-loop mean on the current code (msg/s), its window and
+# where it comes from: set by the timeline scenario, used by the cluster scenario.
+SINGLE_RATE=""
+SINGLE_WINDOW=""
+SINGLE_FROM=""
+
+# build_before: a git worktree of BEFORE_COMMIT under the work directory (removed on
+# exit), built with its own CARGO_TARGET_DIR; sets BEFORE_BIN.
+build_before() {
+    local sha target
+    sha=$(git -C "$ROOT" rev-parse --verify --quiet "$BEFORE_COMMIT^{commit}") ||
+        { echo "suite: BENCH_BEFORE_COMMIT $BEFORE_COMMIT is not a commit of $ROOT" >&2; exit 1; }
+    BEFORE_SRC="$WORK/before-src"
+    target=${BENCH_BEFORE_TARGET_DIR:-$WORK/before-target}
+    echo "== before: git worktree add --detach $BEFORE_SRC $sha" >&2
+    git -C "$ROOT" worktree add --detach "$BEFORE_SRC" "$sha" >&2 ||
+        { echo "suite: git worktree add of $sha failed" >&2; exit 1; }
+    echo "== before: cargo build --release -p server -p tools (CARGO_TARGET_DIR=$target)" >&2
+    local t0=$SECONDS
+    (cd "$BEFORE_SRC" && CARGO_TARGET_DIR="$target" cargo build --release -p server -p tools) >&2 ||
+        { echo "suite: building $sha (cargo build --release -p server -p tools in $BEFORE_SRC) failed" >&2; exit 1; }
+    BEFORE_BUILD_SECS=$((SECONDS - t0))
+    BEFORE_BIN="$target/release"
+    local b
+    for b in startserv chatload; do
+        [[ -x "$BEFORE_BIN/$b" ]] || { echo "suite: missing $BEFORE_BIN/$b after building $sha" >&2; exit 1; }
+    done
+    if [[ -n "$LIMIT_KEYS" ]] && ! grep -qa "$LIMIT_KEYS" "$BEFORE_BIN/startserv"; then
+        echo "suite: the startserv of $sha does not know $LIMIT_KEYS (bench.toml); it cannot run the same profile" >&2
+        exit 1
+    fi
+    BEFORE_SHA=$sha
+    COMMANDS+=("git worktree add --detach <work>/before-src ${sha:0:10}   # removed on exit"
+        "(cd <work>/before-src && CARGO_TARGET_DIR=$(shown "$target") cargo build --release -p server -p tools)   # ${BEFORE_BUILD_SECS} s")
+}
+
+# tl_run WHICH(before|after) WINDOW RUN: one closed-loop relay run on a fresh server and a
+# fresh database, with the CPU time of startserv and mariadbd over the whole chatload run
+# and over its measured window; appends a row to the report and the figures to TL_*.
+# TL_* are keyed "WHICH:WINDOW"; the CPU sums are "SERVER_TICKS DB_TICKS MSGS" for the
+# whole run (TL_RUN) and the measured window (TL_WIN), over the clean runs.
+declare -A TL_RATES TL_RUN TL_WIN
+# add3 "A B C" "D E F": the sums, "-" sticking.
+add3() {
+    awk -v a="${1:-0 0 0}" -v b="$2" 'BEGIN { split(a, x, " "); split(b, y, " ");
+        for (i = 1; i <= 3; i++) printf "%s%s", (i > 1 ? " " : ""), (x[i] == "-" || y[i] == "-" ? "-" : x[i] + y[i]); print "" }'
+}
+# cpu2 "SERVER_TICKS DB_TICKS MSGS": "SERVER_µs/msg MARIADB_µs/msg"; cpu3: the same as
+# two table cells.
+cpu2() {
+    local -a v
+    read -r -a v <<<"${1:-- - -}"
+    echo "$(per_msg "${v[0]}" "${v[2]}") $(per_msg "${v[1]}" "${v[2]}")"
+}
+cpu3() { local -a v; read -r -a v <<<"$(cpu2 "$1")"; echo "${v[0]} | ${v[1]}"; }
+tl_run() {
+    local which=$1 w=$2 i=$3 name="timeline-$1-w$2-$3" key="$1:$2"
+    new_db "tl_${which}_w${w}_$i"
+    if [[ $which == before ]]; then
+        SERVER_BIN="$BEFORE_BIN/startserv"
+        LOAD_BIN="$BEFORE_BIN/chatload"
+    fi
+    start_chat "$name" "$WORK/bench.toml" --mysql "$MYSQL_URL"
+    wait_idle "$SPID"
+    [[ -z "$MARIADB_PID" ]] || wait_idle "$MARIADB_PID" mariadbd
+    local s0 s1 m0 m1 st="-" mt="-" k0 k1 t0 span win
+    sampler_start "$SPID" "$MARIADB_PID"
+    s0=$(cpu_ticks "$SPID")
+    m0=$(cpu_ticks "$MARIADB_PID")
+    k0=$(machine_ticks)
+    t0=$(now_ms)
+    load "timeline $which window $w run $i" relay --addr "$ADDR" --conns "$RELAY_CONNS" --window "$w" \
+        --duration "$SECS" --warmup "$WARMUP" --drain "$DRAIN"
+    k1=$(machine_ticks)
+    s1=$(cpu_ticks "$SPID")
+    m1=$(cpu_ticks "$MARIADB_PID")
+    sampler_stop
+    stop_chat "$name"
+    SERVER_BIN="$BIN/startserv"
+    LOAD_BIN="$BIN/chatload"
+    # Dropped now rather than on exit: the next run starts on an idle MariaDB.
+    "${MYSQL[@]}" -e "DROP DATABASE IF EXISTS $DB" || true
+    if [[ -n "$s0" && -n "$s1" ]]; then st=$((s1 - s0)); fi
+    if [[ -n "$m0" && -n "$m1" ]]; then mt=$((m1 - m0)); fi
+    local rate msgs gaps reorders ok=yes whole from to wmsgs
+    rate=$(jget "$JSON" msgs_per_sec)
+    msgs=$(jget "$JSON" exactly_once.pushes)
+    gaps=$(jget "$JSON" gaps)
+    reorders=$(jget "$JSON" reorders)
+    whole="$st $mt ${msgs:--}"
+    read -r from to wmsgs <<<"$(measured_span "$JSON")"
+    if [[ "$from" != - ]]; then
+        span=$(window_ticks "$t0" "$from" "$to")
+        win="$span $wmsgs"
+    else
+        win="- - -"
+    fi
+    clean_json "$JSON" || ok=no
+    section "| $TL_ORDER | $which | $w | $(int "$rate") | $(int "$(jget "$JSON" acked_per_sec)") | $(int "$(jget "$JSON" delivered_per_sec)") | $(ms "$(jget "$JSON" delivery_latency_us.p50_us)") / $(ms "$(jget "$JSON" delivery_latency_us.p99_us)") | $(jget "$JSON" lost) / $(jget "$JSON" duplicated) | ${gaps:-n/a} / ${reorders:-n/a} | ${msgs:-n/a} | $(secs "${st#-}") | $(secs "${mt#-}") | $(cpu3 "$whole") | $(cpu3 "$win") | $(jget "$JSON" client_cpu_s) | $(busy_pct "$k0" "$k1") | $ok |"
+    TL_ORDER=$((TL_ORDER + 1))
+    if [[ $ok == yes ]]; then
+        TL_RATES[$key]+="$rate "
+        # CPU per message over several runs: total CPU ÷ total messages.
+        TL_RUN[$key]=$(add3 "${TL_RUN[$key]:-}" "$whole")
+        TL_WIN[$key]=$(add3 "${TL_WIN[$key]:-}" "$win")
+    else
+        NOTES+=("timeline $which window $w run $i was not clean (lost $(jget "$JSON" lost), duplicated $(jget "$JSON" duplicated), gaps ${gaps:-n/a}, reorders ${reorders:-n/a}): left out of the mean")
+    fi
+}
+
+if wants timeline; then
+    section "## 1c. Timelines: one node on MariaDB, before and after" ""
+    build_before
+    section "\"before\" is ${BEFORE_SHA:0:10} (\"$(git -C "$ROOT" log -1 --format=%s "$BEFORE_SHA")\"), the last commit" \
+        "before protocol v2, built in a git worktree and driven by its own chatload (protocol v1);" \
+        "\"after\" is this tree, driven by this chatload (which also checks every connection's" \
+        "timeline: gaps and reorders). Each run: a fresh server (bench profile) on a fresh" \
+        "database, \`chatload relay --conns $RELAY_CONNS --window W\` closed loop, ${WARMUP} s warm-up, ${SECS} s" \
+        "measured; the two binaries alternate (before, after, before, after, ...) so that drift" \
+        "hits both." "" \
+        "CPU: utime + stime of startserv and of mariadbd (pid ${MARIADB_PID:-not found}; it also serves" \
+        "whatever else uses it) from \`/proc/PID/stat\`. *Whole run*: read before and after the" \
+        "chatload run (set-up of $RELAY_CONNS users, warm-up, measured window, drain), divided by the" \
+        "messages delivered over it (\`exactly_once.pushes\`). *Measured*: sampled every 0.2 s," \
+        "over chatload's measured window less ${MARGIN} s at each end, divided by the messages" \
+        "delivered in that span (delivered/s × its length): the steady state, without set-up." \
+        "Machine busy: the share of both cores in use over the chatload run, everything included" \
+        "(\`/proc/stat\`, VM steal counted as busy); what startserv, mariadbd and chatload do not" \
+        "account for is other processes." ""
+    section "| # | binary | window | msg/s | acked/s | delivered/s | send→delivery p50 / p99 ms | lost / dup | gaps / reorders | delivered msgs (whole run) | startserv CPU s | mariadbd CPU s | startserv µs/msg, whole run | mariadbd µs/msg, whole run | startserv µs/msg, measured | mariadbd µs/msg, measured | chatload CPU s | machine busy % | clean |"
+    section "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"
+    TL_ORDER=1
+    for w in "${TL_WINDOWS[@]}"; do
+        for i in $(seq "$TL_RUNS"); do
+            tl_run before "$w" "$i"
+            tl_run after "$w" "$i"
+        done
+    done
+    section "" "| window | before: clean runs, msg/s | before mean | after: clean runs, msg/s | after mean | after ÷ before | startserv µs/msg, measured: before → after | mariadbd µs/msg, measured: before → after | startserv µs/msg, whole run: before → after | mariadbd µs/msg, whole run: before → after |"
+    section "|---:|---|---:|---|---:|---:|---:|---:|---:|---:|"
+    best_b="" best_bw="" best_a="" best_aw=""
+    for w in "${TL_WINDOWS[@]}"; do
+        read -r -a rb <<<"${TL_RATES[before:$w]:-}"
+        read -r -a ra <<<"${TL_RATES[after:$w]:-}"
+        mb=$(mean "${rb[@]}")
+        ma=$(mean "${ra[@]}")
+        list_b=$(for r in "${rb[@]}"; do int "$r"; echo; done | paste -sd, - | sed 's/,/, /g')
+        list_a=$(for r in "${ra[@]}"; do int "$r"; echo; done | paste -sd, - | sed 's/,/, /g')
+        read -r wbs wbd <<<"$(cpu2 "${TL_WIN[before:$w]:-}")"
+        read -r was wad <<<"$(cpu2 "${TL_WIN[after:$w]:-}")"
+        read -r rbs rbd <<<"$(cpu2 "${TL_RUN[before:$w]:-}")"
+        read -r ras rad <<<"$(cpu2 "${TL_RUN[after:$w]:-}")"
+        section "| $w | ${list_b:-none} | $([[ -n "$mb" ]] && int "$mb" || echo n/a) | ${list_a:-none} | $([[ -n "$ma" ]] && int "$ma" || echo n/a) | $(ratio "$ma" "$mb") | $wbs → $was | $wbd → $wad | $rbs → $ras | $rbd → $rad |"
+        if [[ -n "$mb" ]] && awk -v a="$mb" -v b="${best_b:-0}" 'BEGIN { exit !(a > b) }'; then best_b=$mb best_bw=$w; fi
+        if [[ -n "$ma" ]] && awk -v a="$ma" -v b="${best_a:-0}" 'BEGIN { exit !(a > b) }'; then best_a=$ma best_aw=$w; fi
+    done
+    section "" "Means are over the clean runs (0 lost, 0 duplicated, 0 gaps, 0 reorders); CPU µs per" \
+        "message over the same runs (total CPU ÷ total messages)." ""
+    if [[ -n "$best_a" ]]; then
+        SINGLE_RATE=$best_a
+        SINGLE_WINDOW=$best_aw
+        SINGLE_FROM="the timeline scenario's \"after\" mean"
+    fi
+    r=$(ratio "$best_a" "$best_b")
+    met=no
+    [[ "$r" != n/a ]] && awk -v r="$r" 'BEGIN { exit !(r >= 0.85) }' && met=yes
+    read -r was wad <<<"$(cpu2 "${TL_WIN[after:$best_aw]:-}")"
+    read -r wbs wbd <<<"$(cpu2 "${TL_WIN[before:$best_bw]:-}")"
+    goal "single node MariaDB, timelines ÷ before (best closed-loop mean msg/s, $RELAY_CONNS conns, $TL_RUNS runs each, alternating)" "≥ 0.85×" \
+        "${r}× ($([[ -n "$best_a" ]] && int "$best_a" || echo n/a) at window ${best_aw:-?} ÷ $([[ -n "$best_b" ]] && int "$best_b" || echo n/a) at window ${best_bw:-?}); CPU µs/msg (measured), before → after: startserv $wbs → $was, mariadbd $wbd → $wad" "$met"
+fi
+
+# ---------------------------------------------------------------------------------------
+# 1d. cluster: two nodes sharing one database and one Redis, every message crossing nodes
+# ---------------------------------------------------------------------------------------
+if wants cluster; then
+    section "## 1d. Cluster: two nodes, every message crossing nodes" ""
+    command -v redis-cli >/dev/null || { echo "suite: the cluster scenario needs redis-cli (tools/services.sh installs it)" >&2; exit 1; }
+    [[ "$(redis-cli -u "$REDIS_URL" ping 2>&1)" == PONG ]] ||
+        { echo "suite: Redis at $REDIS_URL does not answer PING (bash tools/services.sh)" >&2; exit 1; }
+    # The pid of the Redis at REDIS_URL (other people may run private redis-servers).
+    REDIS_PID=$(redis-cli -u "$REDIS_URL" info server 2>/dev/null | sed -n 's/^process_id:\([0-9]*\).*/\1/p')
+    # A random cluster name: the prefix of every Redis key the nodes write (deleted on exit).
+    CLUSTER_NAME="chat_bench_${STAMP}_$(od -An -N4 -tx4 /dev/urandom | tr -d ' ')"
+    new_db cluster
+    cluster_args=(--mysql "$MYSQL_URL" --redis "$REDIS_URL" --cluster "$CLUSTER_NAME")
+    # Node a first and alone: it applies the schema to the empty database.
+    start_chat cluster-a "$WORK/bench.toml" "${cluster_args[@]}" --node-id a
+    PID_A=$SPID ADDR_A=$ADDR
+    start_chat cluster-b "$WORK/bench.toml" "${cluster_args[@]}" --node-id b
+    PID_B=$SPID ADDR_B=$ADDR
+    section "Nodes a ($ADDR_A) and b ($ADDR_B): \`startserv --mysql URL --redis $REDIS_URL" \
+        "--cluster $CLUSTER_NAME --node-id a|b\`, bench profile, one fresh database. \`chatload relay" \
+        "--addr A --addr B\` puts the two friends of every pair on different nodes, so every" \
+        "message is committed by the sender's node and reaches its recipient through Redis" \
+        "pub/sub. The two nodes, MariaDB, Redis and the load generator share the machine's" \
+        "$(nproc) cores: the ratio to one node is a lower bound of what a node on a machine of" \
+        "its own would do. Clean: 0 lost, 0 duplicated, 0 gaps, 0 reorders. CPU µs per" \
+        "delivered message of both nodes together, mariadbd (pid ${MARIADB_PID:-not found}) and redis-server" \
+        "(pid ${REDIS_PID:-not found}): *measured* = sampled every 0.2 s over chatload's measured window less" \
+        "${MARGIN} s at each end ÷ the messages delivered in that span; *whole run* = read before and" \
+        "after the chatload run (set-up, warm-up, measured window, drain) ÷ every message it" \
+        "delivered. Machine busy: the share of both cores in use over the chatload run." ""
+    section "| run | msg/s (acked and delivered) | acked/s | delivered/s | send→ack p50 / p99 ms | send→delivery p50 / p99 / p99.9 ms | lost / dup | gaps / reorders | send errors | both nodes µs/msg, measured / whole run | mariadbd µs/msg, measured / whole run | redis µs/msg, measured / whole run | chatload CPU s | machine busy % | clean |"
+    section "|---|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|---|"
+    # cluster_run LABEL PACE_ARGS...: one relay run over both nodes, a row of the table.
+    cluster_run() {
+        local label=$1 a0 b0 m0 r0 a1 b1 m1 r1 k0 k1 t0 nt="" mt="" rt="" msgs ok=yes
+        local from to wmsgs wa="-" wb="-" wm="-" wr="-" wn="-"
+        shift
+        wait_idle "$PID_A"
+        wait_idle "$PID_B"
+        [[ -z "$MARIADB_PID" ]] || wait_idle "$MARIADB_PID" mariadbd
+        sampler_start "$PID_A" "$PID_B" "$MARIADB_PID" "$REDIS_PID"
+        a0=$(cpu_ticks "$PID_A") b0=$(cpu_ticks "$PID_B") m0=$(cpu_ticks "$MARIADB_PID") r0=$(cpu_ticks "$REDIS_PID")
+        k0=$(machine_ticks)
+        t0=$(now_ms)
+        load "cluster $label" relay --addr "$ADDR_A" --addr "$ADDR_B" --conns "$RELAY_CONNS" \
+            --duration "$SECS" --warmup "$WARMUP" --drain "$DRAIN" "$@"
+        k1=$(machine_ticks)
+        a1=$(cpu_ticks "$PID_A") b1=$(cpu_ticks "$PID_B") m1=$(cpu_ticks "$MARIADB_PID") r1=$(cpu_ticks "$REDIS_PID")
+        sampler_stop
+        if [[ -n "$a0" && -n "$a1" && -n "$b0" && -n "$b1" ]]; then nt=$((a1 - a0 + b1 - b0)); fi
+        if [[ -n "$m0" && -n "$m1" ]]; then mt=$((m1 - m0)); fi
+        if [[ -n "$r0" && -n "$r1" ]]; then rt=$((r1 - r0)); fi
+        msgs=$(jget "$JSON" exactly_once.pushes)
+        read -r from to wmsgs <<<"$(measured_span "$JSON")"
+        if [[ "$from" != - ]]; then
+            read -r wa wb wm wr <<<"$(window_ticks "$t0" "$from" "$to")"
+            if [[ "$wa" != - && "$wb" != - ]]; then wn=$(awk -v a="$wa" -v b="$wb" 'BEGIN { print a + b }'); fi
+        fi
+        clean_json "$JSON" || ok=no
+        section "| $label | $(int "$(jget "$JSON" msgs_per_sec)") | $(int "$(jget "$JSON" acked_per_sec)") | $(int "$(jget "$JSON" delivered_per_sec)") | $(ms "$(jget "$JSON" ack_latency_us.p50_us)") / $(ms "$(jget "$JSON" ack_latency_us.p99_us)") | $(ms "$(jget "$JSON" delivery_latency_us.p50_us)") / $(ms "$(jget "$JSON" delivery_latency_us.p99_us)") / $(ms "$(jget "$JSON" delivery_latency_us.p999_us)") | $(jget "$JSON" lost) / $(jget "$JSON" duplicated) | $(jget "$JSON" gaps) / $(jget "$JSON" reorders) | $(counts "$(jget "$JSON" send_errors)") | $(per_msg "$wn" "$wmsgs") / $(per_msg "$nt" "$msgs") | $(per_msg "$wm" "$wmsgs") / $(per_msg "$mt" "$msgs") | $(per_msg "$wr" "$wmsgs") / $(per_msg "$rt" "$msgs") | $(jget "$JSON" client_cpu_s) | $(busy_pct "$k0" "$k1") | $ok |"
+        CLUSTER_OK=$ok
+    }
+    cl_best="" cl_best_rate=0
+    for w in "${WINDOWS[@]}"; do
+        cluster_run "window $w" --window "$w"
+        rate=$(jget "$JSON" msgs_per_sec)
+        if [[ $CLUSTER_OK == yes ]] && awk -v a="$rate" -v b="$cl_best_rate" 'BEGIN { exit !(a > b) }'; then
+            cl_best=$JSON
+            cl_best_rate=$rate
+        fi
+    done
+    cluster_run "$CLUSTER_RATE msg/s offered" --rate "$CLUSTER_RATE"
+    cl_open=$JSON
+    cl_open_ok=$CLUSTER_OK
+    section ""
+    stop_chat cluster-a "$PID_A"
+    stop_chat cluster-b "$PID_B"
+    left=$(redis-cli -u "$REDIS_URL" --scan --pattern "$CLUSTER_NAME:*" | wc -l)
+    COMMANDS+=("redis-cli -u $REDIS_URL --scan --pattern '$CLUSTER_NAME:*' | xargs -r redis-cli -u $REDIS_URL del   # on exit; $left keys left after the nodes stopped")
+
+    # One node on the current code, for the ratio: the timeline scenario's "after" mean if
+    # it ran, else measured here over the same windows.
+    if [[ -z "$SINGLE_RATE" ]]; then
+        section "One node on the current code (no timeline scenario in this run), for the ratio:" ""
+        new_db single
+        start_chat single "$WORK/bench.toml" --mysql "$MYSQL_URL"
+        section "| window | msg/s | lost / dup | gaps / reorders | clean |" "|---:|---:|---:|---:|---|"
+        for w in "${WINDOWS[@]}"; do
+            wait_idle "$SPID"
+            load "single node window $w" relay --addr "$ADDR" --conns "$RELAY_CONNS" --window "$w" \
+                --duration "$SECS" --warmup "$WARMUP" --drain "$DRAIN"
+            rate=$(jget "$JSON" msgs_per_sec)
+            ok=no
+            clean_json "$JSON" && ok=yes
+            section "| $w | $(int "$rate") | $(jget "$JSON" lost) / $(jget "$JSON" duplicated) | $(jget "$JSON" gaps) / $(jget "$JSON" reorders) | $ok |"
+            if [[ $ok == yes ]] && awk -v a="$rate" -v b="${SINGLE_RATE:-0}" 'BEGIN { exit !(a > b) }'; then
+                SINGLE_RATE=$rate
+                SINGLE_WINDOW=$w
+            fi
+        done
+        section ""
+        stop_chat single
+        SINGLE_FROM="one node measured in this scenario"
+    fi
+
+    if [[ -n "$cl_best" ]]; then
+        r=$(ratio "$cl_best_rate" "$SINGLE_RATE")
+        met=no
+        [[ "$r" != n/a ]] && awk -v r="$r" 'BEGIN { exit !(r >= 0.6) }' && met=yes
+        goal "cluster: 2 nodes ÷ 1 node, best closed-loop msg/s, $RELAY_CONNS conns, every message crossing nodes, 0 lost/dup/gaps/reorders (nodes, MariaDB, Redis and load share $(nproc) cores)" "≥ 0.6×" \
+            "${r}× ($(int "$cl_best_rate") at window $(jget "$cl_best" window) ÷ $([[ -n "$SINGLE_RATE" ]] && int "$SINGLE_RATE" || echo n/a) at window ${SINGLE_WINDOW:-?}, ${SINGLE_FROM:-no single-node figure})" "$met"
+    else
+        goal "cluster: 2 nodes ÷ 1 node, best closed-loop msg/s, $RELAY_CONNS conns, every message crossing nodes, 0 lost/dup/gaps/reorders (nodes, MariaDB, Redis and load share $(nproc) cores)" "≥ 0.6×" \
+            "no cluster run with 0 lost / dup / gaps / reorders" "no"
+    fi
+    goal "cluster: p99 send→delivery at $CLUSTER_RATE msg/s offered (2 nodes, every message crossing)" "report" \
+        "$(ms "$(jget "$cl_open" delivery_latency_us.p99_us)") ms (delivered $(int "$(jget "$cl_open" delivered_per_sec)")/s; lost $(jget "$cl_open" lost), dup $(jget "$cl_open" duplicated), gaps $(jget "$cl_open" gaps), reorders $(jget "$cl_open" reorders)$([[ $cl_open_ok == yes ]] || echo "; NOT clean"))" "n/a"
 fi
 
 # ---------------------------------------------------------------------------------------
@@ -609,9 +1077,9 @@ fi
 # ---------------------------------------------------------------------------------------
 # chart and report
 # ---------------------------------------------------------------------------------------
-mkdir -p "$BENCHES_DIR/results"
-RESULT="$BENCHES_DIR/results/$DATE.md"
-SVG="$BENCHES_DIR/results/$DATE-latency.svg"
+RESULT=${REPORT_PATH:-$BENCHES_DIR/results/$DATE.md}
+SVG="${RESULT%.md}-latency.svg"
+mkdir -p "$(dirname "$RESULT")"
 if ((${#CHART_RUNS[@]} > 0)); then
     {
         echo "{\"title\": \"send→delivery latency vs offered load ($RELAY_CONNS connections)\","
@@ -641,19 +1109,39 @@ TOTAL_SECS=$(($(date +%s) - SUITE_START))
         echo
     fi
     if [[ -f "$SVG" ]]; then
-        echo "![send→delivery latency vs offered load]($DATE-latency.svg)"
+        echo "![send→delivery latency vs offered load]($(basename "$SVG"))"
         echo
     fi
     cat "$REPORT"
     echo "## Settings"
     echo
     echo "- bench profile (every server but the default-cost login storm and the abuse scenario): \`[auth] argon2_memory_kib = 64, argon2_iterations = 1\`$([[ -n "$LIMIT_KEYS" ]] && echo ", \`password_rate_per_ip = password_burst_per_ip = 1000000\`"); \`[server] fd_reserve = 64\`, bind 127.0.0.1; other settings default (4 x cores workers, cores reactors; writer batch / wait as the relay servers logged them: MariaDB ${WRITER_BY[MariaDB]:-?}, SQLite ${WRITER_BY[SQLite]:-?})"
-    echo "- relay: $RELAY_CONNS connections, ${WARMUP} s warm-up, ${SECS} s measured, ${DRAIN} s drain limit, 32-byte texts, windows ${WINDOWS[*]}, rates ${RATES[*]}"
-    echo "- abuse: the bench profile's argon2, every per-address limit at its default; $ABUSE_ATTACKERS attackers, $RELAY_CONNS relay connections at $ABUSE_RATE msg/s, ${WARMUP} s + ${SECS} s per phase"
-    echo "- default-cost login storm: default argon2$([[ -n "$LIMIT_KEYS" ]] && echo ", \`password_rate_per_ip = password_burst_per_ip = 1000000\`")"
-    echo "- relay_floor: ${FLOOR_THREADS[*]}"
-    echo "- idle connections: $IDLE_CONNS over $IDLE_PROCS chatload processes, held ${HOLD} s"
-    echo "- login storm: $LOGIN_CONNS clients (bench profile); default cost: see the table"
+    read -r -a ran <<<"$SCENARIOS"
+    echo "- scenarios run: ${ran[*]}"
+    if wants relay || wants floor; then
+        echo "- relay: $RELAY_CONNS connections, ${WARMUP} s warm-up, ${SECS} s measured, ${DRAIN} s drain limit, 32-byte texts, windows ${WINDOWS[*]}, rates ${RATES[*]}"
+    fi
+    if wants timeline; then
+        echo "- timeline: before = ${BEFORE_SHA:-$BEFORE_COMMIT} (built in a worktree in ${BEFORE_BUILD_SECS:-?} s, its own chatload), after = this tree; $RELAY_CONNS connections, windows ${TL_WINDOWS[*]}, $TL_RUNS runs per binary and window, alternating; ${WARMUP} s warm-up, ${SECS} s measured, ${DRAIN} s drain limit; fresh server and database per run"
+    fi
+    if wants cluster; then
+        echo "- cluster: 2 nodes (cluster ${CLUSTER_NAME:-?}, Redis $REDIS_URL: $(redis-cli -u "$REDIS_URL" info server 2>/dev/null | sed -n 's/^redis_version:\([^[:space:]]*\).*/\1/p' || echo unknown)), one database; $RELAY_CONNS connections, every pair split over the nodes; windows ${WINDOWS[*]}, open loop at $CLUSTER_RATE msg/s; ${WARMUP} s warm-up, ${SECS} s measured, ${DRAIN} s drain limit"
+    fi
+    if wants abuse; then
+        echo "- abuse: the bench profile's argon2, every per-address limit at its default; $ABUSE_ATTACKERS attackers, $RELAY_CONNS relay connections at $ABUSE_RATE msg/s, ${WARMUP} s + ${SECS} s per phase"
+    fi
+    if wants login; then
+        echo "- default-cost login storm: default argon2$([[ -n "$LIMIT_KEYS" ]] && echo ", \`password_rate_per_ip = password_burst_per_ip = 1000000\`")"
+    fi
+    if wants floor; then
+        echo "- relay_floor: ${FLOOR_THREADS[*]}"
+    fi
+    if wants conns; then
+        echo "- idle connections: $IDLE_CONNS over $IDLE_PROCS chatload processes, held ${HOLD} s"
+    fi
+    if wants login; then
+        echo "- login storm: $LOGIN_CONNS clients (bench profile); default cost: see the table"
+    fi
     echo "- MariaDB: $("${MYSQL[@]}" -N -e 'SELECT CONCAT(VERSION(), ", innodb_flush_log_at_trx_commit=", @@innodb_flush_log_at_trx_commit, ", sync_binlog=", @@sync_binlog)' 2>/dev/null || echo unknown); one fresh database per server, dropped afterwards"
     echo "- suite time: ${TOTAL_SECS} s (of which build ${BUILD_SECS} s)"
     echo
