@@ -7,11 +7,12 @@
 -- The `schema_version` row (id 1, version 2) is inserted by the store on open.
 -- The SQLite twin of this file is server/src/store/schema_sqlite.sql: keep them in step.
 --
--- Version 2 added the per-user timelines (`timeline`, `timeline_heads`) and the
--- `tokens_expires` index, dropped the indexes `messages_to` and `messages_from` (sync
--- reads the timeline now) and put to_id first in `messages_pair`. A version-1 database
--- is migrated at start-up by server/src/store/mysql/migrate.rs (MariaDB >= 10.2 or
--- MySQL >= 8.0: it numbers the timelines with a window function).
+-- Version 2 added the per-user timelines (`timeline`, `timeline_heads`, and each
+-- message's positions `from_pos` and `to_pos`) and the `tokens_expires` index, dropped
+-- the indexes `messages_to` and `messages_from` (sync reads the timeline now) and put
+-- to_id first in `messages_pair`. A version-1 database is migrated at start-up by
+-- server/src/store/mysql/migrate.rs (MariaDB >= 10.2 or MySQL >= 8.0: it numbers the
+-- timelines with a window function).
 --
 -- Format rules (the store splits this file itself): statements end with ';' at the end
 -- of a line, comments are whole lines starting with '--', and no ';' appears anywhere
@@ -93,6 +94,10 @@ CREATE TABLE IF NOT EXISTS friendships (
 -- kept a separate index (to_id, msg_id) for that. messages_client: idempotent send, and
 -- the index of the foreign key on from_id. Sync reads the timeline (version 1's indexes
 -- messages_to and messages_from are gone: one index less to write per message).
+-- from_pos, to_pos: the message's position in its sender's and in its recipient's
+-- timeline (equal for a message to oneself), the same as its two `timeline` rows, so
+-- that history, conversations and a retried send read the asking user's position from
+-- the message row itself, with no look-up in `timeline`.
 -- Within a conversation msg_id increases in commit order: insert_messages locks the
 -- timeline heads of every user of its batch before it inserts the messages.
 CREATE TABLE IF NOT EXISTS messages (
@@ -102,6 +107,8 @@ CREATE TABLE IF NOT EXISTS messages (
     text TEXT NOT NULL,
     ts BIGINT NOT NULL,
     client_msg_id VARBINARY(256) NOT NULL,
+    from_pos BIGINT NOT NULL,
+    to_pos BIGINT NOT NULL,
     PRIMARY KEY (msg_id),
     UNIQUE KEY messages_client (from_id, client_msg_id),
     KEY messages_pair (to_id, from_id, msg_id),
@@ -138,12 +145,17 @@ CREATE TABLE IF NOT EXISTS conversations (
 -- Each user's timeline: every message they sent or received, at positions 1, 2, 3, ...
 -- in commit order, no gap, no repeat. A one-to-one message has two rows (sender's and
 -- recipient's, one for a message to oneself). Sync reads a user's range by primary key
--- and joins messages by msg_id, history and conversations find the asking user's
--- position through timeline_msg. Rows are written by insert_messages in the same
--- transaction as their message, after locking the users' timeline_heads rows.
+-- and joins messages by msg_id: that is the only read of this table, so the primary key
+-- is its only index. Rows are written by insert_messages in the same transaction as
+-- their message, after it has advanced the users' timeline_heads rows.
 -- Designed for group messages too: a group message is one `messages` row and one row
 -- here per member (up to 500), each at that member's next position, and nothing in this
 -- table is one-to-one specific, so sync, gapless pushes and last_pos work unchanged.
+-- One-to-one reads other than sync (history, conversations, a retried send) take the
+-- asking user's position from the message row (from_pos, to_pos) and need no index on
+-- msg_id here. A group message's row cannot hold its members' positions: reading those
+-- by message (a group's history) will come from this table and will need an index on
+-- (user_id, msg_id) then.
 -- No foreign keys, on purpose: this is the most written table (two rows per message),
 -- and a foreign key check costs a parent lookup and lock per row. The references hold
 -- anyway: msg_id is a message inserted in the same transaction (messages are never
@@ -153,16 +165,16 @@ CREATE TABLE IF NOT EXISTS timeline (
     user_id BIGINT NOT NULL,
     pos BIGINT NOT NULL,
     msg_id BIGINT NOT NULL,
-    PRIMARY KEY (user_id, pos),
-    UNIQUE KEY timeline_msg (user_id, msg_id)
+    PRIMARY KEY (user_id, pos)
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;
 
 -- The last position of each user's timeline (0 when empty): created with the user (and
--- by the version-1 migration). insert_messages locks the rows of its batch's users in
--- user_id order (SELECT ... FOR UPDATE) before anything else, so two transactions that
--- share a user commit one after the other and cannot deadlock on these rows, then
--- writes the new heads in one statement. No foreign key, for the same reason as
--- `timeline` (it is written for every user of every batch).
+-- by the version-1 migration). insert_messages locks and advances the rows of its
+-- batch's users first thing in its transaction, in one multi-row upsert in user_id order
+-- (last_pos = last_pos + the number of positions the user takes) that returns them
+-- (MariaDB, or read back after it on MySQL): two transactions that share a user commit
+-- one after the other and cannot deadlock on these rows. No foreign key, for the same
+-- reason as `timeline` (it is written for every user of every batch).
 CREATE TABLE IF NOT EXISTS timeline_heads (
     user_id BIGINT NOT NULL,
     last_pos BIGINT NOT NULL,

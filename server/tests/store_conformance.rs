@@ -7,8 +7,10 @@
 //! per run, so each registers its own users under its own name prefix. Every behaviour
 //! runs even when an earlier one fails; the test then lists all the failures.
 //!
-//! [`mysql_nodes_share_timelines`] is MySQL only: two stores ("nodes") on one database,
-//! writing at once, checked against the tables themselves.
+//! After the suite, both tests check the tables themselves ([`check_tables_agree`]):
+//! every message's positions are its timeline rows, every timeline is gapless and ends
+//! at its head. [`mysql_nodes_share_timelines`] is MySQL only: two stores ("nodes") on
+//! one database, writing at once, checked against the tables too.
 
 #[path = "support/mysql_db.rs"]
 mod mysql_db;
@@ -42,6 +44,7 @@ const BEHAVIOURS: &[(&str, Behaviour)] = &[
     ("insert_messages_idempotent", insert_messages_idempotent),
     ("client_msg_id_is_exact", client_msg_id_is_exact),
     ("large_batches", large_batches),
+    ("retries_across_chunks", retries_across_chunks),
     ("timelines", timelines),
     ("last_pos", last_pos),
     ("sync", sync),
@@ -70,20 +73,70 @@ fn run_all(store: &dyn Store) {
     );
 }
 
+/// Counts, in the tables of a store, what must never be: a message whose `from_pos` or
+/// `to_pos` is not its timeline row, a timeline row that is not its message's, a head
+/// that is not the end of its timeline, a timeline with a gap (positions are unique per
+/// user and start at 1, so a timeline of n rows ending at n is 1..n). `count` runs a
+/// `SELECT COUNT(*)` (the same SQL for both engines) and returns the count.
+fn check_tables_agree(count: &mut dyn FnMut(&str) -> i64) {
+    let checks = [
+        (
+            "messages whose from_pos or to_pos is not their timeline row",
+            "SELECT COUNT(*) FROM messages m WHERE NOT EXISTS (SELECT 1 FROM timeline t \
+             WHERE t.user_id = m.from_id AND t.pos = m.from_pos AND t.msg_id = m.msg_id) \
+             OR NOT EXISTS (SELECT 1 FROM timeline t \
+             WHERE t.user_id = m.to_id AND t.pos = m.to_pos AND t.msg_id = m.msg_id) \
+             OR (m.from_id = m.to_id AND m.from_pos <> m.to_pos)",
+        ),
+        (
+            "timeline rows that are not their message's",
+            "SELECT COUNT(*) FROM timeline t WHERE NOT EXISTS (SELECT 1 FROM messages m \
+             WHERE m.msg_id = t.msg_id AND ((m.from_id = t.user_id AND m.from_pos = t.pos) \
+             OR (m.to_id = t.user_id AND m.to_pos = t.pos)))",
+        ),
+        (
+            "heads that are not the end of a gapless timeline",
+            "SELECT COUNT(*) FROM timeline_heads h WHERE h.last_pos <> \
+             (SELECT COUNT(*) FROM timeline t WHERE t.user_id = h.user_id) \
+             OR h.last_pos <> COALESCE((SELECT MAX(t.pos) FROM timeline t \
+             WHERE t.user_id = h.user_id), 0)",
+        ),
+        (
+            "timeline rows of a user without a head",
+            "SELECT COUNT(*) FROM timeline t WHERE NOT EXISTS \
+             (SELECT 1 FROM timeline_heads h WHERE h.user_id = t.user_id)",
+        ),
+    ];
+    for (what, sql) in checks {
+        assert_eq!(count(sql), 0, "{what}");
+    }
+    assert!(
+        count("SELECT COUNT(*) FROM messages") > 0,
+        "the checks saw messages"
+    );
+}
+
 #[test]
 fn sqlite_store_conforms() {
     let dir = tempfile::tempdir().unwrap();
-    let store = SqliteStore::open(&dir.path().join("data/chat.db"), 4).unwrap();
+    let path = dir.path().join("data/chat.db");
+    let store = SqliteStore::open(&path, 4).unwrap();
     run_all(&store);
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    check_tables_agree(&mut |sql| conn.query_row(sql, [], |r| r.get(0)).unwrap());
 }
 
 #[test]
 fn mysql_store_conforms() {
+    use mysql::prelude::Queryable;
+
     let db = mysql_db::TestDb::new();
     let store = MysqlStore::open(&db.url(), 8).unwrap();
     assert!(store.describe().starts_with("mysql://"));
     assert!(store.describe().ends_with(db.name()));
     run_all(&store);
+    let mut conn = mysql::Conn::new(db.url().as_str()).unwrap();
+    check_tables_agree(&mut |sql| conn.query_first(sql).unwrap().unwrap());
     drop(store);
     // Opening an existing database again keeps its data and checks the version.
     let again = MysqlStore::open(&db.url(), 2).unwrap();
@@ -187,6 +240,8 @@ fn mysql_nodes_share_timelines() {
         assert_eq!(count, Some(rows.len() as i64), "user {user}: every message");
         timelines.insert(user, rows.into_iter().map(|r| r.1).collect());
     }
+    // Every message's row agrees with the timeline rows (its from_pos and to_pos).
+    check_tables_agree(&mut |sql| conn.query_first(sql).unwrap().unwrap());
     // Every result matches the rows: the message, its sender's and recipient's positions.
     let new_count = results.iter().filter(|(_, s)| s.new).count();
     let total: Option<i64> = conn.query_first("SELECT COUNT(*) FROM messages").unwrap();
@@ -202,15 +257,24 @@ fn mysql_nodes_share_timelines() {
             (m.from, m.to, &m.client_msg_id),
             (sent.from, sent.to, &sent.client_msg_id)
         );
-        let row: Option<(i64, i64, String, i64, String)> = conn
+        let row: Option<(i64, i64, String, i64, String, Pos, Pos)> = conn
             .exec_first(
-                "SELECT from_id, to_id, text, ts, client_msg_id FROM messages WHERE msg_id = ?",
+                "SELECT from_id, to_id, text, ts, client_msg_id, from_pos, to_pos \
+                 FROM messages WHERE msg_id = ?",
                 (m.msg_id,),
             )
             .unwrap();
         assert_eq!(
             row,
-            Some((m.from, m.to, m.text.clone(), m.ts, m.client_msg_id.clone()))
+            Some((
+                m.from,
+                m.to,
+                m.text.clone(),
+                m.ts,
+                m.client_msg_id.clone(),
+                m.pos,
+                stored.recipient_pos
+            ))
         );
         let at = |user: UserId, pos: Pos| timelines[&user].get(pos as usize - 1).copied();
         assert_eq!(at(m.from, m.pos), Some(m.msg_id), "sender's position");
@@ -880,6 +944,78 @@ fn large_batches(store: &dyn Store) {
     let convs = store.conversations(a).unwrap();
     assert_eq!(convs[0].last.msg_id, ids[ids.len() - 1]);
     assert_eq!(convs[0].unread, 300);
+}
+
+/// Retries (keys stored before) at the start, in the middle and at the end of a batch
+/// longer than any internal chunk, one of them the only message of its two users in the
+/// batch: they take no position, and the new messages around them take every position
+/// in order, with no gap, on both sides; heads end where the new messages took them.
+fn retries_across_chunks(store: &dyn Store) {
+    let a = register(store, "rc_a");
+    let b = register(store, "rc_b");
+    let c = register(store, "rc_c");
+    let d = register(store, "rc_d");
+    let e = register(store, "rc_e");
+    let first = store
+        .insert_messages(&[
+            msg(a, b, "old a→b", "old-1"),
+            msg(d, e, "old d→e", "old-2"),
+            msg(c, a, "old c→a", "old-3"),
+        ])
+        .unwrap();
+    let mut batch: Vec<NewMessage> = (0..1100)
+        .map(|i| {
+            let (from, to) = [(a, b), (b, c), (c, a), (a, a)][i % 4];
+            msg(from, to, &format!("m{i}"), &format!("rc{i}"))
+        })
+        .collect();
+    batch.insert(0, msg(a, b, "retry", "old-1"));
+    batch.insert(600, msg(d, e, "retry", "old-2"));
+    batch.insert(601, msg(c, b, "new among retries", "rc-mid"));
+    batch.push(msg(c, a, "retry", "old-3"));
+    let out = store.insert_messages(&batch).unwrap();
+    assert_eq!(out.len(), batch.len());
+    let last = batch.len() - 1;
+    for (i, original) in [(0, &first[0]), (600, &first[1]), (last, &first[2])] {
+        assert_eq!(
+            out[i],
+            Stored {
+                new: false,
+                ..original.clone()
+            },
+            "retry at {i}"
+        );
+    }
+    assert_eq!(out.iter().filter(|s| s.new).count(), 1101);
+    // Every user's new positions follow on from the first batch, in batch order.
+    let mut next: std::collections::HashMap<UserId, Pos> = [(a, 2), (b, 1), (c, 1), (d, 1), (e, 1)]
+        .into_iter()
+        .collect();
+    for s in out.iter().filter(|s| s.new) {
+        let m = &s.message;
+        let sender = next[&m.from] + 1;
+        next.insert(m.from, sender);
+        let recipient = if m.to == m.from {
+            sender
+        } else {
+            let p = next[&m.to] + 1;
+            next.insert(m.to, p);
+            p
+        };
+        assert_eq!((m.pos, s.recipient_pos), (sender, recipient), "{m:?}");
+    }
+    for user in [a, b, c, d, e] {
+        let timeline = whole_timeline(store, user, 500);
+        assert_eq!(timeline.len() as Pos, next[&user], "user {user}");
+        ids_follow_positions(&timeline);
+    }
+    assert_eq!(store.last_pos(d).unwrap(), 1, "a retry alone moves nothing");
+    assert_eq!(store.last_pos(e).unwrap(), 1);
+    assert!(out[601].new);
+    assert_eq!(
+        store.message_by_client_id(c, "rc-mid").unwrap(),
+        Some(out[601].message.clone())
+    );
 }
 
 /// Positions: the next of each participant's timeline, in commit order, with no gap;

@@ -117,6 +117,8 @@ trait Tables {
     fn timeline(&self) -> Vec<(UserId, Pos, MsgId)>;
     /// Every head (user_id, last_pos), ordered.
     fn heads(&self) -> Vec<(UserId, Pos)>;
+    /// Every message's positions (msg_id, from_pos, to_pos), by msg_id.
+    fn positions(&self) -> Vec<(MsgId, Pos, Pos)>;
     /// A description of the schema (tables, columns, indexes) to compare with a fresh
     /// database's.
     fn shape(&self) -> BTreeSet<String>;
@@ -139,6 +141,20 @@ fn check_migrated(store: &dyn Store, tables: &dyn Tables, raw: &Raw) {
     expected_rows.sort_unstable();
     assert_eq!(tables.timeline(), expected_rows, "timeline rows");
     assert_eq!(tables.heads(), expected_heads, "timeline heads");
+    // Each message's row holds its sender's and its recipient's position.
+    let expected_positions: Vec<(MsgId, Pos, Pos)> = raw
+        .messages
+        .iter()
+        .map(|m| {
+            let from = raw.copy_for(m.from, m.msg_id).pos;
+            (m.msg_id, from, raw.copy_for(m.to, m.msg_id).pos)
+        })
+        .collect();
+    assert_eq!(
+        tables.positions(),
+        expected_positions,
+        "messages' positions"
+    );
     assert_eq!(raw.timeline(ANN).len(), 11, "the fixture's ann");
     assert_eq!(raw.timeline(EVE).len(), 0, "the fixture's eve");
     assert_eq!(raw.timeline(FAY).len(), 2, "the fixture's fay");
@@ -353,6 +369,17 @@ impl Tables for SqliteTables<'_> {
         self.rows("SELECT user_id, last_pos FROM timeline_heads ORDER BY user_id")
     }
 
+    fn positions(&self) -> Vec<(MsgId, Pos, Pos)> {
+        let conn = self.conn();
+        let mut st = conn
+            .prepare("SELECT msg_id, from_pos, to_pos FROM messages ORDER BY msg_id")
+            .unwrap();
+        st.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .unwrap()
+            .collect::<rusqlite::Result<Vec<_>>>()
+            .unwrap()
+    }
+
     fn shape(&self) -> BTreeSet<String> {
         self.rows::<String, Option<String>>(
             "SELECT type || ' ' || name || ' on ' || tbl_name, sql FROM sqlite_master \
@@ -396,6 +423,40 @@ fn sqlite_version_1_is_migrated() {
     assert_eq!(tables.raw(), raw);
     check_migrated(&store, &tables, &raw);
     check_new_writes(&store, &raw);
+}
+
+/// `messages` is rebuilt by the SQLite migration: its AUTOINCREMENT counter carries over,
+/// so an id taken by a message that is gone is never handed out again.
+#[test]
+fn sqlite_migration_keeps_the_id_counter() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = sqlite_v1(dir.path());
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    // Version 1 handed out ids up to 40 (the rows above 16 are gone).
+    conn.execute(
+        "UPDATE sqlite_sequence SET seq = 40 WHERE name = 'messages'",
+        [],
+    )
+    .unwrap();
+    drop(conn);
+    let store = SqliteStore::open(&path, 1).unwrap();
+    let out = store
+        .insert_messages(&[NewMessage {
+            from: ANN,
+            to: BOB,
+            text: "after the migration".into(),
+            ts: NOW,
+            client_msg_id: "a-new".into(),
+        }])
+        .unwrap();
+    assert_eq!(out[0].message.msg_id, 41);
+    let sequences: Vec<(String, i64)> =
+        SqliteTables(&path).rows("SELECT name, seq FROM sqlite_sequence ORDER BY name");
+    assert!(
+        sequences.contains(&("messages".to_string(), 41)),
+        "{sequences:?}"
+    );
+    assert!(!sequences.iter().any(|(name, _)| name == "messages_v1"));
 }
 
 #[test]
@@ -483,6 +544,12 @@ impl Tables for MysqlTables<'_> {
     fn heads(&self) -> Vec<(UserId, Pos)> {
         self.conn()
             .query("SELECT user_id, last_pos FROM timeline_heads ORDER BY user_id")
+            .unwrap()
+    }
+
+    fn positions(&self) -> Vec<(MsgId, Pos, Pos)> {
+        self.conn()
+            .query("SELECT msg_id, from_pos, to_pos FROM messages ORDER BY msg_id")
             .unwrap()
     }
 
@@ -585,9 +652,9 @@ fn mysql_version_1_is_migrated() {
 }
 
 /// A migration interrupted after each of its steps (done here by hand, the way the
-/// migration does them, with a half-filled timeline where the fill is involved), and
-/// an old-release node writing a message after the interruption: the next open
-/// completes the migration, without loss.
+/// migration does them, with a half-done step where there is one to be had), and a node
+/// of the old release writing a message after the interruption (refused once messages
+/// have the new columns): the next open completes the migration, without loss.
 #[test]
 fn mysql_interrupted_migration_completes() {
     let schema =
@@ -598,7 +665,7 @@ fn mysql_interrupted_migration_completes() {
         .collect();
     assert_eq!(new_tables.len(), 2);
     let fresh = mysql_fresh_shape();
-    for steps_done in 1..=4 {
+    for steps_done in 1..=5 {
         eprintln!("--- interrupted after step {steps_done}");
         let db = mysql_v1();
         let mut conn = mysql::Conn::new(db.url().as_str()).unwrap();
@@ -609,7 +676,17 @@ fn mysql_interrupted_migration_completes() {
             conn.query_drop("ALTER TABLE tokens ADD INDEX tokens_expires (expires_ms)")
                 .unwrap();
         }
-        if steps_done >= 3 {
+        if steps_done == 3 {
+            // Half of step 3: one of the two columns.
+            conn.query_drop("ALTER TABLE messages ADD COLUMN from_pos BIGINT NOT NULL")
+                .unwrap();
+        }
+        if steps_done >= 4 {
+            conn.query_drop(
+                "ALTER TABLE messages ADD COLUMN from_pos BIGINT NOT NULL, \
+                 ADD COLUMN to_pos BIGINT NOT NULL",
+            )
+            .unwrap();
             // A fill that committed, but saw only some of the messages.
             conn.query_drop(
                 "INSERT INTO timeline (user_id, pos, msg_id) VALUES (1, 1, 1), (1, 2, 2), \
@@ -618,9 +695,13 @@ fn mysql_interrupted_migration_completes() {
             .unwrap();
             conn.query_drop("INSERT INTO timeline_heads (user_id, last_pos) VALUES (1, 2), (2, 2)")
                 .unwrap();
+            conn.query_drop(
+                "UPDATE messages SET from_pos = msg_id, to_pos = msg_id WHERE msg_id <= 2",
+            )
+            .unwrap();
         }
-        if steps_done >= 4 {
-            // Half of step 4: messages_pair rebuilt, messages_from dropped,
+        if steps_done >= 5 {
+            // Half of step 5: messages_pair rebuilt, messages_from dropped,
             // messages_to still there.
             conn.query_drop(
                 "ALTER TABLE messages DROP INDEX messages_pair, \
@@ -630,22 +711,33 @@ fn mysql_interrupted_migration_completes() {
             conn.query_drop("ALTER TABLE messages DROP INDEX messages_from")
                 .unwrap();
         }
-        // The old release, started again, stores one more message.
+        // The old release, started again, stores one more message (with version 1's
+        // settings), until the new columns refuse it.
         conn.query_drop(
+            "SET SESSION sql_mode = \
+             'STRICT_ALL_TABLES,ERROR_FOR_DIVISION_BY_ZERO,NO_ENGINE_SUBSTITUTION'",
+        )
+        .unwrap();
+        let written = conn.query_drop(
             "INSERT INTO messages (from_id, to_id, text, ts, client_msg_id) \
              VALUES (2, 3, 'written by version 1 meanwhile', 1700000099000, 'b-99')",
-        )
-        .unwrap();
-        conn.query_drop(
-            "UPDATE conversations SET last_msg_id = LAST_INSERT_ID() \
-             WHERE (user_id, peer_id) IN ((2, 3), (3, 2))",
-        )
-        .unwrap();
+        );
+        if steps_done >= 3 {
+            let e = written.expect_err("an old-release insert into the new messages");
+            assert!(e.to_string().contains("from_pos"), "{e}");
+        } else {
+            written.unwrap();
+            conn.query_drop(
+                "UPDATE conversations SET last_msg_id = LAST_INSERT_ID() \
+                 WHERE (user_id, peer_id) IN ((2, 3), (3, 2))",
+            )
+            .unwrap();
+        }
         drop(conn);
         let tables = MysqlTables(&db);
         assert_eq!(tables.version(), 1);
         let raw = tables.raw();
-        assert_eq!(raw.messages.len(), 16);
+        assert_eq!(raw.messages.len(), if steps_done >= 3 { 15 } else { 16 });
 
         let store = MysqlStore::open(&db.url(), 2).unwrap();
         check_migrated(&store, &tables, &raw);

@@ -64,14 +64,19 @@ CREATE TABLE IF NOT EXISTS friendships (
 CREATE INDEX IF NOT EXISTS friendships_friend ON friendships (friend_id);
 
 -- messages_pair: history and unread counts. messages_client: idempotent send. Sync reads
--- the timeline (version 1's messages_to and messages_from indexes are gone).
+-- the timeline (version 1's messages_to and messages_from indexes are gone). from_pos,
+-- to_pos: the message's position in its sender's and in its recipient's timeline (equal
+-- for a message to oneself), the same as its `timeline` rows, so that history,
+-- conversations and a retried send read the asking user's position from the row.
 CREATE TABLE IF NOT EXISTS messages (
     msg_id INTEGER PRIMARY KEY AUTOINCREMENT,
     from_id INTEGER NOT NULL REFERENCES users (user_id),
     to_id INTEGER NOT NULL REFERENCES users (user_id),
     text TEXT NOT NULL,
     ts INTEGER NOT NULL,
-    client_msg_id TEXT NOT NULL CHECK (length(client_msg_id) <= 64)
+    client_msg_id TEXT NOT NULL CHECK (length(client_msg_id) <= 64),
+    from_pos INTEGER NOT NULL,
+    to_pos INTEGER NOT NULL
 );
 CREATE UNIQUE INDEX IF NOT EXISTS messages_client ON messages (from_id, client_msg_id);
 CREATE INDEX IF NOT EXISTS messages_pair ON messages (from_id, to_id, msg_id);
@@ -95,9 +100,11 @@ CREATE INDEX IF NOT EXISTS conversations_peer ON conversations (peer_id);
 -- Each user's timeline: every message they sent or received, at positions 1, 2, 3, ...
 -- in commit order, no gap, no repeat (a one-to-one message has a row for its sender and
 -- one for its recipient, one row for a message to oneself). Sync reads a user's range by
--- primary key; history and conversations find the asking user's position through
--- timeline_msg. Ready for group messages: a group message would have one row here per
--- member, each at that member's next position, with no change to this table.
+-- primary key, its only index: history and conversations take the asking user's
+-- position from the message row (from_pos, to_pos). Ready for group messages: a group
+-- message would have one row here per member, each at that member's next position, with
+-- no change to this table; reading a group message's members' positions by message
+-- will need an index on (user_id, msg_id) then (one-to-one reads do not).
 -- No foreign keys, on purpose: two rows per message, and each key check is a lookup.
 -- The references hold anyway: msg_id is inserted in the same transaction (messages are
 -- never deleted), and a user is never deleted while they have messages, since messages
@@ -108,7 +115,6 @@ CREATE TABLE IF NOT EXISTS timeline (
     msg_id INTEGER NOT NULL,
     PRIMARY KEY (user_id, pos)
 ) WITHOUT ROWID;
-CREATE UNIQUE INDEX IF NOT EXISTS timeline_msg ON timeline (user_id, msg_id);
 
 -- The last position of each user's timeline (0 when empty), created with the user (and
 -- by the version-1 migration), advanced by insert_messages in the batch's transaction.

@@ -106,16 +106,18 @@ impl ConversationHeads {
 
 /// Timeline positions handed out inside one batch transaction.
 ///
-/// Starts from each user's head (`timeline_heads.last_pos`, read under lock) and gives
+/// Starts from each user's head (`timeline_heads.last_pos` before the batch) and gives
 /// every new message, in batch order, the next position of its sender and of its
-/// recipient; a message to oneself takes one position. Both stores use it, so they
-/// number timelines alike.
+/// recipient; a message to oneself takes one position. The positions are known before
+/// the message is inserted (they are columns of its row, `from_pos` and `to_pos`), so a
+/// message that turns out not to be new (a client's retry) gives its positions back
+/// with [`Positions::unassign`]. Both stores use it, so they number timelines alike;
+/// the MySQL store also uses it, from empty heads, to count the positions each user of
+/// a batch takes.
 #[derive(Default)]
 pub(crate) struct Positions {
-    /// Each user's last position so far: (at the start of the batch, now).
+    /// Each user's last position: (at the start of the batch, now).
     heads: HashMap<UserId, (Pos, Pos)>,
-    /// The timeline rows to insert: (user_id, pos, msg_id).
-    rows: Vec<(UserId, Pos, MsgId)>,
 }
 
 impl Positions {
@@ -123,34 +125,48 @@ impl Positions {
     pub(crate) fn new(heads: impl IntoIterator<Item = (UserId, Pos)>) -> Positions {
         Positions {
             heads: heads.into_iter().map(|(u, p)| (u, (p, p))).collect(),
-            rows: Vec::new(),
         }
     }
 
-    /// Gives message `msg_id` from `from` to `to` the next position in both timelines;
-    /// returns (sender's position, recipient's position).
-    pub(crate) fn assign(&mut self, from: UserId, to: UserId, msg_id: MsgId) -> (Pos, Pos) {
-        let sender = self.advance(from, msg_id);
-        let recipient = if to == from {
-            sender
-        } else {
-            self.advance(to, msg_id)
-        };
+    /// The positions the next message from `from` to `to` would get: (sender's,
+    /// recipient's). Nothing changes.
+    pub(crate) fn peek(&self, from: UserId, to: UserId) -> (Pos, Pos) {
+        let next = |user: UserId| self.heads.get(&user).map_or(0, |h| h.1) + 1;
+        (next(from), next(to))
+    }
+
+    /// Gives a message from `from` to `to` the next position in both timelines; returns
+    /// (sender's position, recipient's position), equal for a message to oneself.
+    pub(crate) fn assign(&mut self, from: UserId, to: UserId) -> (Pos, Pos) {
+        let sender = self.step(from, 1);
+        let recipient = if to == from { sender } else { self.step(to, 1) };
         (sender, recipient)
     }
 
-    fn advance(&mut self, user: UserId, msg_id: MsgId) -> Pos {
+    /// Takes back the positions of the message from `from` to `to` assigned last (call
+    /// in the reverse order of [`Positions::assign`]).
+    pub(crate) fn unassign(&mut self, from: UserId, to: UserId) {
+        self.step(from, -1);
+        if to != from {
+            self.step(to, -1);
+        }
+    }
+
+    fn step(&mut self, user: UserId, by: Pos) -> Pos {
         let head = self.heads.entry(user).or_insert((0, 0));
-        head.1 += 1;
-        self.rows.push((user, head.1, msg_id));
+        head.1 += by;
         head.1
     }
 
-    /// The timeline rows to insert, ordered by (user_id, pos).
-    pub(crate) fn rows(&self) -> Vec<(UserId, Pos, MsgId)> {
-        let mut rows = self.rows.clone();
-        rows.sort_unstable();
-        rows
+    /// Every user's last position now, (user_id, last position), ordered by user_id.
+    pub(crate) fn heads(&self) -> Vec<(UserId, Pos)> {
+        let mut heads: Vec<(UserId, Pos)> = self
+            .heads
+            .iter()
+            .map(|(&user, &(_, now))| (user, now))
+            .collect();
+        heads.sort_unstable();
+        heads
     }
 
     /// The heads that moved, (user_id, new last position), ordered by user_id (a stable
@@ -167,6 +183,23 @@ impl Positions {
     }
 }
 
+/// The timeline rows (user_id, pos, msg_id) of new messages, given as (message, sender's
+/// position, recipient's position): two per message, one for a message to oneself;
+/// ordered by (user_id, pos).
+pub(crate) fn timeline_rows<'a>(
+    new: impl IntoIterator<Item = (&'a Message, Pos, Pos)>,
+) -> Vec<(UserId, Pos, MsgId)> {
+    let mut rows = Vec::new();
+    for (m, sender, recipient) in new {
+        rows.push((m.from, sender, m.msg_id));
+        if m.to != m.from {
+            rows.push((m.to, recipient, m.msg_id));
+        }
+    }
+    rows.sort_unstable();
+    rows
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -174,34 +207,51 @@ mod tests {
     #[test]
     fn positions_follow_batch_order() {
         let mut p = Positions::new([(1, 5), (2, 0)]);
-        assert_eq!(p.assign(1, 2, 100), (6, 1));
-        assert_eq!(p.assign(2, 1, 101), (2, 7));
+        assert_eq!(p.peek(1, 2), (6, 1));
+        assert_eq!(p.assign(1, 2), (6, 1));
+        assert_eq!(p.assign(2, 1), (2, 7));
+        assert_eq!(p.assign(3, 1), (1, 8), "a user without a head starts at 0");
+        assert_eq!(p.peek(3, 3), (2, 2));
         assert_eq!(
-            p.assign(3, 1, 102),
-            (1, 8),
-            "a user without a head starts at 0"
-        );
-        assert_eq!(
-            p.assign(3, 3, 103),
+            p.assign(3, 3),
             (2, 2),
             "a message to oneself takes one position"
         );
-        assert_eq!(
-            p.rows(),
-            [
-                (1, 6, 100),
-                (1, 7, 101),
-                (1, 8, 102),
-                (2, 1, 100),
-                (2, 2, 101),
-                (3, 1, 102),
-                (3, 2, 103)
-            ]
-        );
         assert_eq!(p.moved_heads(), [(1, 8), (2, 2), (3, 2)]);
+        // A message given back (a retry found after all): its positions are free again.
+        assert_eq!(p.assign(2, 3), (3, 3));
+        p.unassign(2, 3);
+        p.unassign(3, 3);
+        assert_eq!(p.assign(2, 3), (3, 2));
+        assert_eq!(p.heads(), [(1, 8), (2, 3), (3, 2)]);
         let untouched = Positions::new([(4, 9)]);
         assert!(untouched.moved_heads().is_empty());
-        assert!(untouched.rows().is_empty());
+        assert_eq!(untouched.heads(), [(4, 9)]);
+        // Counting from nothing: how many positions each user takes.
+        let mut count = Positions::default();
+        count.assign(7, 8);
+        count.assign(8, 8);
+        count.assign(9, 7);
+        assert_eq!(count.moved_heads(), [(7, 2), (8, 2), (9, 1)]);
+    }
+
+    #[test]
+    fn timeline_rows_of_new_messages() {
+        let m = |msg_id: MsgId, from: UserId, to: UserId| Message {
+            msg_id,
+            from,
+            to,
+            text: String::new(),
+            ts: 0,
+            client_msg_id: String::new(),
+            pos: 0,
+        };
+        let (a, b, c) = (m(10, 2, 1), m(11, 1, 2), m(12, 3, 3));
+        let rows = timeline_rows([(&a, 4, 7), (&b, 8, 5), (&c, 1, 1)]);
+        assert_eq!(
+            rows,
+            [(1, 7, 10), (1, 8, 11), (2, 4, 10), (2, 5, 11), (3, 1, 12)]
+        );
     }
 
     #[test]

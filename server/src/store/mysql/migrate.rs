@@ -8,19 +8,25 @@
 //!
 //! 1. Create the missing tables of `sql/schema.sql` (`timeline`, `timeline_heads`).
 //! 2. Add the index `tokens_expires` unless it exists.
-//! 3. Empty `timeline` and `timeline_heads` (what an interrupted run left), then in ONE
+//! 3. Add the columns `from_pos` and `to_pos` to `messages` unless they exist (0 in
+//!    every row until step 4; from here on a node of the old release can no longer store
+//!    a message, which has no value for them).
+//! 4. Empty `timeline` and `timeline_heads` (what an interrupted run left), then in ONE
 //!    transaction: give every user's messages positions 1..n in msg_id order (a message
-//!    between A and B enters both timelines, a message to oneself one), and give every
-//!    user a head at their last position (0 without messages).
-//! 4. Rebuild `messages_pair` with to_id first unless it is so already (it then serves
+//!    between A and B enters both timelines, a message to oneself one), copy each
+//!    message's two positions into its row (reading the timeline in primary-key order
+//!    and each message by its primary key: there is no index on timeline's msg_id), and
+//!    give every user a head at their last position (0 without messages).
+//! 5. Rebuild `messages_pair` with to_id first unless it is so already (it then serves
 //!    the foreign key on to_id), then drop the indexes `messages_to` and
 //!    `messages_from` unless they are gone (nothing reads them any more, and the foreign
 //!    keys have `messages_pair` and `messages_client`).
-//! 5. Write version 2.
+//! 6. Write version 2.
 //!
 //! Needs MariaDB >= 10.2 or MySQL >= 8.0 (window functions). Every node of the old
 //! release must be stopped first: one still writing would add messages without
-//! timeline rows. May touch every table of the schema, on the connection it is given.
+//! timeline rows (before step 3) or fail to (after it). May touch every table of the
+//! schema, on the connection it is given.
 
 use std::time::Instant;
 
@@ -39,6 +45,17 @@ const FILL_TIMELINE: &str = "INSERT INTO timeline (user_id, pos, msg_id) \
            UNION ALL \
            SELECT to_id AS user_id, msg_id FROM messages WHERE to_id <> from_id) AS entries";
 
+/// Each message's sender's position, from the sender's timeline row.
+const FILL_FROM_POS: &str = "UPDATE timeline t \
+     STRAIGHT_JOIN messages m FORCE INDEX (PRIMARY) ON m.msg_id = t.msg_id \
+     SET m.from_pos = t.pos WHERE m.from_id = t.user_id";
+
+/// Each message's recipient's position, from the recipient's timeline row (the same row
+/// as the sender's for a message to oneself).
+const FILL_TO_POS: &str = "UPDATE timeline t \
+     STRAIGHT_JOIN messages m FORCE INDEX (PRIMARY) ON m.msg_id = t.msg_id \
+     SET m.to_pos = t.pos WHERE m.to_id = t.user_id";
+
 /// Every user's head: the end of their timeline (one primary-key probe each).
 const FILL_HEADS: &str = "INSERT INTO timeline_heads (user_id, last_pos) \
      SELECT u.user_id, \
@@ -52,6 +69,17 @@ fn index_exists(conn: &mut Conn, table: &str, index: &str) -> Result<bool, Fail>
         "SELECT COUNT(*) FROM information_schema.statistics \
          WHERE table_schema = DATABASE() AND table_name = ? AND index_name = ?",
         (table, index),
+    )?;
+    Ok(count.unwrap_or(0) > 0)
+}
+
+/// Whether `table` has a column named `column` in the current database.
+fn column_exists(conn: &mut Conn, table: &str, column: &str) -> Result<bool, Fail> {
+    let count: Option<i64> = first(
+        conn,
+        "SELECT COUNT(*) FROM information_schema.columns \
+         WHERE table_schema = DATABASE() AND table_name = ? AND column_name = ?",
+        (table, column),
     )?;
     Ok(count.unwrap_or(0) > 0)
 }
@@ -87,20 +115,40 @@ pub(super) fn from_v1(conn: &mut Conn, described: &str) -> Result<(), Fail> {
         conn.query_drop(statement)?;
     }
     log::info!(
-        "{described}: migration step 1/5: tables timeline, timeline_heads ready ({} ms)",
+        "{described}: migration step 1/6: tables timeline, timeline_heads ready ({} ms)",
         step.elapsed().as_millis()
     );
 
     let step = Instant::now();
     if index_exists(conn, "tokens", "tokens_expires")? {
-        log::info!("{described}: migration step 2/5: index tokens_expires already there");
+        log::info!("{described}: migration step 2/6: index tokens_expires already there");
     } else {
         conn.query_drop("ALTER TABLE tokens ADD INDEX tokens_expires (expires_ms)")?;
         log::info!(
-            "{described}: migration step 2/5: index tokens_expires created ({} ms)",
+            "{described}: migration step 2/6: index tokens_expires created ({} ms)",
             step.elapsed().as_millis()
         );
     }
+
+    let step = Instant::now();
+    let mut added = Vec::new();
+    for column in ["from_pos", "to_pos"] {
+        if !column_exists(conn, "messages", column)? {
+            conn.query_drop(format!(
+                "ALTER TABLE messages ADD COLUMN {column} BIGINT NOT NULL"
+            ))?;
+            added.push(column);
+        }
+    }
+    log::info!(
+        "{described}: migration step 3/6: columns of messages: {} ({} ms)",
+        if added.is_empty() {
+            "already there".to_string()
+        } else {
+            format!("{} added", added.join(", "))
+        },
+        step.elapsed().as_millis()
+    );
 
     let step = Instant::now();
     conn.query_drop("TRUNCATE TABLE timeline")?;
@@ -108,6 +156,8 @@ pub(super) fn from_v1(conn: &mut Conn, described: &str) -> Result<(), Fail> {
     let mut tx = conn.start_transaction(TxOpts::default())?;
     tx.query_drop(FILL_TIMELINE)?;
     let entries = tx.affected_rows();
+    tx.query_drop(FILL_FROM_POS)?;
+    tx.query_drop(FILL_TO_POS)?;
     tx.query_drop(FILL_HEADS)?;
     let heads = tx.affected_rows();
     let with_messages: Option<i64> = first(
@@ -117,8 +167,8 @@ pub(super) fn from_v1(conn: &mut Conn, described: &str) -> Result<(), Fail> {
     )?;
     tx.commit()?;
     log::info!(
-        "{described}: migration step 3/5: {entries} timeline entries for {} users with \
-         messages, {heads} heads ({} ms)",
+        "{described}: migration step 4/6: {entries} timeline entries for {} users with \
+         messages, copied into the messages' rows, {heads} heads ({} ms)",
         with_messages.unwrap_or(0),
         step.elapsed().as_millis()
     );
@@ -139,7 +189,7 @@ pub(super) fn from_v1(conn: &mut Conn, described: &str) -> Result<(), Fail> {
         }
     }
     log::info!(
-        "{described}: migration step 4/5: indexes of messages: {} ({} ms)",
+        "{described}: migration step 5/6: indexes of messages: {} ({} ms)",
         if done.is_empty() {
             "already done".to_string()
         } else {
@@ -154,7 +204,7 @@ pub(super) fn from_v1(conn: &mut Conn, described: &str) -> Result<(), Fail> {
         (SCHEMA_VERSION,),
     )?;
     log::info!(
-        "{described}: migration step 5/5: schema version {SCHEMA_VERSION} written; \
+        "{described}: migration step 6/6: schema version {SCHEMA_VERSION} written; \
          migration done in {} ms",
         started.elapsed().as_millis()
     );

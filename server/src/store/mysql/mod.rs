@@ -11,16 +11,18 @@
 //!   replaced, never handed out again with a half-read reply in its buffers.
 //! * Transactions that die in a deadlock are retried (InnoDB rolled them back whole).
 //! * `insert_messages` is one transaction of a few multi-row statements per chunk in the
-//!   common case, whatever the batch size: lock the timeline heads of the batch's users
-//!   (in user_id order, before anything else), insert the batch in order (ids are
-//!   consecutive on MariaDB's default settings, else read back by key), insert the
-//!   timeline rows, write the heads, upsert both participants' conversation rows. A batch
-//!   holding a client's retry takes a longer path for the chunk it is in. Key lookups
-//!   use `(a, b) IN ((?, ?), ...)`, not an `OR` of `AND`s, whose per-row cost grows with
-//!   the batch (it cost MariaDB 31 µs of CPU per message at 256 per batch).
+//!   common case, whatever the batch size: lock and advance the timeline heads of the
+//!   batch's users (one upsert, in user_id order, before anything else, which returns
+//!   them on MariaDB; MySQL reads them back), insert the batch in order with its
+//!   positions (ids are consecutive on MariaDB's default settings, else read back by
+//!   key), insert the timeline rows, upsert both participants' conversation rows. A
+//!   batch holding a client's retry takes a longer path for the chunk it is in, and
+//!   corrects the heads. Key lookups use `(a, b) IN ((?, ?), ...)`, not an `OR` of
+//!   `AND`s, whose per-row cost grows with the batch (it cost MariaDB 31 µs of CPU per
+//!   message at 256 per batch).
 //! * Reads of messages carry the reading user's timeline position: sync reads the
-//!   user's timeline range by primary key; history and conversations join the user's
-//!   timeline row of each message through `timeline_msg`.
+//!   user's timeline range by primary key; history, conversations and
+//!   `message_by_client_id` read it from the message row (`from_pos`, `to_pos`).
 //! * Every statement is parameterised and served by an index (see the `explain` test).
 //!
 //! Files: this one holds [`MysqlStore`], its connection settings, the retry loop
@@ -28,8 +30,8 @@
 //! a short transaction. Below it, each depending only on the ones after it in this list:
 //!
 //! * `batch_insert`: the batched message insert behind `insert_messages`.
-//! * `timeline`: locking timeline heads, writing timeline rows and heads (the positions
-//!   part of that insert).
+//! * `timeline`: locking and advancing timeline heads, correcting them, writing timeline
+//!   rows (the positions part of that insert).
 //! * `schema`: setting up the schema at open (create, migrate or refuse) and checking
 //!   the version.
 //! * `migrate`: the migration of a version-1 database.
@@ -105,6 +107,10 @@ pub struct MysqlStore {
     /// `auto_increment_increment` 1), so inserted ids need not be read back. Read at open;
     /// MySQL 8's default mode 2 (and Galera) interleave ids, and ids are then read back.
     consecutive_ids: bool,
+    /// `INSERT ... ON DUPLICATE KEY UPDATE ... RETURNING` returns the rows as updated
+    /// (MariaDB >= 10.5), so the upsert that advances the timeline heads also returns
+    /// them; otherwise (MySQL has no `RETURNING`) they are read back. Probed at open.
+    heads_returning: bool,
 }
 
 impl MysqlStore {
@@ -157,9 +163,11 @@ impl MysqlStore {
             opts,
             described,
             consecutive_ids: false,
+            heads_returning: false,
         };
         store.apply_schema(&db)?;
         store.consecutive_ids = store.ids_are_consecutive()?;
+        store.heads_returning = store.upsert_returns_updated_rows()?;
         log::info!(
             "mysql store {} open (pool 1..{})",
             store.described,
@@ -182,6 +190,33 @@ impl MysqlStore {
                 self.described
             );
             Ok(consecutive)
+        })
+    }
+
+    /// Whether `INSERT ... ON DUPLICATE KEY UPDATE ... RETURNING` returns the rows as
+    /// updated, tried on `timeline_heads` ([`SQL_PROBE_RETURNING`]) in a transaction that
+    /// is rolled back. Asked of the server's behaviour, not of its version: MySQL refuses
+    /// the syntax, and MariaDB's first 10.5 development releases returned the values of
+    /// the `INSERT` part.
+    fn upsert_returns_updated_rows(&self) -> StoreResult<bool> {
+        self.run("probing INSERT ... RETURNING", false, |conn| {
+            let mut tx = conn.start_transaction(TxOpts::default())?;
+            let probe = tx.exec::<Pos, _, _>(SQL_PROBE_RETURNING, ());
+            tx.rollback()?;
+            let returning = match probe {
+                Ok(heads) => heads.len() == 2 && heads[0] >= 5 && heads[1] == heads[0] + 1,
+                // Not supported (a syntax error on MySQL): the heads are read back.
+                Err(e) if server_code(&e).is_some() => {
+                    log::info!("{}: upserts cannot return rows ({e})", self.described);
+                    false
+                }
+                Err(e) => return Err(e.into()),
+            };
+            log::debug!(
+                "{}: upserts return updated rows: {returning}",
+                self.described
+            );
+            Ok(returning)
         })
     }
 
@@ -488,7 +523,7 @@ impl Store for MysqlStore {
         }
         self.run("storing messages", true, |conn| {
             let mut tx = conn.start_transaction(TxOpts::default())?;
-            let out = insert_batch(&mut tx, batch, self.consecutive_ids)?;
+            let out = insert_batch(&mut tx, batch, self.consecutive_ids, self.heads_returning)?;
             tx.commit()?;
             Ok(out)
         })
@@ -536,7 +571,7 @@ impl Store for MysqlStore {
         let n = sql_limit(limit);
         let before = before.unwrap_or(MsgId::MAX);
         self.run("reading history", false, |conn| {
-            let params: Vec<Value> = [me, me, peer, before, n, me, peer, me, before, n]
+            let params: Vec<Value> = [me, peer, before, n, peer, me, before, n]
                 .into_iter()
                 .map(Value::from)
                 .collect();

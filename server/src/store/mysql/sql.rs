@@ -132,11 +132,10 @@ pub(super) const SQL_FRIENDS: &str = "SELECT u.user_id, u.username, u.nickname, 
      WHERE f.user_id = ? ORDER BY u.username_key, u.user_id";
 pub(super) const SQL_FRIEND_IDS: &str =
     "SELECT friend_id FROM friendships WHERE user_id = ? ORDER BY friend_id";
-/// The columns of a message read for one user: the message, then that user's `pos`
-/// (from the timeline row aliased `t`).
+/// The columns of a message before its position (`m`: the `messages` row).
 macro_rules! message_cols {
     () => {
-        "m.msg_id, m.from_id, m.to_id, m.text, m.ts, m.client_msg_id, t.pos"
+        "m.msg_id, m.from_id, m.to_id, m.text, m.ts, m.client_msg_id"
     };
 }
 
@@ -144,52 +143,52 @@ macro_rules! message_cols {
 pub(super) const SQL_BY_CLIENT_ID: &str = concat!(
     "SELECT ",
     message_cols!(),
-    " FROM messages m \
-     STRAIGHT_JOIN timeline t ON t.user_id = m.from_id AND t.msg_id = m.msg_id \
-     WHERE m.from_id = ? AND m.client_msg_id = ?"
+    ", m.from_pos FROM messages m WHERE m.from_id = ? AND m.client_msg_id = ?"
 );
 /// A user's timeline head (no row: an empty timeline).
 pub(super) const SQL_LAST_POS: &str = "SELECT last_pos FROM timeline_heads WHERE user_id = ?";
-/// The end of a user's timeline, for a user whose head row is missing.
-pub(super) const SQL_MAX_POS: &str = "SELECT MAX(pos) FROM timeline WHERE user_id = ?";
-/// A range of the user's timeline by primary key, each message by its primary key.
-/// Forced: on a small table the optimizer would rather read `timeline_msg` and sort.
+/// Moves a user's head forward by `?` (one created behind the end of its timeline).
+pub(super) const SQL_MOVE_HEAD: &str =
+    "UPDATE timeline_heads SET last_pos = last_pos + ? WHERE user_id = ?";
+/// A range of the user's timeline by primary key, each message by its primary key, with
+/// the timeline row's position. Forced: on a small table the optimizer may rather scan
+/// it and sort.
 pub(super) const SQL_SYNC: &str = concat!(
     "SELECT ",
     message_cols!(),
-    " FROM timeline t FORCE INDEX (PRIMARY) \
+    ", t.pos FROM timeline t FORCE INDEX (PRIMARY) \
      STRAIGHT_JOIN messages m ON m.msg_id = t.msg_id \
      WHERE t.user_id = ? AND t.pos > ? ORDER BY t.pos LIMIT ?"
 );
 /// Both directions of a pair, each on `messages_pair`, newest first, each message with
-/// the asking user's position (through `timeline_msg`). Parameters: me, me, peer,
-/// before, limit, me, peer, me, before, limit.
+/// the asking user's position: the sender's (`from_pos`) in the branch of the messages
+/// they sent, the recipient's (`to_pos`) in the other (equal for a message to oneself).
+/// Parameters: me, peer, before, limit, peer, me, before, limit.
 pub(super) const SQL_HISTORY: &str = concat!(
     "(SELECT ",
     message_cols!(),
-    " FROM messages m FORCE INDEX (messages_pair) \
-      STRAIGHT_JOIN timeline t ON t.user_id = ? AND t.msg_id = m.msg_id \
+    ", m.from_pos FROM messages m FORCE INDEX (messages_pair) \
       WHERE m.from_id = ? AND m.to_id = ? AND m.msg_id < ? ORDER BY m.msg_id DESC LIMIT ?) \
      UNION ALL \
      (SELECT ",
     message_cols!(),
-    " FROM messages m FORCE INDEX (messages_pair) \
-      STRAIGHT_JOIN timeline t ON t.user_id = ? AND t.msg_id = m.msg_id \
+    ", m.to_pos FROM messages m FORCE INDEX (messages_pair) \
       WHERE m.from_id = ? AND m.to_id = ? AND m.msg_id < ? ORDER BY m.msg_id DESC LIMIT ?) \
      ORDER BY msg_id DESC"
 );
 /// The user's conversation rows by primary key, each with its peer, its last message
-/// (with the user's position) and the count of the peer's messages past the read cursor.
+/// (with the user's position, from the row) and the count of the peer's messages past
+/// the read cursor.
 pub(super) const SQL_CONVERSATIONS: &str = concat!(
     "SELECT u.user_id, u.username, u.nickname, u.avatar, ",
     message_cols!(),
-    ", (SELECT COUNT(*) FROM messages x FORCE INDEX (messages_pair) \
+    ", CASE WHEN m.from_id = c.user_id THEN m.from_pos ELSE m.to_pos END, \
+     (SELECT COUNT(*) FROM messages x FORCE INDEX (messages_pair) \
       WHERE x.from_id = c.peer_id AND x.to_id = c.user_id \
       AND x.msg_id > COALESCE(r.up_to, 0)) AS unread \
      FROM conversations c \
      JOIN users u ON u.user_id = c.peer_id \
      JOIN messages m ON m.msg_id = c.last_msg_id \
-     JOIN timeline t ON t.user_id = c.user_id AND t.msg_id = c.last_msg_id \
      LEFT JOIN read_cursors r ON r.user_id = c.user_id AND r.peer_id = c.peer_id \
      WHERE c.user_id = ? ORDER BY c.last_msg_id DESC"
 );
@@ -213,14 +212,11 @@ fn key_list(m: &str, n: usize) -> String {
 }
 
 /// The messages with any of `n` (from_id, client_msg_id) keys, each with its sender's
-/// and its recipient's position (both through `timeline_msg`).
+/// and its recipient's position.
 pub(super) fn sql_messages_by_keys(n: usize) -> String {
     format!(
-        "SELECT m.msg_id, m.from_id, m.to_id, m.text, m.ts, m.client_msg_id, s.pos, r.pos \
-         FROM messages m \
-         STRAIGHT_JOIN timeline s ON s.user_id = m.from_id AND s.msg_id = m.msg_id \
-         STRAIGHT_JOIN timeline r ON r.user_id = m.to_id AND r.msg_id = m.msg_id \
-         WHERE {}",
+        "SELECT m.msg_id, m.from_id, m.to_id, m.text, m.ts, m.client_msg_id, m.from_pos, \
+         m.to_pos FROM messages m WHERE {}",
         key_list("m.", n)
     )
 }
@@ -233,13 +229,51 @@ pub(super) fn sql_ids_by_keys(n: usize) -> String {
     )
 }
 
-/// Locks the timeline heads of `n` users (a sorted list, padded by repeating its last
-/// id: see [`padded_len`]) in user_id order. Forced onto the primary key: a table scan
-/// would lock every head of the table.
-pub(super) fn sql_lock_heads(n: usize) -> String {
+/// Locks and advances the timeline heads of `n` users in one statement: rows (user_id,
+/// number of new positions), in user_id order (the lock order), padded by repeating the
+/// last user with 0 (see [`padded_len`]). A missing head is created at that number (see
+/// `timeline::advance_heads` for what happens then).
+pub(super) fn sql_advance_heads(n: usize) -> String {
+    let mut sql = String::from("INSERT INTO timeline_heads (user_id, last_pos) VALUES ");
+    for i in 0..n {
+        sql.push_str(if i == 0 { "(?, ?)" } else { ", (?, ?)" });
+    }
+    sql.push_str(" ON DUPLICATE KEY UPDATE last_pos = last_pos + VALUES(last_pos)");
+    sql
+}
+
+/// [`sql_advance_heads`] returning each row's head as updated, (user_id, last_pos) per
+/// row, in one statement: MariaDB >= 10.5 (see `MysqlStore::heads_returning`).
+pub(super) fn sql_advance_heads_returning(n: usize) -> String {
+    format!("{} RETURNING user_id, last_pos", sql_advance_heads(n))
+}
+
+/// The probe of `MysqlStore::heads_returning`: advances the head of user 0 (never a
+/// user: ids start at 1) twice in one statement, by 5 then by 1, returning the heads.
+/// A server that returns rows as updated answers x + 5, x + 6; run in a transaction that
+/// is rolled back.
+pub(super) const SQL_PROBE_RETURNING: &str = "INSERT INTO timeline_heads (user_id, last_pos) \
+     VALUES (0, 5), (0, 1) ON DUPLICATE KEY UPDATE last_pos = last_pos + VALUES(last_pos) \
+     RETURNING last_pos";
+
+/// The end of the timelines of `n` users (a list padded by repeating its last id), for
+/// those who have one: (user_id, last position).
+pub(super) fn sql_timeline_ends(n: usize) -> String {
+    format!(
+        "SELECT user_id, MAX(pos) FROM timeline FORCE INDEX (PRIMARY) \
+         WHERE user_id IN ({}) GROUP BY user_id",
+        placeholders(n)
+    )
+}
+
+/// The timeline heads of `n` users (a list padded by repeating its last id), read after
+/// [`sql_advance_heads`] in the same transaction: the rows are this transaction's own
+/// writes, locked, so a plain read sees exactly what it wrote. Forced onto the primary
+/// key: the table is small in tests and the optimizer would rather scan it.
+pub(super) fn sql_read_heads(n: usize) -> String {
     format!(
         "SELECT user_id, last_pos FROM timeline_heads FORCE INDEX (PRIMARY) \
-         WHERE user_id IN ({}) ORDER BY user_id FOR UPDATE",
+         WHERE user_id IN ({})",
         placeholders(n)
     )
 }
@@ -254,7 +288,8 @@ pub(super) fn sql_insert_timeline(n: usize) -> String {
 }
 
 /// A multi-row upsert of `n` timeline heads (user_id, last_pos): the new value wins (the
-/// rows are locked by this transaction, so it is the only writer).
+/// rows are locked by this transaction, so it is the only writer). Corrects heads that
+/// [`sql_advance_heads`] moved too far (the batch held retries).
 pub(super) fn sql_upsert_heads(n: usize) -> String {
     let mut sql = String::from("INSERT INTO timeline_heads (user_id, last_pos) VALUES ");
     for i in 0..n {
@@ -264,15 +299,17 @@ pub(super) fn sql_upsert_heads(n: usize) -> String {
     sql
 }
 
-/// A multi-row insert of `n` messages.
+/// A multi-row insert of `n` messages, with their positions.
 pub(super) fn sql_insert_messages(n: usize) -> String {
-    let mut sql =
-        String::from("INSERT INTO messages (from_id, to_id, text, ts, client_msg_id) VALUES ");
+    let mut sql = String::from(
+        "INSERT INTO messages (from_id, to_id, text, ts, client_msg_id, from_pos, to_pos) \
+         VALUES ",
+    );
     for i in 0..n {
         sql.push_str(if i == 0 {
-            "(?, ?, ?, ?, ?)"
+            "(?, ?, ?, ?, ?, ?, ?)"
         } else {
-            ", (?, ?, ?, ?, ?)"
+            ", (?, ?, ?, ?, ?, ?, ?)"
         });
     }
     sql
@@ -306,16 +343,22 @@ mod tests {
     fn generated_sql() {
         assert_eq!(
             sql_insert_messages(2),
-            "INSERT INTO messages (from_id, to_id, text, ts, client_msg_id) \
-             VALUES (?, ?, ?, ?, ?), (?, ?, ?, ?, ?)"
+            "INSERT INTO messages (from_id, to_id, text, ts, client_msg_id, from_pos, to_pos) \
+             VALUES (?, ?, ?, ?, ?, ?, ?), (?, ?, ?, ?, ?, ?, ?)"
         );
         assert!(sql_messages_by_keys(2)
             .ends_with("WHERE (m.from_id, m.client_msg_id) IN ((?, ?), (?, ?))"));
         assert!(sql_ids_by_keys(1).ends_with("WHERE (from_id, client_msg_id) IN ((?, ?))"));
         assert!(sql_upsert_conversations(1).contains("VALUES (?, ?, ?) ON DUPLICATE KEY"));
-        assert!(
-            sql_lock_heads(3).contains("WHERE user_id IN (?, ?, ?) ORDER BY user_id FOR UPDATE")
+        assert_eq!(
+            sql_advance_heads(2),
+            "INSERT INTO timeline_heads (user_id, last_pos) VALUES (?, ?), (?, ?) \
+             ON DUPLICATE KEY UPDATE last_pos = last_pos + VALUES(last_pos)"
         );
+        assert!(sql_read_heads(3).ends_with("WHERE user_id IN (?, ?, ?)"));
+        assert!(sql_advance_heads_returning(1)
+            .ends_with("last_pos = last_pos + VALUES(last_pos) RETURNING user_id, last_pos"));
+        assert!(sql_timeline_ends(2).ends_with("WHERE user_id IN (?, ?) GROUP BY user_id"));
         assert_eq!(
             sql_insert_timeline(2),
             "INSERT INTO timeline (user_id, pos, msg_id) VALUES (?, ?, ?), (?, ?, ?)"
@@ -423,9 +466,10 @@ mod tests {
             (sql_messages_by_keys(3), three_keys),
             (SQL_PURGE_TOKENS.into(), vec![3.into(), 100.into()]),
             (SQL_LAST_POS.into(), vec![u.into()]),
-            (SQL_MAX_POS.into(), vec![u.into()]),
+            (SQL_MOVE_HEAD.into(), vec![0.into(), u.into()]),
+            (sql_timeline_ends(2), vec![u.into(), v.into()]),
             (
-                sql_lock_heads(4),
+                sql_read_heads(4),
                 vec![u.into(), v.into(), users[9].into(), users[9].into()],
             ),
             (SQL_SYNC.into(), vec![u.into(), 3.into(), 50.into()]),
@@ -433,11 +477,9 @@ mod tests {
                 SQL_HISTORY.into(),
                 vec![
                     u.into(),
-                    u.into(),
                     v.into(),
                     big.into(),
                     50.into(),
-                    u.into(),
                     v.into(),
                     u.into(),
                     big.into(),

@@ -1,73 +1,140 @@
-//! Timeline positions in the MySQL batch transaction: locking the timeline heads of a
-//! batch's users, and writing the timeline rows and the new heads.
+//! Timeline positions in the MySQL batch transaction: locking and advancing the timeline
+//! heads of a batch's users, correcting them, and writing the timeline rows.
 //!
-//! Why the lock comes first: [`lock_heads`] runs before the batch's messages are
-//! inserted, and takes the heads' row locks in user_id order. Two transactions (on one
-//! node or on several) that share a user therefore run one after the other from that
-//! point on, so the second one's auto-increment ids, taken after the first committed,
-//! are higher: within a conversation `msg_id` follows commit order, and positions (read
-//! under the lock) never repeat or skip. Transactions lock in one global order, so they
-//! cannot deadlock on the heads. May touch `timeline` and `timeline_heads` only, inside
-//! the transaction it is given; never commits, never retries (`MysqlStore::run` does).
+//! Why the heads come first: [`advance_heads`] runs before the batch's messages are
+//! inserted and takes the heads' row locks in user_id order, in the statement that
+//! advances them (`last_pos = last_pos + n`, one multi-row upsert per [`CHUNK`] users).
+//! Two transactions (on one node or on several) that share a user therefore run one
+//! after the other from that point on, so the second one's auto-increment ids, taken
+//! after the first committed, are higher: within a conversation `msg_id` follows commit
+//! order, and positions (derived from heads advanced under the lock) never repeat or
+//! skip. Transactions lock in one global order, so they cannot deadlock on the heads.
+//! May touch `timeline` and `timeline_heads` only, inside the transaction it is given;
+//! never commits, never retries (`MysqlStore::run` does).
 
-use std::collections::BTreeSet;
+use std::collections::HashMap;
 
 use mysql::prelude::Queryable;
 use mysql::{Transaction, Value};
 
 use super::errors::Fail;
-use super::rows::{all, first};
+use super::rows::all;
 use super::sql::{
-    padded_len, pow2_pieces, sql_insert_timeline, sql_lock_heads, sql_upsert_heads, CHUNK,
-    SQL_CREATE_HEAD, SQL_MAX_POS,
+    padded_len, pow2_pieces, sql_advance_heads, sql_advance_heads_returning, sql_insert_timeline,
+    sql_read_heads, sql_timeline_ends, sql_upsert_heads, CHUNK, SQL_MOVE_HEAD,
 };
-use crate::model::{Pos, UserId};
-use crate::store::shared::Positions;
+#[cfg(doc)]
+use super::MysqlStore;
+use crate::model::{MsgId, Pos, UserId};
+use crate::store::StoreError;
 
-/// Locks the timeline heads of `users` (in user_id order, [`CHUNK`] ids per statement)
-/// and returns each user's last position.
+/// `n` statement parameters: the users of `piece`, padded by repeating the last one.
+fn padded_ids<T>(piece: &[T], n: usize, user: impl Fn(&T) -> UserId) -> Vec<Value> {
+    let last = piece.last().map(&user).unwrap_or_default();
+    (0..n)
+        .map(|i| Value::from(piece.get(i).map_or(last, &user)))
+        .collect()
+}
+
+/// Locks the timeline heads of the users of `counts` ((user_id, number of new positions
+/// the user takes, at least 1), in user_id order) and advances each by its number;
+/// returns each user's last position before the batch, in user_id order.
 ///
-/// A user without a head row (one inserted into `users` by hand, as `sql/demo.sql`
-/// does) gets one here, at the end of their timeline (0 when it is empty). That insert
-/// comes after the ordered locks, so it can deadlock with a transaction creating the
-/// same head; `MysqlStore::run` retries the loser, which then finds the row. It happens
-/// once per such user.
-pub(super) fn lock_heads(
+/// One multi-row upsert per [`CHUNK`] users (padded with `+ 0` rows of the last user so
+/// that the statement comes in few shapes). With `returning` (see
+/// [`MysqlStore::heads_returning`]) the upsert itself returns the heads as advanced;
+/// otherwise they are read back, one read per chunk, which needs no lock of its own: the
+/// rows are locked by this transaction and hold its own writes.
+///
+/// A user without a head row (one inserted into `users` by hand, as `sql/demo.sql` once
+/// did) gets one from the upsert itself, as if their timeline were empty. So the users
+/// who start at 0 (most of them new users with an empty timeline) are checked against
+/// `timeline`, in one statement: one whose timeline is not empty had no head, and starts
+/// at its end ([`SQL_MOVE_HEAD`]). Creating a head can deadlock with a transaction
+/// creating the same one; `MysqlStore::run` retries the loser, which then finds the row.
+pub(super) fn advance_heads(
     tx: &mut Transaction<'_>,
-    users: &BTreeSet<UserId>,
+    counts: &[(UserId, Pos)],
+    returning: bool,
 ) -> Result<Vec<(UserId, Pos)>, Fail> {
-    let users: Vec<UserId> = users.iter().copied().collect();
-    let mut heads: Vec<(UserId, Pos)> = Vec::with_capacity(users.len());
-    for piece in users.chunks(CHUNK) {
-        // Padded with the last id, so that the statement comes in few shapes.
+    let mut starts: Vec<(UserId, Pos)> = Vec::with_capacity(counts.len());
+    for piece in counts.chunks(CHUNK) {
         let n = padded_len(piece.len());
-        let last = piece.last().copied().unwrap_or_default();
-        let ids: Vec<Value> = (0..n)
-            .map(|i| Value::from(piece.get(i).copied().unwrap_or(last)))
+        let Some(&(last, _)) = piece.last() else {
+            continue;
+        };
+        let values: Vec<Value> = (0..n)
+            .flat_map(|i| {
+                let (user, count) = piece.get(i).copied().unwrap_or((last, 0));
+                [Value::from(user), Value::from(count)]
+            })
             .collect();
-        heads.extend(all::<(UserId, Pos), _>(tx, &sql_lock_heads(n), ids)?);
-    }
-    if heads.len() < users.len() {
-        let found: BTreeSet<UserId> = heads.iter().map(|&(user, _)| user).collect();
-        for &user in users.iter().filter(|u| !found.contains(u)) {
-            let end: Option<Option<Pos>> = first(tx, SQL_MAX_POS, (user,))?;
-            let end = end.flatten().unwrap_or(0);
-            log::debug!("mysql: user {user} had no timeline head: created at {end}");
-            tx.exec_drop(SQL_CREATE_HEAD, (user, end))?;
-            heads.push((user, end));
+        let heads: Vec<(UserId, Pos)> = if returning {
+            all(tx, &sql_advance_heads_returning(n), values)?
+        } else {
+            tx.exec_drop(sql_advance_heads(n), values)?;
+            let ids = padded_ids(piece, n, |&(user, _)| user);
+            all(tx, &sql_read_heads(n), ids)?
+        };
+        let heads: HashMap<UserId, Pos> = heads.into_iter().collect();
+        for &(user, count) in piece {
+            let Some(&head) = heads.get(&user) else {
+                return Err(Fail::Store(StoreError::Internal(format!(
+                    "the timeline head of user {user} is missing after it was advanced"
+                ))));
+            };
+            starts.push((user, head - count));
         }
     }
-    Ok(heads)
+    let empty: Vec<UserId> = starts
+        .iter()
+        .filter(|&&(_, start)| start == 0)
+        .map(|&(user, _)| user)
+        .collect();
+    for piece in empty.chunks(CHUNK) {
+        let n = padded_len(piece.len());
+        let ends: Vec<(UserId, Option<Pos>)> = all(
+            tx,
+            &sql_timeline_ends(n),
+            padded_ids(piece, n, |&user| user),
+        )?;
+        for (user, end) in ends {
+            let Some(end) = end.filter(|&end| end > 0) else {
+                continue;
+            };
+            log::debug!("mysql: user {user} had no timeline head: created at {end}");
+            tx.exec_drop(SQL_MOVE_HEAD, (end, user))?;
+            if let Ok(i) = starts.binary_search_by_key(&user, |&(u, _)| u) {
+                starts[i].1 = end;
+            }
+        }
+    }
+    Ok(starts)
+}
+
+/// Sets the heads in `heads` ((user_id, last position), in user_id order) that
+/// [`advance_heads`] moved too far: the batch held keys stored before (a client's
+/// retry), which took no position after all. The rows are locked by this transaction.
+pub(super) fn correct_heads(tx: &mut Transaction<'_>, heads: &[(UserId, Pos)]) -> Result<(), Fail> {
+    for piece in heads.chunks(CHUNK).flat_map(pow2_pieces) {
+        let values: Vec<Value> = piece
+            .iter()
+            .flat_map(|&(user, last)| [Value::from(user), Value::from(last)])
+            .collect();
+        tx.exec_drop(sql_upsert_heads(piece.len()), values)?;
+    }
+    Ok(())
 }
 
 /// Timeline rows per multi-row insert at most: a message has two, and a row is three
 /// integers, so twice [`CHUNK`] (a power of two: see [`pow2_pieces`]).
 const TIMELINE_CHUNK: usize = 2 * CHUNK;
 
-/// Inserts the timeline rows `positions` handed out (multi-row, in (user_id, pos)
-/// order) and writes the heads that moved (one multi-row upsert per [`CHUNK`]).
-pub(super) fn write_positions(tx: &mut Transaction<'_>, positions: &Positions) -> Result<(), Fail> {
-    let rows = positions.rows();
+/// Inserts timeline rows (user_id, pos, msg_id), ordered by (user_id, pos), multi-row.
+pub(super) fn insert_rows(
+    tx: &mut Transaction<'_>,
+    rows: &[(UserId, Pos, MsgId)],
+) -> Result<(), Fail> {
     for piece in rows.chunks(TIMELINE_CHUNK).flat_map(pow2_pieces) {
         let values: Vec<Value> = piece
             .iter()
@@ -76,14 +143,6 @@ pub(super) fn write_positions(tx: &mut Transaction<'_>, positions: &Positions) -
             })
             .collect();
         tx.exec_drop(sql_insert_timeline(piece.len()), values)?;
-    }
-    let heads = positions.moved_heads();
-    for piece in heads.chunks(CHUNK).flat_map(pow2_pieces) {
-        let values: Vec<Value> = piece
-            .iter()
-            .flat_map(|&(user, last)| [Value::from(user), Value::from(last)])
-            .collect();
-        tx.exec_drop(sql_upsert_heads(piece.len()), values)?;
     }
     Ok(())
 }

@@ -4,8 +4,13 @@
 //!
 //! SQLite serialises writers (`BEGIN IMMEDIATE`), so nothing needs locking here: the
 //! heads read at the start stay valid for the whole transaction, and ids and positions
-//! follow commit order. Statements are cached per connection and run once per row (an
-//! in-process call, not a round trip). Never commits or rolls back (the caller does).
+//! follow commit order. Each message's positions are known before its insert (they are
+//! columns of its row): a key stored before fails that insert and takes none. The heads
+//! are read first and written last, two statements per user; advancing each with one
+//! upsert that returns it (`RETURNING`, as the MySQL store does in its locking
+//! statement) measured slower here (34.0 against 32.5 ms a 1,024-message batch).
+//! Statements are cached per connection and run once per row (an in-process call, not a
+//! round trip). Never commits or rolls back (the caller does).
 
 use std::collections::{BTreeSet, HashMap};
 
@@ -17,7 +22,7 @@ use super::sql::{
 };
 use super::{is_unique_violation, message_at};
 use crate::model::{Message, NewMessage, Pos, UserId};
-use crate::store::shared::{ConversationHeads, Positions};
+use crate::store::shared::{timeline_rows, ConversationHeads, Positions};
 #[cfg(doc)]
 use crate::store::Store;
 use crate::store::Stored;
@@ -46,9 +51,10 @@ fn read_heads(
 }
 
 /// Stores `batch` in `tx` (see [`Store::insert_messages`]): each message is inserted in
-/// batch order (a key stored before fails on the unique index, and its original is read
-/// with both of its positions), then the new ones get their positions, then the
-/// timeline rows, the heads that moved and the conversation rows are written.
+/// batch order at the next positions of its sender and recipient (a key stored before
+/// fails on the unique index, takes no position, and its original is read with both of
+/// its positions), then the timeline rows, the heads that moved and the conversation
+/// rows are written.
 pub(super) fn insert_batch(
     tx: &Transaction<'_>,
     batch: &[NewMessage],
@@ -58,7 +64,6 @@ pub(super) fn insert_batch(
     let mut out: Vec<Stored> = Vec::with_capacity(batch.len());
     // (from, client_msg_id) → its first result in `out`, for repeats in this batch.
     let mut known: HashMap<(UserId, &str), usize> = HashMap::new();
-    let mut latest = ConversationHeads::default();
     let mut original = tx.prepare_cached(SQL_ORIGINAL)?;
     let mut insert = tx.prepare_cached(SQL_INSERT_MESSAGE)?;
     for m in batch {
@@ -74,7 +79,17 @@ pub(super) fn insert_batch(
         }
         // Insert first: a key stored before (a client's retry) is rare, and the unique
         // index finds it anyway; only then is the original read.
-        match insert.execute(params![m.from, m.to, m.text, m.ts, m.client_msg_id]) {
+        let (pos, recipient_pos) = positions.peek(m.from, m.to);
+        let row = params![
+            m.from,
+            m.to,
+            m.text,
+            m.ts,
+            m.client_msg_id,
+            pos,
+            recipient_pos
+        ];
+        match insert.execute(row) {
             Ok(_) => {}
             Err(e) if is_unique_violation(&e) => {
                 let found = original
@@ -95,10 +110,9 @@ pub(super) fn insert_batch(
             }
             Err(e) => return Err(e),
         }
-        let msg_id = tx.last_insert_rowid();
-        let (pos, recipient_pos) = positions.assign(m.from, m.to, msg_id);
+        positions.assign(m.from, m.to);
         let message = Message {
-            msg_id,
+            msg_id: tx.last_insert_rowid(),
             from: m.from,
             to: m.to,
             text: m.text.clone(),
@@ -106,7 +120,6 @@ pub(super) fn insert_batch(
             client_msg_id: m.client_msg_id.clone(),
             pos,
         };
-        latest.record(&message);
         known.insert(key, out.len());
         out.push(Stored {
             message,
@@ -114,13 +127,20 @@ pub(super) fn insert_batch(
             new: true,
         });
     }
+    let news = || out.iter().filter(|s| s.new);
     let mut timeline = tx.prepare_cached(SQL_INSERT_TIMELINE)?;
-    for (user, pos, msg_id) in positions.rows() {
+    for (user, pos, msg_id) in
+        timeline_rows(news().map(|s| (&s.message, s.message.pos, s.recipient_pos)))
+    {
         timeline.execute([user, pos, msg_id])?;
     }
     let mut head = tx.prepare_cached(SQL_UPSERT_HEAD)?;
     for (user, last) in positions.moved_heads() {
         head.execute([user, last])?;
+    }
+    let mut latest = ConversationHeads::default();
+    for stored in news() {
+        latest.record(&stored.message);
     }
     let mut upsert = tx.prepare_cached(SQL_UPSERT_CONVERSATION)?;
     for ((user, peer), last) in latest.0 {

@@ -3,16 +3,25 @@
 //! transaction: SQLite's DDL is transactional, so the migration is all or nothing (a
 //! crash half-way leaves version 1, and the next open starts again).
 //!
-//! 1. Create what `schema_sqlite.sql` adds (`timeline`, `timeline_heads`, the indexes
-//!    `timeline_msg` and `tokens_expires`).
-//! 2. Give every user's messages positions 1..n in msg_id order (a message between A and
-//!    B enters both timelines, a message to oneself one) and every user a head at their
-//!    last position (0 without messages).
-//! 3. Drop the indexes `messages_to` and `messages_from` (nothing reads them any more).
-//! 4. Write version 2.
+//! 1. Move the version-1 `messages` table aside (`messages_v1`) and drop its indexes
+//!    (`messages_to` and `messages_from` for good: nothing reads them any more).
+//! 2. Create what `schema_sqlite.sql` adds or changes: `messages` with its positions
+//!    (`from_pos`, `to_pos`) and its indexes, `timeline`, `timeline_heads`, the index
+//!    `tokens_expires`.
+//! 3. Give every user's messages positions 1..n in msg_id order in `timeline` (a message
+//!    between A and B enters both timelines, a message to oneself one).
+//! 4. Copy the messages into the new table with their two positions (found through a
+//!    temporary index on timeline (user_id, msg_id), dropped after), carry over the
+//!    `AUTOINCREMENT` counter (ids are never reused), drop `messages_v1`.
+//! 5. Give every user a head at their last position (0 without messages).
+//! 6. Write version 2.
 //!
-//! Needs SQLite >= 3.25 (window functions; the bundled one is newer). May touch every
-//! table of the schema, inside the transaction it is given; never commits.
+//! Rebuilding `messages` rather than adding two columns keeps the migrated schema the
+//! text of `schema_sqlite.sql` (SQLite keeps each table's `CREATE` text, and `ADD
+//! COLUMN` would append to it and need a default). Needs SQLite >= 3.25 (window
+//! functions, and `RENAME` that leaves other tables alone; the bundled one is newer).
+//! May touch every table of the schema, inside the transaction it is given; never
+//! commits.
 
 use std::time::Instant;
 
@@ -21,12 +30,36 @@ use rusqlite::Transaction;
 use super::schema::SCHEMA;
 use crate::store::shared::SCHEMA_VERSION;
 
+/// The version-1 messages table and its indexes, moved aside.
+const SET_ASIDE: &str = "ALTER TABLE messages RENAME TO messages_v1; \
+     DROP INDEX IF EXISTS messages_client; DROP INDEX IF EXISTS messages_pair; \
+     DROP INDEX IF EXISTS messages_to; DROP INDEX IF EXISTS messages_from;";
+
 /// Every message's entries, numbered per user in msg_id order.
 const FILL_TIMELINE: &str = "INSERT INTO timeline (user_id, pos, msg_id) \
      SELECT user_id, row_number() OVER (PARTITION BY user_id ORDER BY msg_id), msg_id \
-     FROM (SELECT from_id AS user_id, msg_id FROM messages \
+     FROM (SELECT from_id AS user_id, msg_id FROM messages_v1 \
            UNION ALL \
-           SELECT to_id AS user_id, msg_id FROM messages WHERE to_id <> from_id)";
+           SELECT to_id AS user_id, msg_id FROM messages_v1 WHERE to_id <> from_id)";
+
+/// Every message with its sender's and recipient's positions (the temporary index
+/// `migrate_timeline_msg` serves both look-ups).
+const COPY_MESSAGES: &str = "INSERT INTO messages \
+     (msg_id, from_id, to_id, text, ts, client_msg_id, from_pos, to_pos) \
+     SELECT m.msg_id, m.from_id, m.to_id, m.text, m.ts, m.client_msg_id, s.pos, r.pos \
+     FROM messages_v1 m \
+     JOIN timeline s ON s.user_id = m.from_id AND s.msg_id = m.msg_id \
+     JOIN timeline r ON r.user_id = m.to_id AND r.msg_id = m.msg_id \
+     ORDER BY m.msg_id";
+
+/// The new table's `AUTOINCREMENT` counter: at least the old one's (ids are never
+/// reused, even those of rows that are gone).
+const CARRY_SEQUENCE: &str = "UPDATE sqlite_sequence SET seq = \
+       (SELECT max(seq) FROM sqlite_sequence WHERE name IN ('messages', 'messages_v1')) \
+     WHERE name = 'messages'; \
+     INSERT INTO sqlite_sequence (name, seq) \
+     SELECT 'messages', seq FROM sqlite_sequence WHERE name = 'messages_v1' \
+     AND NOT EXISTS (SELECT 1 FROM sqlite_sequence WHERE name = 'messages');";
 
 /// Every user's head: the end of their timeline (one primary-key probe each).
 const FILL_HEADS: &str = "INSERT INTO timeline_heads (user_id, last_pos) \
@@ -39,17 +72,29 @@ const FILL_HEADS: &str = "INSERT INTO timeline_heads (user_id, last_pos) \
 pub(super) fn from_v1(tx: &Transaction<'_>, shown: &str) -> rusqlite::Result<()> {
     let started = Instant::now();
     log::info!("{shown}: migrating the schema from version 1 to {SCHEMA_VERSION}");
+    tx.execute_batch(SET_ASIDE)?;
     tx.execute_batch(SCHEMA)?;
     // Empty unless created by hand: the migration is one transaction.
     tx.execute_batch("DELETE FROM timeline; DELETE FROM timeline_heads;")?;
     let entries = tx.execute(FILL_TIMELINE, [])?;
+    tx.execute_batch("CREATE INDEX migrate_timeline_msg ON timeline (user_id, msg_id);")?;
+    let copied = tx.execute(COPY_MESSAGES, [])?;
+    let old: usize = tx.query_row("SELECT count(*) FROM messages_v1", [], |r| r.get(0))?;
+    if copied != old {
+        // Every message has its two timeline entries, by construction: a bug if not.
+        return Err(rusqlite::Error::SqliteFailure(
+            rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_INTERNAL),
+            Some(format!("the migration copied {copied} of {old} messages")),
+        ));
+    }
+    tx.execute_batch(CARRY_SEQUENCE)?;
+    tx.execute_batch("DROP TABLE messages_v1; DROP INDEX migrate_timeline_msg;")?;
     let heads = tx.execute(FILL_HEADS, [])?;
     let with_messages: i64 = tx.query_row(
         "SELECT count(*) FROM timeline_heads WHERE last_pos > 0",
         [],
         |r| r.get(0),
     )?;
-    tx.execute_batch("DROP INDEX IF EXISTS messages_to; DROP INDEX IF EXISTS messages_from;")?;
     tx.execute(
         "INSERT INTO schema_version (id, version) VALUES (1, ?1) \
          ON CONFLICT (id) DO UPDATE SET version = excluded.version",
@@ -57,8 +102,8 @@ pub(super) fn from_v1(tx: &Transaction<'_>, shown: &str) -> rusqlite::Result<()>
     )?;
     log::info!(
         "{shown}: migrated to schema version {SCHEMA_VERSION}: {entries} timeline entries \
-         for {with_messages} users with messages, {heads} heads, indexes messages_to and \
-         messages_from dropped, in {} ms",
+         for {with_messages} users with messages, {copied} messages given their positions, \
+         {heads} heads, indexes messages_to and messages_from dropped, in {} ms",
         started.elapsed().as_millis()
     );
     Ok(())

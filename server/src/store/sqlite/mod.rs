@@ -13,8 +13,10 @@
 //!   each connection has a 32 MiB page cache.
 //! * Timelines: `insert_messages` gives each new message the next position of its
 //!   sender and recipient inside its write transaction (writers are serialised, so
-//!   positions and ids follow commit order); reads of messages carry the reading user's
-//!   position (sync reads the user's timeline range by primary key).
+//!   positions and ids follow commit order; the positions are also columns of the
+//!   message row, `from_pos` and `to_pos`); reads of messages carry the reading user's
+//!   position (sync reads the user's timeline range by primary key, history,
+//!   conversations and `message_by_client_id` read it from the message row).
 //!
 //! The helpers both stores use (username keys, prefix ranges, merging the two branches
 //! of a history, handing out timeline positions) are in [`super::shared`], so the two

@@ -85,11 +85,10 @@ pub(super) const SQL_FRIENDS: &str = "SELECT u.user_id, u.username, u.nickname, 
 pub(super) const SQL_FRIEND_IDS: &str =
     "SELECT friend_id FROM friendships WHERE user_id = ?1 ORDER BY friend_id";
 
-/// The columns of a message read for one user: the message, then that user's `pos`
-/// (from the timeline row aliased `t`).
+/// The columns of a message before its position (`m`: the `messages` row).
 macro_rules! message_cols {
     () => {
-        "m.msg_id, m.from_id, m.to_id, m.text, m.ts, m.client_msg_id, t.pos"
+        "m.msg_id, m.from_id, m.to_id, m.text, m.ts, m.client_msg_id"
     };
 }
 
@@ -97,21 +96,19 @@ macro_rules! message_cols {
 pub(super) const SQL_BY_CLIENT_ID: &str = concat!(
     "SELECT ",
     message_cols!(),
-    " FROM messages m \
-     CROSS JOIN timeline t ON t.user_id = m.from_id AND t.msg_id = m.msg_id \
-     WHERE m.from_id = ?1 AND m.client_msg_id = ?2"
+    ", m.from_pos FROM messages m WHERE m.from_id = ?1 AND m.client_msg_id = ?2"
 );
 /// A message by its sender's key, with the sender's and the recipient's positions (a
 /// client's retry in a batch).
-pub(super) const SQL_ORIGINAL: &str = "SELECT m.msg_id, m.from_id, m.to_id, m.text, m.ts, \
-     m.client_msg_id, s.pos, r.pos FROM messages m \
-     CROSS JOIN timeline s ON s.user_id = m.from_id AND s.msg_id = m.msg_id \
-     CROSS JOIN timeline r ON r.user_id = m.to_id AND r.msg_id = m.msg_id \
-     WHERE m.from_id = ?1 AND m.client_msg_id = ?2";
+pub(super) const SQL_ORIGINAL: &str = concat!(
+    "SELECT ",
+    message_cols!(),
+    ", m.from_pos, m.to_pos FROM messages m WHERE m.from_id = ?1 AND m.client_msg_id = ?2"
+);
 /// Inserts a message.
 pub(super) const SQL_INSERT_MESSAGE: &str =
-    "INSERT INTO messages (from_id, to_id, text, ts, client_msg_id) \
-     VALUES (?1, ?2, ?3, ?4, ?5)";
+    "INSERT INTO messages (from_id, to_id, text, ts, client_msg_id, from_pos, to_pos) \
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)";
 /// Moves a conversation row forward (never backwards).
 pub(super) const SQL_UPSERT_CONVERSATION: &str =
     "INSERT INTO conversations (user_id, peer_id, last_msg_id) \
@@ -127,40 +124,42 @@ pub(super) const SQL_INSERT_TIMELINE: &str =
 /// A user's new head.
 pub(super) const SQL_UPSERT_HEAD: &str = "INSERT INTO timeline_heads (user_id, last_pos) \
      VALUES (?1, ?2) ON CONFLICT (user_id) DO UPDATE SET last_pos = excluded.last_pos";
-/// A range of the user's timeline by primary key, each message by its primary key.
+/// A range of the user's timeline by primary key, each message by its primary key, with
+/// the timeline row's position.
 pub(super) const SQL_SYNC: &str = concat!(
     "SELECT ",
     message_cols!(),
-    " FROM timeline t CROSS JOIN messages m ON m.msg_id = t.msg_id \
+    ", t.pos FROM timeline t CROSS JOIN messages m ON m.msg_id = t.msg_id \
      WHERE t.user_id = ?1 AND t.pos > ?2 ORDER BY t.pos LIMIT ?3"
 );
 /// Both directions of a pair, each on `messages_pair`, newest first, each message with
-/// ?1's position (through `timeline_msg`; CROSS JOIN keeps `messages` the outer loop).
+/// ?1's position: the sender's (`from_pos`) in the branch of the messages ?1 sent, the
+/// recipient's (`to_pos`) in the other (equal for a message to oneself).
 pub(super) const SQL_HISTORY: &str = concat!(
     "SELECT * FROM (SELECT ",
     message_cols!(),
-    " FROM messages m CROSS JOIN timeline t ON t.user_id = ?1 AND t.msg_id = m.msg_id \
+    ", m.from_pos FROM messages m \
       WHERE m.from_id = ?1 AND m.to_id = ?2 AND m.msg_id < ?3 \
       ORDER BY m.msg_id DESC LIMIT ?4) \
      UNION ALL \
      SELECT * FROM (SELECT ",
     message_cols!(),
-    " FROM messages m CROSS JOIN timeline t ON t.user_id = ?1 AND t.msg_id = m.msg_id \
+    ", m.to_pos FROM messages m \
       WHERE m.from_id = ?2 AND m.to_id = ?1 AND m.msg_id < ?3 \
       ORDER BY m.msg_id DESC LIMIT ?4) \
      ORDER BY msg_id DESC"
 );
 /// The user's conversation rows, each with its peer, its last message (with the user's
-/// position) and the count of the peer's messages past the read cursor.
+/// position, from the row) and the count of the peer's messages past the read cursor.
 pub(super) const SQL_CONVERSATIONS: &str = concat!(
     "SELECT u.user_id, u.username, u.nickname, u.avatar, ",
     message_cols!(),
-    ", (SELECT count(*) FROM messages x WHERE x.from_id = c.peer_id AND x.to_id = c.user_id \
+    ", CASE WHEN m.from_id = c.user_id THEN m.from_pos ELSE m.to_pos END, \
+     (SELECT count(*) FROM messages x WHERE x.from_id = c.peer_id AND x.to_id = c.user_id \
       AND x.msg_id > COALESCE(r.up_to, 0)) AS unread \
      FROM conversations c \
      JOIN users u ON u.user_id = c.peer_id \
      JOIN messages m ON m.msg_id = c.last_msg_id \
-     JOIN timeline t ON t.user_id = c.user_id AND t.msg_id = c.last_msg_id \
      LEFT JOIN read_cursors r ON r.user_id = c.user_id AND r.peer_id = c.peer_id \
      WHERE c.user_id = ?1 ORDER BY c.last_msg_id DESC"
 );
