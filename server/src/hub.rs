@@ -157,14 +157,31 @@ impl Hub {
 
     /// Delivers position `pos` of `user`'s timeline to each of their push connections,
     /// in order: `frame` to every one but `origin`, whose own send's ack carries it.
-    pub fn deliver(&self, user: UserId, pos: Pos, frame: &[u8], origin: Option<ConnId>) {
+    /// `frame` is built only if some connection needs it (a sender whose only connection
+    /// is the sending one gets no push at all).
+    pub fn deliver(
+        &self,
+        user: UserId,
+        pos: Pos,
+        frame: impl FnOnce() -> Vec<u8>,
+        origin: Option<ConnId>,
+    ) {
         let mut shard = self.shard(user).lock();
         let Some(conns) = shard.get_mut(&user) else {
             return;
         };
+        let mut make = Some(frame);
+        let mut built: Option<Vec<u8>> = None;
         for online in conns.iter_mut().filter(|o| o.push) {
             let handle = &online.conn;
-            let frame = (Some(handle.id()) != origin).then_some(frame);
+            let frame = if Some(handle.id()) == origin {
+                None
+            } else {
+                if built.is_none() {
+                    built = make.take().map(|make| make());
+                }
+                built.as_deref()
+            };
             online.seq.offer(pos, frame, &mut |f| {
                 handle.send(f);
             });
@@ -284,11 +301,11 @@ impl PushRoute for Hub {
     }
 
     fn message(&self, m: &Message, recipient_pos: Pos, origin: Option<ConnId>) {
-        let to = proto::Push::Message(wire::message_at(m, recipient_pos)).encode();
-        self.deliver(m.to, recipient_pos, &to, origin);
+        let to = || proto::Push::Message(wire::message_at(m, recipient_pos)).encode();
+        self.deliver(m.to, recipient_pos, to, origin);
         if m.from != m.to {
-            let from = proto::Push::Message(wire::message(m)).encode();
-            self.deliver(m.from, m.pos, &from, origin);
+            let from = || proto::Push::Message(wire::message(m)).encode();
+            self.deliver(m.from, m.pos, from, origin);
         }
     }
 }

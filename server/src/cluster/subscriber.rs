@@ -95,8 +95,7 @@ impl SubscribeLoop {
         match item {
             BusItem::Message { user, message } => {
                 let pos = message.pos;
-                let frame = proto::Push::Message(message).encode();
-                hub.deliver(user, pos, &frame, None);
+                hub.deliver(user, pos, || proto::Push::Message(message).encode(), None);
             }
             BusItem::Push { users, push } => {
                 let frame = push.encode();
