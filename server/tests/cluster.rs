@@ -389,8 +389,8 @@ fn multi_device_across_nodes() {
     for c in [&mut a1, &mut a2, &mut b] {
         c.no_push_of_type_within("message", Duration::ZERO);
     }
-    let a_timeline = a1.sync_by_pos(0);
-    let b_timeline = b.sync_by_pos(0);
+    let a_timeline = a1.sync_all(0);
+    let b_timeline = b.sync_all(0);
     timeline_by_pos("alice", &a_timeline);
     timeline_by_pos("bob", &b_timeline);
     let ids = |t: &[Value]| t.iter().map(|m| int(m, "msg_id")).collect::<Vec<_>>();
@@ -498,7 +498,7 @@ fn concurrent_senders_one_gapless_timeline() {
     let n = (SENDERS * PER_SENDER) as i64;
     let (mut check, last) = cl.login(1, "rcpt", false);
     assert_eq!(last, n, "last_pos after all sends");
-    let synced = check.sync_by_pos(0);
+    let synced = check.sync_all(0);
     assert_eq!(synced.len() as i64, n, "sync returns each message once");
     let timeline = timeline_by_pos("rcpt", &synced);
     let in_timeline: BTreeSet<i64> = synced.iter().map(|m| int(m, "msg_id")).collect();
@@ -568,8 +568,8 @@ fn idempotent_retry_on_another_node() {
     b.no_push_of_type_within("message", Duration::ZERO);
     a1.no_push_of_type_within("message", Duration::ZERO);
     a2.no_push_of_type_within("message", Duration::ZERO);
-    assert_eq!(b.sync_by_pos(0).len(), 1, "stored once");
-    assert_eq!(a1.sync_by_pos(0).len(), 1, "stored once");
+    assert_eq!(b.sync_all(0).len(), 1, "stored once");
+    assert_eq!(a1.sync_all(0).len(), 1, "stored once");
 }
 
 /// 6. A node is SIGKILLed while senders on it and elsewhere stream to one user: no acked
@@ -678,7 +678,7 @@ fn sigkill_node_mid_stream() {
         .filter(|n| !k_res.acks.contains_key(n))
         .collect();
     let synced: BTreeMap<String, Value> = k2
-        .sync_by_pos(k_held)
+        .sync_all(k_held)
         .into_iter()
         .map(|m| (m["client_msg_id"].as_str().unwrap().to_string(), m))
         .collect();
@@ -734,7 +734,7 @@ fn sigkill_node_mid_stream() {
     );
     let (mut r2, r2_last) = cl.login_token(1, &r_token, true);
     let filled: Vec<Value> = r2
-        .sync_by_pos(held)
+        .sync_all(held)
         .into_iter()
         .filter(|m| int(m, "pos") <= r2_last)
         .collect();
@@ -753,7 +753,7 @@ fn sigkill_node_mid_stream() {
 
     // Every acked message exactly once, nothing else.
     let (mut check, _) = cl.login(0, "rcpt", false);
-    let synced = check.sync_by_pos(0);
+    let synced = check.sync_all(0);
     let timeline = timeline_by_pos("rcpt", &synced);
     let mut by_cmid: BTreeMap<String, Vec<i64>> = BTreeMap::new();
     for m in &synced {
@@ -901,7 +901,7 @@ fn redis_restart_mid_stream() {
     let recovered = back_at.elapsed();
 
     let (mut check, _) = cl.login(1, "rcpt", false);
-    let synced = check.sync_by_pos(0);
+    let synced = check.sync_all(0);
     let timeline = timeline_by_pos("rcpt", &synced);
     let total: usize = results.iter().map(|(_, r)| r.acks.len()).sum();
     assert_eq!(
@@ -994,7 +994,7 @@ fn sigstop_node_past_ttl() {
     );
     assert!(!got.closed, "zed's connection closed");
     assert_positions("zed@n2", &got.positions(), 0, n);
-    let synced = got.client.sync_by_pos(0);
+    let synced = got.client.sync_all(0);
     let timeline = timeline_by_pos("zed", &synced);
     assert_match_timeline("zed@n2", &got.message_values(), &timeline);
     for (i, ack) in sent.iter().enumerate() {

@@ -47,6 +47,19 @@ pub enum BusItem {
     Sweep,
 }
 
+impl BusItem {
+    /// The users whose nodes get this item; `None`: every node.
+    pub fn users(&self) -> Option<&[UserId]> {
+        match self {
+            BusItem::Message { user, .. } | BusItem::LoggedOut { user, .. } => {
+                Some(std::slice::from_ref(user))
+            }
+            BusItem::Push { users, .. } => Some(users),
+            BusItem::FriendsChanged { .. } | BusItem::Sweep => None,
+        }
+    }
+}
+
 /// Encodes one publication.
 pub fn encode(items: &[&BusItem]) -> Vec<u8> {
     serde_json::to_vec(items).unwrap_or_default()

@@ -170,7 +170,7 @@ impl Cluster {
     /// Tells every other node that these users' friendships changed.
     pub fn friends_changed(&self, users: &[UserId]) {
         if let Some(publisher) = &*self.publisher.lock() {
-            publisher.broadcast(BusItem::FriendsChanged {
+            publisher.publish(BusItem::FriendsChanged {
                 users: users.to_vec(),
             });
         }
@@ -216,13 +216,10 @@ impl Cluster {
     /// Asks every node holding `user`'s sessions to push `logged_out` and close them.
     pub fn log_out(&self, user: UserId, reason: &str) {
         if let Some(publisher) = &*self.publisher.lock() {
-            publisher.publish(
-                vec![user],
-                BusItem::LoggedOut {
-                    user,
-                    reason: reason.to_string(),
-                },
-            );
+            publisher.publish(BusItem::LoggedOut {
+                user,
+                reason: reason.to_string(),
+            });
         }
     }
 

@@ -30,22 +30,6 @@ pub const QUEUE: usize = 65_536;
 /// Items per round at most.
 const BATCH: usize = 1024;
 
-/// Which nodes get an item.
-pub enum Target {
-    /// The nodes holding these users' connections.
-    Users(Vec<UserId>),
-    /// Every registered node.
-    All,
-}
-
-/// An item and where it goes.
-pub struct Outgoing {
-    /// Where.
-    pub target: Target,
-    /// What to send.
-    pub item: BusItem,
-}
-
 /// Counters of the publisher.
 #[derive(Default)]
 pub struct PublishStats {
@@ -58,7 +42,7 @@ pub struct PublishStats {
 /// The handle that queues items.
 #[derive(Clone)]
 pub struct Publisher {
-    tx: Sender<Outgoing>,
+    tx: Sender<BusItem>,
     lost: Arc<AtomicBool>,
     stats: Arc<PublishStats>,
 }
@@ -85,18 +69,10 @@ impl Publisher {
         (handle, run)
     }
 
-    /// Queues an item for the nodes of `users`; never blocks.
-    pub fn publish(&self, users: Vec<UserId>, item: BusItem) {
-        self.queue(Target::Users(users), item);
-    }
-
-    /// Queues an item for every other node; never blocks.
-    pub fn broadcast(&self, item: BusItem) {
-        self.queue(Target::All, item);
-    }
-
-    fn queue(&self, target: Target, item: BusItem) {
-        match self.tx.try_send(Outgoing { target, item }) {
+    /// Queues an item for the other nodes it concerns ([`BusItem::users`]); never
+    /// blocks.
+    pub fn publish(&self, item: BusItem) {
+        match self.tx.try_send(item) {
             Ok(()) => {}
             Err(TrySendError::Full(_)) | Err(TrySendError::Disconnected(_)) => {
                 self.stats.lost.fetch_add(1, Ordering::Relaxed);
@@ -113,7 +89,7 @@ impl Publisher {
 
 /// The publisher thread's loop.
 pub struct PublishLoop {
-    rx: Receiver<Outgoing>,
+    rx: Receiver<BusItem>,
     link: Arc<Link>,
     keys: Keys,
     node: String,
@@ -175,13 +151,10 @@ impl PublishLoop {
     }
 
     /// Looks the users' nodes up and publishes; returns how many items went out.
-    fn send(&self, conn: &mut Connection, batch: &[Outgoing]) -> redis::RedisResult<u64> {
+    fn send(&self, conn: &mut Connection, batch: &[BusItem]) -> redis::RedisResult<u64> {
         let users: Vec<UserId> = batch
             .iter()
-            .flat_map(|o| match &o.target {
-                Target::Users(users) => users.as_slice(),
-                Target::All => &[],
-            })
+            .flat_map(|item| item.users().unwrap_or_default())
             .copied()
             .collect::<BTreeSet<_>>()
             .into_iter()
@@ -199,14 +172,14 @@ impl PublishLoop {
         };
         let nodes_of: BTreeMap<UserId, Vec<String>> = users.into_iter().zip(routes).collect();
         let mut per_node: BTreeMap<&str, Vec<&BusItem>> = BTreeMap::new();
-        for out in batch {
+        for item in batch {
             let mut targets: BTreeSet<&str> = BTreeSet::new();
-            let nodes: Vec<&String> = match &out.target {
-                Target::Users(users) => users
+            let nodes: Vec<&String> = match item.users() {
+                Some(users) => users
                     .iter()
                     .flat_map(|u| nodes_of.get(u).into_iter().flatten())
                     .collect(),
-                Target::All => all_nodes.iter().collect(),
+                None => all_nodes.iter().collect(),
             };
             for node in nodes {
                 if *node != self.node {
@@ -214,7 +187,7 @@ impl PublishLoop {
                 }
             }
             for node in targets {
-                per_node.entry(node).or_default().push(&out.item);
+                per_node.entry(node).or_default().push(item);
             }
         }
         if per_node.is_empty() {

@@ -31,13 +31,10 @@ impl ClusterRoute {
 impl PushRoute for ClusterRoute {
     fn push(&self, users: &[UserId], push: &Push) {
         self.hub.push(users, push);
-        self.publisher.publish(
-            users.to_vec(),
-            BusItem::Push {
-                users: users.to_vec(),
-                push: push.clone(),
-            },
-        );
+        self.publisher.publish(BusItem::Push {
+            users: users.to_vec(),
+            push: push.clone(),
+        });
     }
 
     fn message(&self, m: &Message, recipient_pos: Pos, origin: Option<ConnId>) {
@@ -47,8 +44,7 @@ impl PushRoute for ClusterRoute {
             copies.push((m.from, wire::message(m)));
         }
         for (user, message) in copies {
-            self.publisher
-                .publish(vec![user], BusItem::Message { user, message });
+            self.publisher.publish(BusItem::Message { user, message });
         }
     }
 }

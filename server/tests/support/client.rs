@@ -188,15 +188,7 @@ impl Client {
     /// Connects and logs in with a session token.
     pub fn login_with_token(addr: SocketAddr, token: &str, push: bool) -> Client {
         let mut c = Client::connect(addr);
-        let login = proto::Request::Login {
-            credentials: proto::Credentials::Token(token.into()),
-            push,
-        };
-        let resp = c.request_ok("login", fields_of(&login));
-        c.name = resp["username"].as_str().unwrap_or("?").to_string();
-        c.user_id = Some(int(&resp, "user_id"));
-        c.token = Some(token.to_string());
-        c.push = push;
+        c.login_token(token, push);
         c
     }
 
@@ -707,7 +699,7 @@ impl Client {
     }
 
     /// Every message of my timeline after position `after`, paging through `sync` with
-    /// limit 500 until `more` is false.
+    /// limit 500 until `more` is false. Checks that positions increase.
     pub fn sync_all(&mut self, after: i64) -> Vec<Value> {
         let mut cursor = after;
         let mut out = Vec::new();
@@ -720,8 +712,14 @@ impl Client {
             let more = resp["more"]
                 .as_bool()
                 .unwrap_or_else(|| panic!("sync without a bool more: {resp}"));
-            if let Some(last) = page.last() {
-                cursor = int(last, "pos");
+            for m in &page {
+                let pos = int(m, "pos");
+                assert!(
+                    pos > cursor,
+                    "{}: sync after {after}: pos {pos} not above {cursor}: {m}",
+                    self.name
+                );
+                cursor = pos;
             }
             let empty = page.is_empty();
             out.extend(page);
@@ -794,38 +792,6 @@ impl Client {
         self.token = Some(token.to_string());
         self.push = push;
         resp
-    }
-
-    /// Every message of my timeline with `pos > after`, paging through `sync` by `pos`
-    /// (limit 500) until `more` is false. Checks that each page is in increasing `pos`.
-    pub fn sync_by_pos(&mut self, after: i64) -> Vec<Value> {
-        let mut cursor = after;
-        let mut out = Vec::new();
-        loop {
-            let resp = self.request_ok("sync", json!({"after": cursor, "limit": 500}));
-            let page = resp["messages"]
-                .as_array()
-                .unwrap_or_else(|| panic!("sync without a messages array: {resp}"))
-                .clone();
-            let more = resp["more"]
-                .as_bool()
-                .unwrap_or_else(|| panic!("sync without a bool more: {resp}"));
-            for m in &page {
-                let pos = int(m, "pos");
-                assert!(
-                    pos > cursor,
-                    "{}: sync after {after}: pos {pos} not above {cursor}: {m}",
-                    self.name
-                );
-                cursor = pos;
-            }
-            let empty = page.is_empty();
-            out.extend(page);
-            if !more {
-                return out;
-            }
-            assert!(!empty, "sync said more: true with an empty page: {resp}");
-        }
     }
 
     /// Sends `text` to `to` with the given client_msg_id and returns the response
