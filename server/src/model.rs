@@ -66,6 +66,21 @@ pub struct NewMessage {
     pub client_msg_id: String,
 }
 
+impl NewMessage {
+    /// The message as stored with id `msg_id`, at the sender's position `pos`.
+    pub fn stored_as(&self, msg_id: MsgId, pos: Pos) -> Message {
+        Message {
+            msg_id,
+            from: self.from,
+            to: self.to,
+            text: self.text.clone(),
+            ts: self.ts,
+            client_msg_id: self.client_msg_id.clone(),
+            pos,
+        }
+    }
+}
+
 /// A pending friend request sent to the asking user.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FriendRequest {

@@ -59,6 +59,17 @@ pub struct Stored {
     pub new: bool,
 }
 
+impl Stored {
+    /// The same message again, as a repeat of its key later in a batch: not new.
+    pub fn repeat(&self) -> Stored {
+        Stored {
+            message: self.message.clone(),
+            recipient_pos: self.recipient_pos,
+            new: false,
+        }
+    }
+}
+
 /// Everything the server persists.
 pub trait Store: Send + Sync + 'static {
     /// Which implementation, for logs ("sqlite:/path/chat.db", "mysql://host/db").

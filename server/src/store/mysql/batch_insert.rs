@@ -166,17 +166,8 @@ fn record<'a>(
     (pos, recipient_pos): (Pos, Pos),
     stored: &mut HashMap<Key<'a>, Entry>,
 ) {
-    let message = Message {
-        msg_id,
-        from: m.from,
-        to: m.to,
-        text: m.text.clone(),
-        ts: m.ts,
-        client_msg_id: m.client_msg_id.clone(),
-        pos,
-    };
     let entry = Entry {
-        message,
+        message: m.stored_as(msg_id, pos),
         recipient_pos,
         new: true,
     };
@@ -323,11 +314,7 @@ pub(super) fn insert_batch(
     for m in batch {
         let key = (m.from, m.client_msg_id.as_str());
         if let Some(&i) = first_at.get(&key) {
-            let repeat = Stored {
-                message: out[i].message.clone(),
-                recipient_pos: out[i].recipient_pos,
-                new: false,
-            };
+            let repeat = out[i].repeat();
             out.push(repeat);
             continue;
         }

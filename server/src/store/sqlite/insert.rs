@@ -21,7 +21,7 @@ use super::sql::{
     SQL_UPSERT_CONVERSATION, SQL_UPSERT_HEAD,
 };
 use super::{is_unique_violation, message_at};
-use crate::model::{Message, NewMessage, Pos, UserId};
+use crate::model::{NewMessage, Pos, UserId};
 use crate::store::shared::{timeline_rows, ConversationHeads, Positions};
 #[cfg(doc)]
 use crate::store::Store;
@@ -69,11 +69,7 @@ pub(super) fn insert_batch(
     for m in batch {
         let key = (m.from, m.client_msg_id.as_str());
         if let Some(&i) = known.get(&key) {
-            let repeat = Stored {
-                message: out[i].message.clone(),
-                recipient_pos: out[i].recipient_pos,
-                new: false,
-            };
+            let repeat = out[i].repeat();
             out.push(repeat);
             continue;
         }
@@ -111,15 +107,7 @@ pub(super) fn insert_batch(
             Err(e) => return Err(e),
         }
         positions.assign(m.from, m.to);
-        let message = Message {
-            msg_id: tx.last_insert_rowid(),
-            from: m.from,
-            to: m.to,
-            text: m.text.clone(),
-            ts: m.ts,
-            client_msg_id: m.client_msg_id.clone(),
-            pos,
-        };
+        let message = m.stored_as(tx.last_insert_rowid(), pos);
         known.insert(key, out.len());
         out.push(Stored {
             message,
