@@ -3,7 +3,7 @@
 # and prints per target the executions and the crashes found. Exits non-zero if any
 # target crashed or failed to build. `make fuzz` calls this; see fuzz/README.md.
 #
-#   FUZZ_SECS=300 fuzz/run.sh                 # both targets, 5 minutes each
+#   FUZZ_SECS=300 fuzz/run.sh                 # every target, 5 minutes each
 #   FUZZ_TARGETS=frame_codec fuzz/run.sh      # one target
 #   FUZZ_ARGS="-max_len=65536" fuzz/run.sh    # extra libFuzzer flags
 #
@@ -11,12 +11,13 @@
 # fuzz/target/corpus/<target>/, which keeps what libFuzzer finds between runs and is
 # not committed. Crash inputs land in fuzz/artifacts/<target>/ (cargo-fuzz's default);
 # keep the ones worth keeping in fuzz/regressions/<target>/, which the regression tests
-# (reactor/tests/fuzz_regressions.rs, proto/tests/fuzz_regressions.rs) replay.
+# (reactor/tests/fuzz_regressions.rs, proto/tests/fuzz_regressions.rs,
+# reactor-http/tests/fuzz_regressions.rs) replay.
 set -uo pipefail
 
 cd "$(dirname "$0")"
 FUZZ_SECS=${FUZZ_SECS:-60}
-FUZZ_TARGETS=${FUZZ_TARGETS:-"frame_codec request_parser"}
+FUZZ_TARGETS=${FUZZ_TARGETS:-"frame_codec request_parser http_codec"}
 FUZZ_ARGS=${FUZZ_ARGS:-}
 TOOLCHAIN=${FUZZ_TOOLCHAIN:-nightly}
 

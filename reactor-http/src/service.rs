@@ -1,0 +1,24 @@
+//! [`Service`]: what the application implements, one request in, one response out.
+
+use crate::request::Request;
+use crate::response::Response;
+
+/// An HTTP application. `call` runs on a reactor worker thread and may block (database
+/// calls are fine); one connection's requests are called one at a time, in order, and
+/// different connections' in parallel.
+///
+/// A closure `Fn(&Request) -> Response` is a service.
+pub trait Service: Send + Sync + 'static {
+    /// Answers one request. Return a response marked [`Response::closing`] to close the
+    /// connection after it.
+    fn call(&self, req: &Request) -> Response;
+}
+
+impl<F> Service for F
+where
+    F: Fn(&Request) -> Response + Send + Sync + 'static,
+{
+    fn call(&self, req: &Request) -> Response {
+        self(req)
+    }
+}
