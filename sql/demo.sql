@@ -3,7 +3,7 @@
 -- 5000 users demo00001 ... demo05000 (user_id 1 ... 5000), nickname
 -- 'Demo User NNNNN'. Every demo user's password is: demo-password
 -- Each user befriends the next 10 users around a ring; each friendship is two
--- rows, (a, b) and (b, a). Each user has an empty timeline (schema version 2).
+-- rows, (a, b) and (b, a). Each user has an empty timeline (schema version 3).
 --
 -- The password hash (argon2id, the same PHC string for every user) was made once with
 --     cargo run -p server --bin hash_password -- demo-password

@@ -1,18 +1,21 @@
--- Chat server schema for MySQL / MariaDB (InnoDB, utf8mb4), schema version 2.
+-- Chat server schema for MySQL / MariaDB (InnoDB, utf8mb4), schema version 3.
 --
 -- Applied by `MysqlStore::open` (server/src/store/mysql/schema.rs, embedded with
 -- include_str!) when its tables are missing; every statement is `CREATE TABLE IF NOT
 -- EXISTS`, so applying it twice is harmless. To apply it by hand:
 --     mysql -u root chat < sql/schema.sql
--- The `schema_version` row (id 1, version 2) is inserted by the store on open.
+-- The `schema_version` row (id 1, version 3) is inserted by the store on open.
 -- The SQLite twin of this file is server/src/store/schema_sqlite.sql: keep them in step.
 --
 -- Version 2 added the per-user timelines (`timeline`, `timeline_heads`, and each
 -- message's positions `from_pos` and `to_pos`) and the `tokens_expires` index, dropped
--- the indexes `messages_to` and `messages_from` (sync reads the timeline now) and put
--- to_id first in `messages_pair`. A version-1 database is migrated at start-up by
--- server/src/store/mysql/migrate.rs (MariaDB >= 10.2 or MySQL >= 8.0: it numbers the
--- timelines with a window function).
+-- the indexes `messages_to` and `messages_from` and put to_id first in `messages_pair`.
+-- Version 3 dropped the table `timeline` (two rows per message, each with its own undo
+-- record and row lock) for two indexes on the positions of `messages`, which hold the
+-- same entries for less: a message's row is its timeline entries. A version-1 or
+-- version-2 database is migrated at start-up by server/src/store/mysql/migrate.rs
+-- (from version 1 it needs MariaDB >= 10.2 or MySQL >= 8.0: it numbers the timelines
+-- with a window function).
 --
 -- Format rules (the store splits this file itself): statements end with ';' at the end
 -- of a line, comments are whole lines starting with '--', and no ';' appears anywhere
@@ -88,18 +91,20 @@ CREATE TABLE IF NOT EXISTS friendships (
     CONSTRAINT friendships_friend_fk FOREIGN KEY (friend_id) REFERENCES users (user_id) ON DELETE CASCADE
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;
 
+-- A user's timeline is every message they sent or received, at positions 1, 2, 3, ...
+-- in commit order, no gap, no repeat: from_pos and to_pos are the message's position in
+-- its sender's and in its recipient's timeline (equal for a message to oneself).
+-- messages_to_pos and messages_from_pos: sync reads a user's timeline after a position
+-- as two ranges, the messages they received and those they sent, merged by position.
 -- messages_pair: history and unread counts (both query it with to_id and from_id equal
--- to given values, so the column order is free). It starts with to_id because it also
--- serves the foreign key on to_id, which needs an index starting with to_id: version 1
--- kept a separate index (to_id, msg_id) for that. messages_client: idempotent send, and
--- the index of the foreign key on from_id. Sync reads the timeline (version 1's indexes
--- messages_to and messages_from are gone: one index less to write per message).
--- from_pos, to_pos: the message's position in its sender's and in its recipient's
--- timeline (equal for a message to oneself), the same as its two `timeline` rows, so
--- that history, conversations and a retried send read the asking user's position from
--- the message row itself, with no look-up in `timeline`.
+-- to given values). messages_client: idempotent send, and the index of the foreign key
+-- on from_id; messages_to_pos serves the one on to_id.
 -- Within a conversation msg_id increases in commit order: insert_messages locks the
 -- timeline heads of every user of its batch before it inserts the messages.
+-- Designed for group messages too: a group message will be one `messages` row and, in
+-- a table of its own, one (user_id, pos) entry per member, at that member's next
+-- position; sync then reads a third range, and gapless pushes and last_pos are
+-- unchanged.
 CREATE TABLE IF NOT EXISTS messages (
     msg_id BIGINT NOT NULL AUTO_INCREMENT,
     from_id BIGINT NOT NULL,
@@ -111,6 +116,8 @@ CREATE TABLE IF NOT EXISTS messages (
     to_pos BIGINT NOT NULL,
     PRIMARY KEY (msg_id),
     UNIQUE KEY messages_client (from_id, client_msg_id),
+    KEY messages_to_pos (to_id, to_pos),
+    KEY messages_from_pos (from_id, from_pos),
     KEY messages_pair (to_id, from_id, msg_id),
     CONSTRAINT messages_from_fk FOREIGN KEY (from_id) REFERENCES users (user_id),
     CONSTRAINT messages_to_fk FOREIGN KEY (to_id) REFERENCES users (user_id)
@@ -142,39 +149,15 @@ CREATE TABLE IF NOT EXISTS conversations (
     CONSTRAINT conversations_peer_fk FOREIGN KEY (peer_id) REFERENCES users (user_id) ON DELETE CASCADE
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;
 
--- Each user's timeline: every message they sent or received, at positions 1, 2, 3, ...
--- in commit order, no gap, no repeat. A one-to-one message has two rows (sender's and
--- recipient's, one for a message to oneself). Sync reads a user's range by primary key
--- and joins messages by msg_id: that is the only read of this table, so the primary key
--- is its only index. Rows are written by insert_messages in the same transaction as
--- their message, after it has advanced the users' timeline_heads rows.
--- Designed for group messages too: a group message is one `messages` row and one row
--- here per member (up to 500), each at that member's next position, and nothing in this
--- table is one-to-one specific, so sync, gapless pushes and last_pos work unchanged.
--- One-to-one reads other than sync (history, conversations, a retried send) take the
--- asking user's position from the message row (from_pos, to_pos) and need no index on
--- msg_id here. A group message's row cannot hold its members' positions: reading those
--- by message (a group's history) will come from this table and will need an index on
--- (user_id, msg_id) then.
--- No foreign keys, on purpose: this is the most written table (two rows per message),
--- and a foreign key check costs a parent lookup and lock per row. The references hold
--- anyway: msg_id is a message inserted in the same transaction (messages are never
--- deleted), and a user is never deleted while they have messages, since messages
--- reference users.
-CREATE TABLE IF NOT EXISTS timeline (
-    user_id BIGINT NOT NULL,
-    pos BIGINT NOT NULL,
-    msg_id BIGINT NOT NULL,
-    PRIMARY KEY (user_id, pos)
-) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;
-
 -- The last position of each user's timeline (0 when empty): created with the user (and
 -- by the version-1 migration). insert_messages locks and advances the rows of its
 -- batch's users first thing in its transaction, in one multi-row upsert in user_id order
 -- (last_pos = last_pos + the number of positions the user takes) that returns them
 -- (MariaDB, or read back after it on MySQL): two transactions that share a user commit
--- one after the other and cannot deadlock on these rows. No foreign key, for the same
--- reason as `timeline` (it is written for every user of every batch).
+-- one after the other and cannot deadlock on these rows. No foreign key, on purpose:
+-- it is written for every user of every batch, and a foreign key check costs a parent
+-- lookup and lock per row. A user is never deleted while they have messages (messages
+-- reference users), and a head without messages is harmless.
 CREATE TABLE IF NOT EXISTS timeline_heads (
     user_id BIGINT NOT NULL,
     last_pos BIGINT NOT NULL,

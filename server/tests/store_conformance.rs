@@ -73,42 +73,49 @@ fn run_all(store: &dyn Store) {
     );
 }
 
-/// Counts, in the tables of a store, what must never be: a message whose `from_pos` or
-/// `to_pos` is not its timeline row, a timeline row that is not its message's, a head
-/// that is not the end of its timeline, a timeline with a gap (positions are unique per
-/// user and start at 1, so a timeline of n rows ending at n is 1..n). `count` runs a
+/// Counts, in the tables of a store, what must never be: a message to oneself with two
+/// positions, a position taken twice in a user's timeline (whose entries are the
+/// positions on the messages' rows), a head that is not the end of its timeline, a
+/// timeline with a gap (positions are unique per user and start at 1, so a timeline of
+/// n entries ending at n is 1..n), entries of a user without a head. `count` runs a
 /// `SELECT COUNT(*)` (the same SQL for both engines) and returns the count.
 fn check_tables_agree(count: &mut dyn FnMut(&str) -> i64) {
+    // Every timeline entry (user_id, pos, msg_id): the positions on the messages' rows,
+    // the sender's and the recipient's (one for a message to oneself).
+    const ENTRIES: &str = "(SELECT from_id AS user_id, from_pos AS pos, msg_id FROM messages \
+         UNION ALL SELECT to_id, to_pos, msg_id FROM messages WHERE to_id <> from_id)";
     let checks = [
         (
-            "messages whose from_pos or to_pos is not their timeline row",
-            "SELECT COUNT(*) FROM messages m WHERE NOT EXISTS (SELECT 1 FROM timeline t \
-             WHERE t.user_id = m.from_id AND t.pos = m.from_pos AND t.msg_id = m.msg_id) \
-             OR NOT EXISTS (SELECT 1 FROM timeline t \
-             WHERE t.user_id = m.to_id AND t.pos = m.to_pos AND t.msg_id = m.msg_id) \
-             OR (m.from_id = m.to_id AND m.from_pos <> m.to_pos)",
+            "messages to oneself with two positions",
+            "SELECT COUNT(*) FROM messages WHERE from_id = to_id AND from_pos <> to_pos"
+                .to_string(),
         ),
         (
-            "timeline rows that are not their message's",
-            "SELECT COUNT(*) FROM timeline t WHERE NOT EXISTS (SELECT 1 FROM messages m \
-             WHERE m.msg_id = t.msg_id AND ((m.from_id = t.user_id AND m.from_pos = t.pos) \
-             OR (m.to_id = t.user_id AND m.to_pos = t.pos)))",
+            "positions taken twice in a timeline",
+            format!(
+                "SELECT COUNT(*) FROM (SELECT user_id, pos FROM {ENTRIES} e \
+                 GROUP BY user_id, pos HAVING COUNT(*) > 1) d"
+            ),
         ),
         (
             "heads that are not the end of a gapless timeline",
-            "SELECT COUNT(*) FROM timeline_heads h WHERE h.last_pos <> \
-             (SELECT COUNT(*) FROM timeline t WHERE t.user_id = h.user_id) \
-             OR h.last_pos <> COALESCE((SELECT MAX(t.pos) FROM timeline t \
-             WHERE t.user_id = h.user_id), 0)",
+            format!(
+                "SELECT COUNT(*) FROM timeline_heads h WHERE h.last_pos <> \
+                 (SELECT COUNT(*) FROM {ENTRIES} e WHERE e.user_id = h.user_id) \
+                 OR h.last_pos <> COALESCE((SELECT MAX(e.pos) FROM {ENTRIES} e \
+                 WHERE e.user_id = h.user_id), 0)"
+            ),
         ),
         (
-            "timeline rows of a user without a head",
-            "SELECT COUNT(*) FROM timeline t WHERE NOT EXISTS \
-             (SELECT 1 FROM timeline_heads h WHERE h.user_id = t.user_id)",
+            "timeline entries of a user without a head",
+            format!(
+                "SELECT COUNT(*) FROM {ENTRIES} e WHERE NOT EXISTS \
+                 (SELECT 1 FROM timeline_heads h WHERE h.user_id = e.user_id)"
+            ),
         ),
     ];
     for (what, sql) in checks {
-        assert_eq!(count(sql), 0, "{what}");
+        assert_eq!(count(&sql), 0, "{what}");
     }
     assert!(
         count("SELECT COUNT(*) FROM messages") > 0,
@@ -217,8 +224,10 @@ fn mysql_nodes_share_timelines() {
     for &user in &everyone {
         let rows: Vec<(Pos, MsgId)> = conn
             .exec(
-                "SELECT pos, msg_id FROM timeline WHERE user_id = ? ORDER BY pos",
-                (user,),
+                "SELECT from_pos, msg_id FROM messages WHERE from_id = ? \
+                 UNION ALL SELECT to_pos, msg_id FROM messages WHERE to_id = ? AND from_id <> ? \
+                 ORDER BY 1",
+                (user, user, user),
             )
             .unwrap();
         let positions: Vec<Pos> = rows.iter().map(|r| r.0).collect();

@@ -1,10 +1,13 @@
-//! Opening a database of the previous release (schema version 1, no timelines) migrates
-//! it to version 2 without loss, on both stores.
+//! Opening a database of an earlier release (schema version 1, no timelines; version 2,
+//! timelines in a table of their own) migrates it to version 3 without loss, on both
+//! stores.
 //!
 //! The fixtures `fixtures/schema_v1_{sqlite,mysql}.sql` are the version-1 schemas as
 //! shipped plus some data (several users, friendships, messages both ways in
 //! interleaved conversations, a user without messages, tokens, read cursors,
-//! conversation rows, version row 1). Each test loads one into a fresh database (SQLite:
+//! conversation rows, version row 1); `fixtures/schema_v2_{sqlite,mysql}.sql` are the
+//! version-2 schemas as shipped with the same data as version 2 holds it (positions,
+//! timeline rows, heads, version row 2). Each test loads one into a fresh database (SQLite:
 //! a temporary file; MySQL: a fresh database on `CHAT_TEST_MYSQL`, see
 //! `support/mysql_db.rs`), reads what version 1 would have answered straight from the
 //! tables, opens the store, and checks the result against it ([`check_migrated`]).
@@ -26,6 +29,10 @@ use mysql::prelude::Queryable;
 
 const SQLITE_V1: &str = include_str!("fixtures/schema_v1_sqlite.sql");
 const MYSQL_V1: &str = include_str!("fixtures/schema_v1_mysql.sql");
+const SQLITE_V2: &str = include_str!("fixtures/schema_v2_sqlite.sql");
+const MYSQL_V2: &str = include_str!("fixtures/schema_v2_mysql.sql");
+/// The schema version the stores read and write.
+const CURRENT: i64 = 3;
 
 /// The users of the fixtures, by name.
 const ANN: UserId = 1;
@@ -107,13 +114,20 @@ impl Raw {
     }
 }
 
+/// Every timeline entry of a version-3 database, (user_id, pos, msg_id), ordered (valid
+/// for both engines).
+const TIMELINE_ENTRIES: &str = "SELECT from_id, from_pos, msg_id FROM messages \
+     UNION ALL SELECT to_id, to_pos, msg_id FROM messages WHERE to_id <> from_id \
+     ORDER BY 1, 2";
+
 /// Reading the tables of one database without the store.
 trait Tables {
     /// The `schema_version` row.
     fn version(&self) -> i64;
     /// Users, messages, cursors and conversation rows.
     fn raw(&self) -> Raw;
-    /// Every timeline row (user_id, pos, msg_id), ordered.
+    /// Every timeline entry (user_id, pos, msg_id), ordered: the positions on the
+    /// messages' rows, the sender's and the recipient's (one for a message to oneself).
     fn timeline(&self) -> Vec<(UserId, Pos, MsgId)>;
     /// Every head (user_id, last_pos), ordered.
     fn heads(&self) -> Vec<(UserId, Pos)>;
@@ -128,7 +142,7 @@ trait Tables {
 
 /// Everything a migrated database must show: `raw` is what the tables held before.
 fn check_migrated(store: &dyn Store, tables: &dyn Tables, raw: &Raw) {
-    assert_eq!(tables.version(), 2, "schema version");
+    assert_eq!(tables.version(), CURRENT, "schema version");
     // The tables: every user's timeline is exactly 1..n in msg_id order, with both
     // participants' entries (one for a message to oneself), and heads = n.
     let mut expected_rows = Vec::new();
@@ -139,7 +153,7 @@ fn check_migrated(store: &dyn Store, tables: &dyn Tables, raw: &Raw) {
         expected_rows.extend(timeline.iter().map(|m| (user, m.pos, m.msg_id)));
     }
     expected_rows.sort_unstable();
-    assert_eq!(tables.timeline(), expected_rows, "timeline rows");
+    assert_eq!(tables.timeline(), expected_rows, "timeline entries");
     assert_eq!(tables.heads(), expected_heads, "timeline heads");
     // Each message's row holds its sender's and its recipient's position.
     let expected_positions: Vec<(MsgId, Pos, Pos)> = raw
@@ -356,9 +370,7 @@ impl Tables for SqliteTables<'_> {
 
     fn timeline(&self) -> Vec<(UserId, Pos, MsgId)> {
         let conn = self.conn();
-        let mut st = conn
-            .prepare("SELECT user_id, pos, msg_id FROM timeline ORDER BY user_id, pos")
-            .unwrap();
+        let mut st = conn.prepare(TIMELINE_ENTRIES).unwrap();
         st.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
             .unwrap()
             .collect::<rusqlite::Result<Vec<_>>>()
@@ -410,7 +422,7 @@ fn sqlite_version_1_is_migrated() {
 
     let store = SqliteStore::open(&path, 2).unwrap();
     check_migrated(&store, &tables, &raw);
-    // The migrated schema is the schema of a fresh version-2 database.
+    // The migrated schema is the schema of a fresh database.
     let fresh = dir.path().join("fresh.db");
     drop(SqliteStore::open(&fresh, 1).unwrap());
     assert_eq!(tables.shape(), SqliteTables(&fresh).shape());
@@ -464,20 +476,20 @@ fn sqlite_newer_version_is_refused_untouched() {
     let dir = tempfile::tempdir().unwrap();
     let path = sqlite_v1(dir.path());
     let conn = rusqlite::Connection::open(&path).unwrap();
-    conn.execute("UPDATE schema_version SET version = 3", [])
+    conn.execute("UPDATE schema_version SET version = 4", [])
         .unwrap();
     drop(conn);
     let before = SqliteTables(&path).shape();
     match SqliteStore::open(&path, 1) {
         Err(StoreError::Internal(msg)) => {
+            assert!(msg.contains("version 4"), "{msg}");
             assert!(msg.contains("version 3"), "{msg}");
-            assert!(msg.contains("version 2"), "{msg}");
         }
         Err(e) => panic!("unexpected error {e}"),
-        Ok(_) => panic!("version 3 accepted"),
+        Ok(_) => panic!("version 4 accepted"),
     }
     assert_eq!(SqliteTables(&path).shape(), before);
-    assert_eq!(SqliteTables(&path).version(), 3);
+    assert_eq!(SqliteTables(&path).version(), 4);
 }
 
 // ---- MySQL --------------------------------------------------------------------------------
@@ -536,9 +548,7 @@ impl Tables for MysqlTables<'_> {
     }
 
     fn timeline(&self) -> Vec<(UserId, Pos, MsgId)> {
-        self.conn()
-            .query("SELECT user_id, pos, msg_id FROM timeline ORDER BY user_id, pos")
-            .unwrap()
+        self.conn().query(TIMELINE_ENTRIES).unwrap()
     }
 
     fn heads(&self) -> Vec<(UserId, Pos)> {
@@ -618,7 +628,7 @@ fn mysql_v1() -> mysql_db::TestDb {
     db
 }
 
-/// The schema of a fresh version-2 MySQL database.
+/// The schema of a fresh MySQL database.
 fn mysql_fresh_shape() -> BTreeSet<String> {
     let db = mysql_db::TestDb::new();
     drop(MysqlStore::open(&db.url(), 1).unwrap());
@@ -661,9 +671,9 @@ fn mysql_interrupted_migration_completes() {
         std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../sql/schema.sql")).unwrap();
     let new_tables: Vec<String> = mysql_statements(&schema)
         .into_iter()
-        .filter(|s| s.contains(" timeline"))
+        .filter(|s| s.contains(" timeline_heads"))
         .collect();
-    assert_eq!(new_tables.len(), 2);
+    assert_eq!(new_tables.len(), 1);
     let fresh = mysql_fresh_shape();
     for steps_done in 1..=5 {
         eprintln!("--- interrupted after step {steps_done}");
@@ -687,10 +697,16 @@ fn mysql_interrupted_migration_completes() {
                  ADD COLUMN to_pos BIGINT NOT NULL",
             )
             .unwrap();
-            // A fill that committed, but saw only some of the messages.
+            // A fill that committed, but saw only some of the messages, and whose
+            // scratch table was not dropped.
             conn.query_drop(
-                "INSERT INTO timeline (user_id, pos, msg_id) VALUES (1, 1, 1), (1, 2, 2), \
-                 (2, 1, 1), (2, 2, 2)",
+                "CREATE TABLE migrate_timeline (user_id BIGINT NOT NULL, \
+                 pos BIGINT NOT NULL, msg_id BIGINT NOT NULL, PRIMARY KEY (user_id, pos))",
+            )
+            .unwrap();
+            conn.query_drop(
+                "INSERT INTO migrate_timeline (user_id, pos, msg_id) VALUES (1, 1, 1), \
+                 (1, 2, 2), (2, 1, 1), (2, 2, 2)",
             )
             .unwrap();
             conn.query_drop("INSERT INTO timeline_heads (user_id, last_pos) VALUES (1, 2), (2, 2)")
@@ -701,13 +717,15 @@ fn mysql_interrupted_migration_completes() {
             .unwrap();
         }
         if steps_done >= 5 {
-            // Half of step 5: messages_pair rebuilt, messages_from dropped,
-            // messages_to still there.
+            // Half of step 5: messages_pair rebuilt, one position index added,
+            // messages_from dropped, messages_to still there.
             conn.query_drop(
                 "ALTER TABLE messages DROP INDEX messages_pair, \
                  ADD INDEX messages_pair (to_id, from_id, msg_id)",
             )
             .unwrap();
+            conn.query_drop("ALTER TABLE messages ADD INDEX messages_to_pos (to_id, to_pos)")
+                .unwrap();
             conn.query_drop("ALTER TABLE messages DROP INDEX messages_from")
                 .unwrap();
         }
@@ -752,23 +770,23 @@ fn mysql_newer_version_is_refused_untouched() {
     let tables = MysqlTables(&db);
     tables
         .conn()
-        .query_drop("UPDATE schema_version SET version = 3")
+        .query_drop("UPDATE schema_version SET version = 4")
         .unwrap();
     let before = tables.shape();
     match MysqlStore::open(&db.url(), 1) {
         Err(StoreError::Internal(msg)) => {
+            assert!(msg.contains("version 4"), "{msg}");
             assert!(msg.contains("version 3"), "{msg}");
-            assert!(msg.contains("version 2"), "{msg}");
         }
         Err(e) => panic!("unexpected error {e}"),
-        Ok(_) => panic!("version 3 accepted"),
+        Ok(_) => panic!("version 4 accepted"),
     }
     assert_eq!(tables.shape(), before);
-    assert_eq!(tables.version(), 3);
+    assert_eq!(tables.version(), 4);
 }
 
-/// Two nodes starting at once on a version-1 database: one migrates, the other waits
-/// for it (the schema lock) and finds version 2.
+/// Three nodes starting at once on a version-1 database: one migrates, the others wait
+/// for it (the schema lock) and find the current version.
 #[test]
 fn mysql_nodes_starting_together_migrate_once() {
     let db = mysql_v1();
@@ -783,6 +801,94 @@ fn mysql_nodes_starting_together_migrate_once() {
     });
     for store in &stores {
         check_migrated(store, &tables, &raw);
+    }
+}
+
+// ---- version 2 ---------------------------------------------------------------------------
+
+/// A version-2 database: its positions, heads, messages and everything else are kept as
+/// they are; only the timeline's table gives way to the indexes on the positions.
+fn check_v2_migrated(
+    store: &dyn Store,
+    tables: &dyn Tables,
+    raw: &Raw,
+    v2_positions: &[(MsgId, Pos, Pos)],
+) {
+    assert_eq!(
+        tables.positions(),
+        v2_positions,
+        "positions kept as they were"
+    );
+    check_migrated(store, tables, raw);
+    check_new_writes(store, raw);
+}
+
+#[test]
+fn sqlite_version_2_is_migrated() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("chat.db");
+    rusqlite::Connection::open(&path)
+        .unwrap()
+        .execute_batch(SQLITE_V2)
+        .unwrap();
+    let tables = SqliteTables(&path);
+    assert_eq!(tables.version(), 2);
+    let raw = tables.raw();
+    let v2_positions = tables.positions();
+    assert_eq!(raw.messages.len(), 15);
+
+    let store = SqliteStore::open(&path, 2).unwrap();
+    let fresh = dir.path().join("fresh.db");
+    drop(SqliteStore::open(&fresh, 1).unwrap());
+    assert_eq!(
+        tables.shape(),
+        SqliteTables(&fresh).shape(),
+        "migrated = fresh schema"
+    );
+    check_v2_migrated(&store, &tables, &raw, &v2_positions);
+}
+
+/// A fresh database holding the version-2 fixture.
+fn mysql_v2() -> mysql_db::TestDb {
+    let db = mysql_db::TestDb::new();
+    let mut conn = mysql::Conn::new(db.url().as_str()).unwrap();
+    conn.query_drop("SET NAMES utf8mb4").unwrap();
+    for statement in mysql_statements(MYSQL_V2) {
+        conn.query_drop(&statement)
+            .unwrap_or_else(|e| panic!("{e}: {statement}"));
+    }
+    db
+}
+
+/// The version-2 migration, also after an interruption (one index added, the other not,
+/// the table still there), and opened again: the same result, untouched the second time.
+#[test]
+fn mysql_version_2_is_migrated() {
+    let fresh = mysql_fresh_shape();
+    for interrupted in [false, true] {
+        let db = mysql_v2();
+        let tables = MysqlTables(&db);
+        assert_eq!(tables.version(), 2);
+        if interrupted {
+            tables
+                .conn()
+                .query_drop("ALTER TABLE messages ADD INDEX messages_from_pos (from_id, from_pos)")
+                .unwrap();
+        }
+        let raw = tables.raw();
+        let v2_positions = tables.positions();
+        assert_eq!(raw.messages.len(), 15);
+
+        let store = MysqlStore::open(&db.url(), 2).unwrap();
+        assert_eq!(
+            tables.shape(),
+            fresh,
+            "migrated = fresh schema (interrupted {interrupted})"
+        );
+        drop(store);
+        let store = MysqlStore::open(&db.url(), 2).unwrap();
+        assert_eq!(tables.shape(), fresh);
+        check_v2_migrated(&store, &tables, &raw, &v2_positions);
     }
 }
 

@@ -1,10 +1,11 @@
--- Chat server schema for SQLite, schema version 2: the twin of sql/schema.sql (MySQL).
+-- Chat server schema for SQLite, schema version 3: the twin of sql/schema.sql (MySQL).
 --
 -- Embedded in server/src/store/sqlite/schema.rs with include_str! and run by
 -- `SqliteStore::open` (every statement is IF NOT EXISTS, so running it on an existing
--- database is harmless). The `schema_version` row (id 1, version 2) is inserted by the
--- store on open. A version-1 database (the previous release: no timelines) is migrated
--- by server/src/store/sqlite/migrate.rs in one transaction.
+-- database is harmless). The `schema_version` row (id 1, version 3) is inserted by the
+-- store on open. A version-1 database (the first release: no timelines) or version-2
+-- one (timelines in a table `timeline` of their own) is migrated by
+-- server/src/store/sqlite/migrate.rs in one transaction.
 --
 -- Every query of the store is served by an index, with no table scans (the
 -- `every_query_uses_an_index` unit test of server/src/store/sqlite/sql.rs checks each
@@ -63,11 +64,12 @@ CREATE TABLE IF NOT EXISTS friendships (
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS friendships_friend ON friendships (friend_id);
 
--- messages_pair: history and unread counts. messages_client: idempotent send. Sync reads
--- the timeline (version 1's messages_to and messages_from indexes are gone). from_pos,
--- to_pos: the message's position in its sender's and in its recipient's timeline (equal
--- for a message to oneself), the same as its `timeline` rows, so that history,
--- conversations and a retried send read the asking user's position from the row.
+-- A user's timeline is every message they sent or received, at positions 1, 2, 3, ...
+-- in commit order, no gap, no repeat: from_pos and to_pos are the message's position in
+-- its sender's and in its recipient's timeline (equal for a message to oneself).
+-- messages_to_pos and messages_from_pos: sync reads a user's timeline after a position
+-- as two ranges, the messages they received and those they sent, merged by position.
+-- messages_pair: history and unread counts. messages_client: idempotent send.
 CREATE TABLE IF NOT EXISTS messages (
     msg_id INTEGER PRIMARY KEY AUTOINCREMENT,
     from_id INTEGER NOT NULL REFERENCES users (user_id),
@@ -80,6 +82,8 @@ CREATE TABLE IF NOT EXISTS messages (
 );
 CREATE UNIQUE INDEX IF NOT EXISTS messages_client ON messages (from_id, client_msg_id);
 CREATE INDEX IF NOT EXISTS messages_pair ON messages (from_id, to_id, msg_id);
+CREATE INDEX IF NOT EXISTS messages_to_pos ON messages (to_id, to_pos);
+CREATE INDEX IF NOT EXISTS messages_from_pos ON messages (from_id, from_pos);
 
 CREATE TABLE IF NOT EXISTS read_cursors (
     user_id INTEGER NOT NULL REFERENCES users (user_id) ON DELETE CASCADE,
@@ -97,28 +101,10 @@ CREATE TABLE IF NOT EXISTS conversations (
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS conversations_peer ON conversations (peer_id);
 
--- Each user's timeline: every message they sent or received, at positions 1, 2, 3, ...
--- in commit order, no gap, no repeat (a one-to-one message has a row for its sender and
--- one for its recipient, one row for a message to oneself). Sync reads a user's range by
--- primary key, its only index: history and conversations take the asking user's
--- position from the message row (from_pos, to_pos). Ready for group messages: a group
--- message would have one row here per member, each at that member's next position, with
--- no change to this table; reading a group message's members' positions by message
--- will need an index on (user_id, msg_id) then (one-to-one reads do not).
--- No foreign keys, on purpose: two rows per message, and each key check is a lookup.
--- The references hold anyway: msg_id is inserted in the same transaction (messages are
--- never deleted), and a user is never deleted while they have messages, since messages
--- reference users.
-CREATE TABLE IF NOT EXISTS timeline (
-    user_id INTEGER NOT NULL,
-    pos INTEGER NOT NULL,
-    msg_id INTEGER NOT NULL,
-    PRIMARY KEY (user_id, pos)
-) WITHOUT ROWID;
-
 -- The last position of each user's timeline (0 when empty), created with the user (and
 -- by the version-1 migration), advanced by insert_messages in the batch's transaction.
--- No foreign key, like `timeline`: it is written for every user of every batch.
+-- No foreign key: it is written for every user of every batch, and each key check is a
+-- lookup. A user is never deleted while they have messages (messages reference users).
 CREATE TABLE IF NOT EXISTS timeline_heads (
     user_id INTEGER PRIMARY KEY,
     last_pos INTEGER NOT NULL

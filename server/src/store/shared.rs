@@ -9,12 +9,15 @@ use super::{StoreError, StoreResult};
 use crate::model::{Message, MsgId, Pos, UserId};
 
 /// The schema version this code reads and writes (`schema_version.version`). Version 1
-/// (the previous release) had no timelines; opening a version-1 database migrates it
-/// (see each store's `migrate` module). A newer version is refused.
-pub(crate) const SCHEMA_VERSION: i64 = 2;
+/// (the first release) had no timelines; version 2 kept each user's timeline in a table
+/// of its own (`timeline`, two rows per message); version 3 keeps a message's positions
+/// on its row only (`from_pos`, `to_pos`, each indexed with its user). Opening a version
+/// 1 or 2 database migrates it (see each store's `migrate` module). A newer version is
+/// refused.
+pub(crate) const SCHEMA_VERSION: i64 = 3;
 
 /// The tables the schema creates; the schema is applied when any is missing.
-pub(crate) const TABLES: [&str; 10] = [
+pub(crate) const TABLES: [&str; 9] = [
     "schema_version",
     "users",
     "tokens",
@@ -23,7 +26,6 @@ pub(crate) const TABLES: [&str; 10] = [
     "messages",
     "read_cursors",
     "conversations",
-    "timeline",
     "timeline_heads",
 ];
 
@@ -183,23 +185,6 @@ impl Positions {
     }
 }
 
-/// The timeline rows (user_id, pos, msg_id) of new messages, given as (message, sender's
-/// position, recipient's position): two per message, one for a message to oneself;
-/// ordered by (user_id, pos).
-pub(crate) fn timeline_rows<'a>(
-    new: impl IntoIterator<Item = (&'a Message, Pos, Pos)>,
-) -> Vec<(UserId, Pos, MsgId)> {
-    let mut rows = Vec::new();
-    for (m, sender, recipient) in new {
-        rows.push((m.from, sender, m.msg_id));
-        if m.to != m.from {
-            rows.push((m.to, recipient, m.msg_id));
-        }
-    }
-    rows.sort_unstable();
-    rows
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -233,25 +218,6 @@ mod tests {
         count.assign(8, 8);
         count.assign(9, 7);
         assert_eq!(count.moved_heads(), [(7, 2), (8, 2), (9, 1)]);
-    }
-
-    #[test]
-    fn timeline_rows_of_new_messages() {
-        let m = |msg_id: MsgId, from: UserId, to: UserId| Message {
-            msg_id,
-            from,
-            to,
-            text: String::new(),
-            ts: 0,
-            client_msg_id: String::new(),
-            pos: 0,
-        };
-        let (a, b, c) = (m(10, 2, 1), m(11, 1, 2), m(12, 3, 3));
-        let rows = timeline_rows([(&a, 4, 7), (&b, 8, 5), (&c, 1, 1)]);
-        assert_eq!(
-            rows,
-            [(1, 7, 10), (1, 8, 11), (2, 4, 10), (2, 5, 11), (3, 1, 12)]
-        );
     }
 
     #[test]

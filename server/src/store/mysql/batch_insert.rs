@@ -17,8 +17,8 @@
 //!    messages inserted with the next positions, and at the end the heads that moved too
 //!    far are set where the new messages took them ([`timeline::correct_heads`]: the
 //!    rows are still locked, so no other transaction ever sees the overshoot).
-//! 4. Insert the timeline rows of the new messages, upsert both participants'
-//!    conversation rows.
+//! 4. Upsert both participants' conversation rows of the new messages. (The positions
+//!    on the messages' rows are the timelines' entries: nothing else is written.)
 //!
 //! Why the heads are advanced for every distinct key before knowing which are new:
 //! positions are columns of the message row, so they must be known before the insert,
@@ -50,7 +50,7 @@ use super::timeline;
 #[cfg(doc)]
 use super::MysqlStore;
 use crate::model::{Message, MsgId, NewMessage, Pos, UserId};
-use crate::store::shared::{timeline_rows, ConversationHeads, Positions};
+use crate::store::shared::{ConversationHeads, Positions};
 #[cfg(doc)]
 use crate::store::Store;
 use crate::store::{StoreError, Stored};
@@ -286,12 +286,9 @@ pub(super) fn insert_batch(
         timeline::correct_heads(tx, &wrong)?;
     }
 
-    // The timeline rows of the new messages, then the conversation heads they move.
-    let news = || stored.values().filter(|e| e.new);
-    let rows = timeline_rows(news().map(|e| (&e.message, e.message.pos, e.recipient_pos)));
-    timeline::insert_rows(tx, &rows)?;
+    // The conversation heads the new messages move.
     let mut conversations = ConversationHeads::default();
-    for entry in news() {
+    for entry in stored.values().filter(|e| e.new) {
         conversations.record(&entry.message);
     }
 

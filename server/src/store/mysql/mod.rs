@@ -2,8 +2,8 @@
 //!
 //! * The database named in the URL must exist (the operator creates it, e.g.
 //!   `CREATE DATABASE chat CHARACTER SET utf8mb4`); [`MysqlStore::open`] creates the tables
-//!   from `sql/schema.sql` when they are missing, migrates a version-1 database, and
-//!   checks the schema version.
+//!   from `sql/schema.sql` when they are missing, migrates a version-1 or version-2
+//!   database, and checks the schema version.
 //! * Connections have a 5 s connect timeout and 5 s read/write timeouts, and a 3 s InnoDB
 //!   lock-wait timeout, so a dead or stuck server turns into
 //!   [`StoreError::Unavailable`] quickly instead of a hung worker. Waiting for a pooled
@@ -15,14 +15,15 @@
 //!   batch's users (one upsert, in user_id order, before anything else, which returns
 //!   them on MariaDB; MySQL reads them back), insert the batch in order with its
 //!   positions (ids are consecutive on MariaDB's default settings, else read back by
-//!   key), insert the timeline rows, upsert both participants' conversation rows. A
+//!   key), upsert both participants' conversation rows. A
 //!   batch holding a client's retry takes a longer path for the chunk it is in, and
 //!   corrects the heads. Key lookups use `(a, b) IN ((?, ?), ...)`, not an `OR` of
 //!   `AND`s, whose per-row cost grows with the batch (it cost MariaDB 31 µs of CPU per
 //!   message at 256 per batch).
-//! * Reads of messages carry the reading user's timeline position: sync reads the
-//!   user's timeline range by primary key; history, conversations and
-//!   `message_by_client_id` read it from the message row (`from_pos`, `to_pos`).
+//! * Reads of messages carry the reading user's timeline position, from the message row
+//!   (`from_pos`, `to_pos`): sync reads the user's range on `messages_to_pos` and
+//!   `messages_from_pos`; history, conversations and `message_by_client_id` read the
+//!   rows they find.
 //! * Every statement is parameterised and served by an index (see the `explain` test).
 //!
 //! Files: this one holds [`MysqlStore`], its connection settings, the retry loop
@@ -30,11 +31,11 @@
 //! a short transaction. Below it, each depending only on the ones after it in this list:
 //!
 //! * `batch_insert`: the batched message insert behind `insert_messages`.
-//! * `timeline`: locking and advancing timeline heads, correcting them, writing timeline
-//!   rows (the positions part of that insert).
+//! * `timeline`: locking and advancing timeline heads, and correcting them (the
+//!   positions part of that insert).
 //! * `schema`: setting up the schema at open (create, migrate or refuse) and checking
 //!   the version.
-//! * `migrate`: the migration of a version-1 database.
+//! * `migrate`: the migrations of version-1 and version-2 databases.
 //! * `rows`: running a statement and decoding its rows into model records.
 //! * `errors`: classifying driver errors into [`StoreError`], and `Fail`.
 //! * `sql`: the SQL text of every statement, constant or generated for `n` rows.
@@ -553,8 +554,13 @@ impl Store for MysqlStore {
             return Ok(Vec::new());
         }
         self.run("syncing messages", false, |conn| {
-            let rows: Vec<MessageRow> = all(conn, SQL_SYNC, (me, after, sql_limit(limit)))?;
-            Ok(rows.into_iter().map(message_of).collect())
+            let limit_sql = sql_limit(limit);
+            let params = (me, after, limit_sql, me, after, limit_sql);
+            let rows: Vec<MessageRow> = all(conn, SQL_SYNC, params)?;
+            Ok(merge_branches(
+                rows.into_iter().map(message_of).collect(),
+                limit,
+            ))
         })
     }
 

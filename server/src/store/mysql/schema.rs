@@ -1,6 +1,6 @@
 //! Setting up the MySQL schema at open: a fresh database gets the tables of
-//! `sql/schema.sql` and the version row; a version-1 database is migrated (see
-//! [`super::migrate`]); a database of a newer version is refused, untouched.
+//! `sql/schema.sql` and the version row; a version-1 or version-2 database is migrated
+//! (see [`super::migrate`]); a database of a newer version is refused, untouched.
 //!
 //! Runs at open only. [`is_current`] first looks, on an ordinary connection (with the
 //! store's timeouts, so a dead server fails fast), whether there is anything to do: on
@@ -23,6 +23,9 @@ use super::sql::{schema_statements, SCHEMA};
 use crate::store::shared::{newer_schema, unknown_schema, SCHEMA_VERSION, TABLES};
 use crate::store::StoreError;
 
+/// Tables of older versions that are gone from the current one: `timeline` (version 2).
+const OLD_TABLES: [&str; 1] = ["timeline"];
+
 /// How long a node waits for another one that is setting up or migrating the schema.
 const SCHEMA_LOCK_WAIT_S: i64 = 600;
 
@@ -30,15 +33,24 @@ const SCHEMA_LOCK_WAIT_S: i64 = 600;
 /// characters).
 const LOCK_NAME_SQL: &str = "LEFT(CONCAT('chat_schema:', DATABASE()), 64)";
 
-/// The tables of [`TABLES`] that exist in the current database.
+/// The tables of [`TABLES`] and [`OLD_TABLES`] that exist in the current database.
 pub(super) fn present_tables(conn: &mut Conn) -> Result<BTreeSet<String>, Fail> {
-    let placeholders = vec!["?"; TABLES.len()].join(", ");
+    let names: Vec<Value> = TABLES
+        .iter()
+        .chain(&OLD_TABLES)
+        .map(|t| Value::from(*t))
+        .collect();
+    let placeholders = vec!["?"; names.len()].join(", ");
     let sql = format!(
         "SELECT table_name FROM information_schema.tables \
          WHERE table_schema = DATABASE() AND table_name IN ({placeholders})"
     );
-    let names: Vec<Value> = TABLES.iter().map(|t| Value::from(*t)).collect();
     Ok(all::<String, _>(conn, &sql, names)?.into_iter().collect())
+}
+
+/// Whether every table of [`TABLES`] is in `present`.
+fn all_present(present: &BTreeSet<String>) -> bool {
+    TABLES.iter().all(|t| present.contains(*t))
 }
 
 /// Runs every statement of `sql/schema.sql` (each is `CREATE TABLE IF NOT EXISTS`).
@@ -49,10 +61,10 @@ fn create_tables(conn: &mut Conn) -> Result<(), Fail> {
     Ok(())
 }
 
-/// The version of the database's schema: the `schema_version` row, or, without one, 1
-/// for the tables of version 1 (`messages` without `timeline`: created by hand from the
-/// old `sql/schema.sql`), else [`SCHEMA_VERSION`] (an empty database, or one set up by
-/// hand from the current file).
+/// The version of the database's schema: the `schema_version` row, or, without one (the
+/// tables created by hand from an `sql/schema.sql`), 1 for the tables of version 1
+/// (`messages` without `timeline_heads`), 2 for those of version 2 (with `timeline`),
+/// else [`SCHEMA_VERSION`] (an empty database, or one set up from the current file).
 fn stored_version(conn: &mut Conn, present: &BTreeSet<String>) -> Result<i64, Fail> {
     if present.contains("schema_version") {
         let row: Option<i64> = first(conn, "SELECT version FROM schema_version WHERE id = 1", ())?;
@@ -60,8 +72,10 @@ fn stored_version(conn: &mut Conn, present: &BTreeSet<String>) -> Result<i64, Fa
             return Ok(version);
         }
     }
-    if present.contains("messages") && !present.contains("timeline") {
+    if present.contains("messages") && !present.contains("timeline_heads") {
         Ok(1)
+    } else if present.contains("timeline") {
+        Ok(2)
     } else {
         Ok(SCHEMA_VERSION)
     }
@@ -73,7 +87,7 @@ pub(super) fn is_current(conn: &mut Conn, described: &str) -> Result<bool, Fail>
     let present = present_tables(conn)?;
     match stored_version(conn, &present)? {
         v if v > SCHEMA_VERSION => Err(Fail::Store(newer_schema(described, v))),
-        v => Ok(v == SCHEMA_VERSION && present.len() == TABLES.len()),
+        v => Ok(v == SCHEMA_VERSION && all_present(&present)),
     }
 }
 
@@ -105,16 +119,17 @@ fn apply_schema_locked(conn: &mut Conn, described: &str) -> Result<(), Fail> {
     let version = stored_version(conn, &present)?;
     match version {
         SCHEMA_VERSION => {
-            if present.len() < TABLES.len() {
+            if !all_present(&present) {
                 log::info!(
                     "{described}: applying sql/schema.sql ({} of {} tables present)",
-                    present.len(),
+                    TABLES.iter().filter(|t| present.contains(**t)).count(),
                     TABLES.len()
                 );
                 create_tables(conn)?;
             }
         }
         1 => migrate::from_v1(conn, described)?,
+        2 => migrate::from_v2(conn, described)?,
         v if v > SCHEMA_VERSION => return Err(Fail::Store(newer_schema(described, v))),
         v => return Err(Fail::Store(unknown_schema(described, v))),
     }

@@ -1,5 +1,6 @@
 //! Timeline positions in the MySQL batch transaction: locking and advancing the timeline
-//! heads of a batch's users, correcting them, and writing the timeline rows.
+//! heads of a batch's users, and correcting them. (A timeline has no rows of its own:
+//! its entries are the positions on the messages' rows, `from_pos` and `to_pos`.)
 //!
 //! Why the heads come first: [`advance_heads`] runs before the batch's messages are
 //! inserted and takes the heads' row locks in user_id order, in the statement that
@@ -9,7 +10,7 @@
 //! after the first committed, are higher: within a conversation `msg_id` follows commit
 //! order, and positions (derived from heads advanced under the lock) never repeat or
 //! skip. Transactions lock in one global order, so they cannot deadlock on the heads.
-//! May touch `timeline` and `timeline_heads` only, inside the transaction it is given;
+//! Writes `timeline_heads` only (and reads `messages`), inside the transaction it is given;
 //! never commits, never retries (`MysqlStore::run` does).
 
 use std::collections::HashMap;
@@ -20,12 +21,12 @@ use mysql::{Transaction, Value};
 use super::errors::Fail;
 use super::rows::all;
 use super::sql::{
-    padded_len, pow2_pieces, sql_advance_heads, sql_advance_heads_returning, sql_insert_timeline,
-    sql_read_heads, sql_timeline_ends, sql_upsert_heads, CHUNK, SQL_MOVE_HEAD,
+    padded_len, pow2_pieces, sql_advance_heads, sql_advance_heads_returning, sql_read_heads,
+    sql_timeline_ends, sql_upsert_heads, CHUNK, SQL_MOVE_HEAD,
 };
 #[cfg(doc)]
 use super::MysqlStore;
-use crate::model::{MsgId, Pos, UserId};
+use crate::model::{Pos, UserId};
 use crate::store::StoreError;
 
 /// `n` statement parameters: the users of `piece`, padded by repeating the last one.
@@ -49,7 +50,7 @@ fn padded_ids<T>(piece: &[T], n: usize, user: impl Fn(&T) -> UserId) -> Vec<Valu
 /// A user without a head row (one inserted into `users` by hand, as `sql/demo.sql` once
 /// did) gets one from the upsert itself, as if their timeline were empty. So the users
 /// who start at 0 (most of them new users with an empty timeline) are checked against
-/// `timeline`, in one statement: one whose timeline is not empty had no head, and starts
+/// the positions on their messages' rows, in one statement: one whose timeline is not empty had no head, and starts
 /// at its end ([`SQL_MOVE_HEAD`]). Creating a head can deadlock with a transaction
 /// creating the same one; `MysqlStore::run` retries the loser, which then finds the row.
 pub(super) fn advance_heads(
@@ -93,11 +94,9 @@ pub(super) fn advance_heads(
         .collect();
     for piece in empty.chunks(CHUNK) {
         let n = padded_len(piece.len());
-        let ends: Vec<(UserId, Option<Pos>)> = all(
-            tx,
-            &sql_timeline_ends(n),
-            padded_ids(piece, n, |&user| user),
-        )?;
+        let mut ids = padded_ids(piece, n, |&user| user);
+        ids.extend_from_within(..);
+        let ends: Vec<(UserId, Option<Pos>)> = all(tx, &sql_timeline_ends(n), ids)?;
         for (user, end) in ends {
             let Some(end) = end.filter(|&end| end > 0) else {
                 continue;
@@ -122,27 +121,6 @@ pub(super) fn correct_heads(tx: &mut Transaction<'_>, heads: &[(UserId, Pos)]) -
             .flat_map(|&(user, last)| [Value::from(user), Value::from(last)])
             .collect();
         tx.exec_drop(sql_upsert_heads(piece.len()), values)?;
-    }
-    Ok(())
-}
-
-/// Timeline rows per multi-row insert at most: a message has two, and a row is three
-/// integers, so twice [`CHUNK`] (a power of two: see [`pow2_pieces`]).
-const TIMELINE_CHUNK: usize = 2 * CHUNK;
-
-/// Inserts timeline rows (user_id, pos, msg_id), ordered by (user_id, pos), multi-row.
-pub(super) fn insert_rows(
-    tx: &mut Transaction<'_>,
-    rows: &[(UserId, Pos, MsgId)],
-) -> Result<(), Fail> {
-    for piece in rows.chunks(TIMELINE_CHUNK).flat_map(pow2_pieces) {
-        let values: Vec<Value> = piece
-            .iter()
-            .flat_map(|&(user, pos, msg_id)| {
-                [Value::from(user), Value::from(pos), Value::from(msg_id)]
-            })
-            .collect();
-        tx.exec_drop(sql_insert_timeline(piece.len()), values)?;
     }
     Ok(())
 }

@@ -1,6 +1,6 @@
-//! The batched message insert behind [`Store::insert_messages`] for SQLite: messages,
-//! timeline rows, timeline heads and conversation rows, in the one write transaction it
-//! is given.
+//! The batched message insert behind [`Store::insert_messages`] for SQLite: messages
+//! (with their timeline positions), timeline heads and conversation rows, in the one
+//! write transaction it is given.
 //!
 //! SQLite serialises writers (`BEGIN IMMEDIATE`), so nothing needs locking here: the
 //! heads read at the start stay valid for the whole transaction, and ids and positions
@@ -17,12 +17,12 @@ use std::collections::{BTreeSet, HashMap};
 use rusqlite::{params, OptionalExtension, Transaction};
 
 use super::sql::{
-    SQL_INSERT_MESSAGE, SQL_INSERT_TIMELINE, SQL_LAST_POS, SQL_MAX_POS, SQL_ORIGINAL,
-    SQL_UPSERT_CONVERSATION, SQL_UPSERT_HEAD,
+    SQL_INSERT_MESSAGE, SQL_LAST_POS, SQL_MAX_POS, SQL_ORIGINAL, SQL_UPSERT_CONVERSATION,
+    SQL_UPSERT_HEAD,
 };
 use super::{is_unique_violation, message_at};
 use crate::model::{NewMessage, Pos, UserId};
-use crate::store::shared::{timeline_rows, ConversationHeads, Positions};
+use crate::store::shared::{ConversationHeads, Positions};
 #[cfg(doc)]
 use crate::store::Store;
 use crate::store::Stored;
@@ -53,8 +53,7 @@ fn read_heads(
 /// Stores `batch` in `tx` (see [`Store::insert_messages`]): each message is inserted in
 /// batch order at the next positions of its sender and recipient (a key stored before
 /// fails on the unique index, takes no position, and its original is read with both of
-/// its positions), then the timeline rows, the heads that moved and the conversation
-/// rows are written.
+/// its positions), then the heads that moved and the conversation rows are written.
 pub(super) fn insert_batch(
     tx: &Transaction<'_>,
     batch: &[NewMessage],
@@ -115,19 +114,12 @@ pub(super) fn insert_batch(
             new: true,
         });
     }
-    let news = || out.iter().filter(|s| s.new);
-    let mut timeline = tx.prepare_cached(SQL_INSERT_TIMELINE)?;
-    for (user, pos, msg_id) in
-        timeline_rows(news().map(|s| (&s.message, s.message.pos, s.recipient_pos)))
-    {
-        timeline.execute([user, pos, msg_id])?;
-    }
     let mut head = tx.prepare_cached(SQL_UPSERT_HEAD)?;
     for (user, last) in positions.moved_heads() {
         head.execute([user, last])?;
     }
     let mut latest = ConversationHeads::default();
-    for stored in news() {
+    for stored in out.iter().filter(|s| s.new) {
         latest.record(&stored.message);
     }
     let mut upsert = tx.prepare_cached(SQL_UPSERT_CONVERSATION)?;

@@ -13,13 +13,13 @@
 //!   each connection has a 32 MiB page cache.
 //! * Timelines: `insert_messages` gives each new message the next position of its
 //!   sender and recipient inside its write transaction (writers are serialised, so
-//!   positions and ids follow commit order; the positions are also columns of the
-//!   message row, `from_pos` and `to_pos`); reads of messages carry the reading user's
-//!   position (sync reads the user's timeline range by primary key, history,
-//!   conversations and `message_by_client_id` read it from the message row).
+//!   positions and ids follow commit order; the positions are columns of the message
+//!   row, `from_pos` and `to_pos`); reads of messages carry the reading user's position
+//!   from the row (sync reads the user's two ranges on `messages_to_pos` and
+//!   `messages_from_pos`, merged by position).
 //!
 //! The helpers both stores use (username keys, prefix ranges, merging the two branches
-//! of a history, handing out timeline positions) are in [`super::shared`], so the two
+//! of a history or a sync, handing out timeline positions) are in [`super::shared`], so the two
 //! stores answer alike.
 //!
 //! Files: this one holds [`SqliteStore`], its connection settings and the [`Store`]
@@ -509,12 +509,14 @@ impl Store for SqliteStore {
             return Ok(Vec::new());
         }
         let conn = self.conn();
-        conn.prepare_cached(SQL_SYNC)
+        let rows = conn
+            .prepare_cached(SQL_SYNC)
             .and_then(|mut st| {
                 st.query_map(params![me, after, sql_limit(limit)], message_row)?
                     .collect::<rusqlite::Result<Vec<_>>>()
             })
-            .map_err(|e| map_err("syncing messages", e))
+            .map_err(|e| map_err("syncing messages", e))?;
+        Ok(merge_branches(rows, limit))
     }
 
     fn history(

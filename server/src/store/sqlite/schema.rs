@@ -1,6 +1,6 @@
 //! Setting up the SQLite schema at open: a fresh database gets `schema_sqlite.sql` and
-//! the version row; a version-1 database is migrated (see [`super::migrate`]); a
-//! database of a newer version is refused, untouched.
+//! the version row; a version-1 or version-2 database is migrated (see
+//! [`super::migrate`]); a database of a newer version is refused, untouched.
 //!
 //! Runs at open only, on the store's first connection, in one `BEGIN IMMEDIATE`
 //! transaction: the version is read under the write lock, so two processes opening one
@@ -30,9 +30,10 @@ fn table_exists(conn: &Connection, name: &str) -> rusqlite::Result<bool> {
     Ok(found.is_some())
 }
 
-/// The version of the database's schema: the `schema_version` row, or, without one, 1
-/// for the tables of version 1 (`messages` without `timeline`), else [`SCHEMA_VERSION`]
-/// (an empty database, or one set up by hand from the current schema file).
+/// The version of the database's schema: the `schema_version` row, or, without one (the
+/// tables created by hand), 1 for the tables of version 1 (`messages` without
+/// `timeline_heads`), 2 for those of version 2 (with `timeline`), else
+/// [`SCHEMA_VERSION`] (an empty database, or one set up from the current schema file).
 fn stored_version(conn: &Connection) -> rusqlite::Result<i64> {
     if table_exists(conn, "schema_version")? {
         let row: Option<i64> = conn
@@ -44,8 +45,10 @@ fn stored_version(conn: &Connection) -> rusqlite::Result<i64> {
             return Ok(version);
         }
     }
-    if table_exists(conn, "messages")? && !table_exists(conn, "timeline")? {
+    if table_exists(conn, "messages")? && !table_exists(conn, "timeline_heads")? {
         Ok(1)
+    } else if table_exists(conn, "timeline")? {
+        Ok(2)
     } else {
         Ok(SCHEMA_VERSION)
     }
@@ -90,6 +93,7 @@ fn set_up(tx: &Transaction<'_>, shown: &str) -> rusqlite::Result<Outcome> {
             }
         }
         1 => migrate::from_v1(tx, shown)?,
+        2 => migrate::from_v2(tx, shown)?,
         v if v > SCHEMA_VERSION => return Ok(Outcome::Refused(newer_schema(shown, v))),
         v => return Ok(Outcome::Refused(unknown_schema(shown, v))),
     }
