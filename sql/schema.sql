@@ -12,7 +12,8 @@
 -- the indexes `messages_to` and `messages_from` and put to_id first in `messages_pair`.
 -- Version 3 dropped the table `timeline` (two rows per message, each with its own undo
 -- record and row lock) for two indexes on the positions of `messages`, which hold the
--- same entries for less: a message's row is its timeline entries. A version-1 or
+-- same entries for less: a message's row is its timeline entries. It added the table
+-- `user_emails` (addresses verified by the gateway). A version-1 or
 -- version-2 database is migrated at start-up by server/src/store/mysql/migrate.rs
 -- (from version 1 it needs MariaDB >= 10.2 or MySQL >= 8.0: it numbers the timelines
 -- with a window function).
@@ -51,6 +52,19 @@ CREATE TABLE IF NOT EXISTS users (
     created_ms BIGINT NOT NULL,
     PRIMARY KEY (user_id),
     UNIQUE KEY users_username_key (username_key)
+) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;
+
+-- Verified e-mail addresses: an address the gateway proved (with a code it mailed there)
+-- when the user registered through it; at most one user per address and one address
+-- per user. Login and password reset by e-mail read this table only: the `email` of
+-- `users` is profile data anyone may type in at `register` over TCP, never proof.
+-- email_key: the address in ASCII lowercase (the uniqueness and lookup key).
+CREATE TABLE IF NOT EXISTS user_emails (
+    email_key VARBINARY(320) NOT NULL,
+    user_id BIGINT NOT NULL,
+    PRIMARY KEY (email_key),
+    UNIQUE KEY user_emails_user (user_id),
+    CONSTRAINT user_emails_user_fk FOREIGN KEY (user_id) REFERENCES users (user_id) ON DELETE CASCADE
 ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin;
 
 -- Session tokens: only the SHA-256 (hex) of a token is stored.

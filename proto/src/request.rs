@@ -315,7 +315,8 @@ pub fn valid_username(name: &str) -> bool {
         .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'))
 }
 
-fn valid_email(email: &str) -> bool {
+/// Whether `email` looks like an address: `name@host`, no white space.
+pub fn valid_email(email: &str) -> bool {
     match email.split_once('@') {
         Some((local, host)) => {
             !local.is_empty() && !host.is_empty() && !email.chars().any(char::is_whitespace)

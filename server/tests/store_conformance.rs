@@ -21,7 +21,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use chat::model::{Message, MsgId, NewMessage, Pos, User, UserId};
 use chat::store::mysql::MysqlStore;
 use chat::store::sqlite::SqliteStore;
-use chat::store::{FriendRequestOutcome, Store, StoreError, Stored};
+use chat::store::{FriendRequestOutcome, Registration, Store, StoreError, Stored};
 
 type Behaviour = fn(&dyn Store);
 
@@ -32,6 +32,8 @@ const BEHAVIOURS: &[(&str, Behaviour)] = &[
     ("search_users", search_users),
     ("update_profile", update_profile),
     ("tokens", tokens),
+    ("verified_emails", verified_emails),
+    ("reset_password", reset_password),
     ("purge_expired_tokens", purge_expired_tokens),
     ("friend_request_flow", friend_request_flow),
     ("reject_and_delete_friend", reject_and_delete_friend),
@@ -549,6 +551,91 @@ fn tokens(store: &dyn Store) {
     assert_eq!(store.token_user(&h1, 999).unwrap().unwrap().user_id, id);
     store.delete_token(&h2).unwrap();
     store.delete_token(&"d".repeat(64)).unwrap();
+}
+
+/// A verified address (the gateway's `register`) finds its user, ASCII
+/// case-insensitively; it is one user's only, and a username conflict stores nothing. An
+/// address typed in at plain `create_user` (TCP `register`) is not verified.
+fn verified_emails(store: &dyn Store) {
+    let created = store
+        .create_verified_user("ve_ann", "h-ann", "Ann", "Ann@Example.COM")
+        .unwrap();
+    let Registration::Created(ann) = created else {
+        panic!("not created: {created:?}")
+    };
+    let (user, hash) = store
+        .verified_credentials("ann@example.com")
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (user.user_id, user.nickname.as_str(), hash.as_str()),
+        (ann, "Ann", "h-ann")
+    );
+    assert_eq!(
+        store
+            .verified_credentials("ANN@EXAMPLE.COM")
+            .unwrap()
+            .unwrap()
+            .0
+            .user_id,
+        ann
+    );
+    assert_eq!(
+        store
+            .create_verified_user("ve_bob", "h", "", "ann@EXAMPLE.com")
+            .unwrap(),
+        Registration::EmailTaken
+    );
+    assert!(
+        store.credentials("ve_bob").unwrap().is_none(),
+        "nothing stored"
+    );
+    assert_eq!(
+        store
+            .create_verified_user("VE_ANN", "h", "", "other@example.com")
+            .unwrap(),
+        Registration::UsernameTaken
+    );
+    assert!(store
+        .verified_credentials("other@example.com")
+        .unwrap()
+        .is_none());
+    // Unverified: typed in over TCP.
+    store
+        .create_user("ve_cat", "h", "", Some("cat@example.com"))
+        .unwrap();
+    assert!(store
+        .verified_credentials("cat@example.com")
+        .unwrap()
+        .is_none());
+    let Registration::Created(cat2) = store
+        .create_verified_user("ve_cat2", "h", "", "cat@example.com")
+        .unwrap()
+    else {
+        panic!("an unverified address blocks nobody")
+    };
+    assert_ne!(cat2, ann);
+}
+
+/// A reset sets the new hash and deletes every token of the user (no one else's), in
+/// one go; an unknown user is `None`.
+fn reset_password(store: &dyn Store) {
+    let id = register(store, "rp_dan");
+    let other = register(store, "rp_eve");
+    let hash = |c: char| c.to_string().repeat(64);
+    for (c, user) in [('r', id), ('s', id), ('t', other)] {
+        store.insert_token(&hash(c), user, i64::MAX).unwrap();
+    }
+    assert_eq!(store.reset_password(id, "new-hash").unwrap(), Some(2));
+    assert_eq!(store.credentials("rp_dan").unwrap().unwrap().1, "new-hash");
+    assert_eq!(store.token_user(&hash('r'), 0).unwrap(), None);
+    assert_eq!(store.token_user(&hash('s'), 0).unwrap(), None);
+    assert_eq!(
+        store.token_user(&hash('t'), 0).unwrap().unwrap().user_id,
+        other
+    );
+    assert_eq!(store.reset_password(id, "again").unwrap(), Some(0));
+    assert_eq!(store.reset_password(i64::MAX, "x").unwrap(), None);
 }
 
 /// Tokens expired at `now_ms` (those `token_user` refuses) go, oldest first, at most

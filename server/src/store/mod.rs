@@ -13,6 +13,8 @@
 mod checkpointer;
 pub mod mysql;
 mod shared;
+
+pub use shared::email_key;
 pub mod sqlite;
 
 use crate::model::{Conversation, FriendRequest, Message, MsgId, NewMessage, Pos, User, UserId};
@@ -45,6 +47,17 @@ pub enum FriendRequestOutcome {
     AlreadyPending(i64),
     /// The two are friends already.
     AlreadyFriends,
+}
+
+/// What `create_verified_user` did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Registration {
+    /// The new user's id.
+    Created(UserId),
+    /// The username is taken (compared ASCII case-insensitively): nothing was stored.
+    UsernameTaken,
+    /// The e-mail address is another user's verified address: nothing was stored.
+    EmailTaken,
 }
 
 /// The result of storing one message of a batch.
@@ -84,8 +97,25 @@ pub trait Store: Send + Sync + 'static {
         nickname: &str,
         email: Option<&str>,
     ) -> StoreResult<UserId>;
+    /// Creates a user whose e-mail address was verified (the gateway's `register`): the
+    /// user, their address as `users.email` and as their verified address
+    /// (`user_emails`), in one transaction.
+    fn create_verified_user(
+        &self,
+        username: &str,
+        password_hash: &str,
+        nickname: &str,
+        email: &str,
+    ) -> StoreResult<Registration>;
     /// The user and their password hash, by username (ASCII case-insensitive).
     fn credentials(&self, username: &str) -> StoreResult<Option<(User, String)>>;
+    /// The user and their password hash, by verified e-mail address (ASCII
+    /// case-insensitive). An address typed in at `register` over TCP is not verified and
+    /// finds nobody.
+    fn verified_credentials(&self, email: &str) -> StoreResult<Option<(User, String)>>;
+    /// Sets the user's password hash and deletes every token of the user, in one
+    /// transaction; returns how many tokens went (`None`: no such user).
+    fn reset_password(&self, user_id: UserId, password_hash: &str) -> StoreResult<Option<usize>>;
     /// A user by id.
     fn user(&self, user_id: UserId) -> StoreResult<Option<User>>;
     /// Up to `limit` users whose username starts with `prefix` (ASCII case-insensitive;

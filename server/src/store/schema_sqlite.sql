@@ -37,6 +37,13 @@ CREATE TABLE IF NOT EXISTS users (
 );
 CREATE UNIQUE INDEX IF NOT EXISTS users_username_key ON users (username_key);
 
+-- Verified e-mail addresses (see sql/schema.sql): login and password reset by e-mail
+-- read this table only. email_key: the address in ASCII lowercase.
+CREATE TABLE IF NOT EXISTS user_emails (
+    email_key TEXT NOT NULL PRIMARY KEY CHECK (length(email_key) <= 320),
+    user_id INTEGER NOT NULL UNIQUE REFERENCES users (user_id) ON DELETE CASCADE
+) WITHOUT ROWID;
+
 CREATE TABLE IF NOT EXISTS tokens (
     token_hash TEXT NOT NULL PRIMARY KEY CHECK (length(token_hash) = 64),
     user_id INTEGER NOT NULL REFERENCES users (user_id) ON DELETE CASCADE,

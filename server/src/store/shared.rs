@@ -17,9 +17,10 @@ use crate::model::{Message, MsgId, Pos, UserId};
 pub(crate) const SCHEMA_VERSION: i64 = 3;
 
 /// The tables the schema creates; the schema is applied when any is missing.
-pub(crate) const TABLES: [&str; 9] = [
+pub(crate) const TABLES: [&str; 10] = [
     "schema_version",
     "users",
+    "user_emails",
     "tokens",
     "friend_requests",
     "friendships",
@@ -55,6 +56,12 @@ pub(crate) fn check_not_self(from: UserId, to: UserId) -> StoreResult<()> {
         )));
     }
     Ok(())
+}
+
+/// The uniqueness and lookup key of an e-mail address: ASCII lowercase (the domain is
+/// case-insensitive, and no mail system in use treats the local part otherwise).
+pub fn email_key(email: &str) -> String {
+    email.to_ascii_lowercase()
 }
 
 /// The uniqueness and search key of a username: its ASCII lowercase.

@@ -8,7 +8,7 @@
 //! behind and runs again, whole, at the next start.
 //!
 //! From version 1 ([`from_v1`]):
-//! 1. Create the missing tables of `sql/schema.sql` (`timeline_heads`).
+//! 1. Create the missing tables of `sql/schema.sql` (`timeline_heads`, `user_emails`).
 //! 2. Add the index `tokens_expires` unless it exists.
 //! 3. Add the columns `from_pos` and `to_pos` to `messages` unless they exist (0 in
 //!    every row until step 4; from here on a node of the old release can no longer store
@@ -25,9 +25,10 @@
 //!    `messages_from` unless they are gone (nothing reads them any more).
 //! 6. Write the version.
 //!
-//! From version 2 ([`from_v2`]): add the indexes `messages_to_pos` and
-//! `messages_from_pos` unless they exist (the positions are on the rows already), drop
-//! the table `timeline` (its rows repeat those positions), write the version.
+//! From version 2 ([`from_v2`]): create the missing tables of `sql/schema.sql`
+//! (`user_emails`), add the indexes `messages_to_pos` and `messages_from_pos` unless they
+//! exist (the positions are on the rows already), drop the table `timeline` (its rows
+//! repeat those positions), write the version.
 //!
 //! From version 1 it needs MariaDB >= 10.2 or MySQL >= 8.0 (window functions). Every
 //! node of the old release must be stopped first: one still writing would add messages
@@ -137,7 +138,7 @@ pub(super) fn from_v1(conn: &mut Conn, described: &str) -> Result<(), Fail> {
         conn.query_drop(statement)?;
     }
     log::info!(
-        "{described}: migration step 1/6: table timeline_heads ready ({} ms)",
+        "{described}: migration step 1/6: tables timeline_heads, user_emails ready ({} ms)",
         step.elapsed().as_millis()
     );
 
@@ -225,7 +226,11 @@ pub(super) fn from_v1(conn: &mut Conn, described: &str) -> Result<(), Fail> {
 pub(super) fn from_v2(conn: &mut Conn, described: &str) -> Result<(), Fail> {
     let started = Instant::now();
     log::info!("{described}: migrating the schema from version 2 to {SCHEMA_VERSION}");
-    let mut done = position_indexes(conn)?;
+    for statement in schema_statements(SCHEMA) {
+        conn.query_drop(statement)?;
+    }
+    let mut done = vec!["missing tables created".to_string()];
+    done.extend(position_indexes(conn)?);
     if table_exists(conn, "timeline")? {
         conn.query_drop("DROP TABLE timeline")?;
         done.push("table timeline dropped".to_string());

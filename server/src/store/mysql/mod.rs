@@ -51,10 +51,13 @@ mod timeline;
 use std::time::Duration;
 
 use mysql::prelude::Queryable;
-use mysql::{Conn, Opts, OptsBuilder, Pool, PoolConstraints, PoolOpts, PooledConn, TxOpts, Value};
+use mysql::{
+    Conn, Opts, OptsBuilder, Pool, PoolConstraints, PoolOpts, PooledConn, Transaction, TxOpts,
+    Value,
+};
 
-use super::shared::{check_not_self, merge_branches, prefix_upper_bound, username_key};
-use super::{FriendRequestOutcome, Store, StoreError, StoreResult, Stored};
+use super::shared::{check_not_self, email_key, merge_branches, prefix_upper_bound, username_key};
+use super::{FriendRequestOutcome, Registration, Store, StoreError, StoreResult, Stored};
 use crate::model::now_ms;
 use crate::model::{Conversation, FriendRequest, Message, MsgId, NewMessage, Pos, User, UserId};
 use batch_insert::insert_batch;
@@ -297,6 +300,37 @@ impl MysqlStore {
     }
 }
 
+/// Inserts a user and their (empty) timeline's head in `tx`; `None` if the username is
+/// taken (nothing inserted).
+fn insert_user(
+    tx: &mut Transaction<'_>,
+    username: &str,
+    password_hash: &str,
+    nickname: &str,
+    email: Option<&str>,
+) -> Result<Option<UserId>, Fail> {
+    let params: Vec<Value> = vec![
+        username.into(),
+        username_key(username).into(),
+        password_hash.into(),
+        nickname.into(),
+        email.into(),
+        now_ms().into(),
+    ];
+    match tx.exec_drop(SQL_CREATE_USER, params) {
+        Ok(()) => {}
+        Err(e) if server_code(&e) == Some(ER_DUP_ENTRY) => return Ok(None),
+        Err(e) => return Err(e.into()),
+    }
+    let Some(user_id) = tx.last_insert_id().and_then(|id| i64::try_from(id).ok()) else {
+        return Err(Fail::Store(StoreError::Internal(
+            "the new user's id could not be read".into(),
+        )));
+    };
+    tx.exec_drop(SQL_CREATE_HEAD, (user_id, 0))?;
+    Ok(Some(user_id))
+}
+
 impl Store for MysqlStore {
     fn describe(&self) -> String {
         self.described.clone()
@@ -309,35 +343,70 @@ impl Store for MysqlStore {
         nickname: &str,
         email: Option<&str>,
     ) -> StoreResult<UserId> {
-        let key = username_key(username);
         self.run("creating a user", false, |conn| {
-            let params: Vec<Value> = vec![
-                username.into(),
-                key.as_str().into(),
-                password_hash.into(),
-                nickname.into(),
-                email.into(),
-                now_ms().into(),
-            ];
             // The user and their (empty) timeline's head, in one transaction.
             let mut tx = conn.start_transaction(TxOpts::default())?;
-            match tx.exec_drop(SQL_CREATE_USER, params) {
+            let Some(user_id) = insert_user(&mut tx, username, password_hash, nickname, email)?
+            else {
+                return Err(Fail::Store(StoreError::Conflict(format!(
+                    "username {username:?} is taken"
+                ))));
+            };
+            tx.commit()?;
+            Ok(user_id)
+        })
+    }
+
+    fn create_verified_user(
+        &self,
+        username: &str,
+        password_hash: &str,
+        nickname: &str,
+        email: &str,
+    ) -> StoreResult<Registration> {
+        let key = email_key(email);
+        self.run("creating a verified user", false, |conn| {
+            // Dropping the transaction without a commit rolls it back.
+            let mut tx = conn.start_transaction(TxOpts::default())?;
+            let Some(user_id) =
+                insert_user(&mut tx, username, password_hash, nickname, Some(email))?
+            else {
+                return Ok(Registration::UsernameTaken);
+            };
+            match tx.exec_drop(SQL_INSERT_EMAIL, (key.as_str(), user_id)) {
                 Ok(()) => {}
                 Err(e) if server_code(&e) == Some(ER_DUP_ENTRY) => {
-                    return Err(Fail::Store(StoreError::Conflict(format!(
-                        "username {username:?} is taken"
-                    ))))
+                    return Ok(Registration::EmailTaken)
                 }
                 Err(e) => return Err(e.into()),
             }
-            let Some(user_id) = tx.last_insert_id().and_then(|id| i64::try_from(id).ok()) else {
-                return Err(Fail::Store(StoreError::Internal(
-                    "the new user's id could not be read".into(),
-                )));
-            };
-            tx.exec_drop(SQL_CREATE_HEAD, (user_id, 0))?;
             tx.commit()?;
-            Ok(user_id)
+            Ok(Registration::Created(user_id))
+        })
+    }
+
+    fn verified_credentials(&self, email: &str) -> StoreResult<Option<(User, String)>> {
+        let key = email_key(email);
+        self.run("reading credentials by e-mail", false, |conn| {
+            let row: Option<(i64, String, String, String, String)> =
+                first(conn, SQL_VERIFIED_CREDENTIALS, (key.as_str(),))?;
+            Ok(row.map(|(user_id, username, nickname, avatar, hash)| {
+                (user_of((user_id, username, nickname, avatar)), hash)
+            }))
+        })
+    }
+
+    fn reset_password(&self, user_id: UserId, password_hash: &str) -> StoreResult<Option<usize>> {
+        self.run("resetting a password", false, |conn| {
+            let mut tx = conn.start_transaction(TxOpts::default())?;
+            tx.exec_drop(SQL_SET_PASSWORD, (password_hash, user_id))?;
+            if tx.affected_rows() == 0 && query_user(&mut tx, user_id)?.is_none() {
+                return Ok(None);
+            }
+            tx.exec_drop(SQL_DELETE_USER_TOKENS, (user_id,))?;
+            let revoked = usize::try_from(tx.affected_rows()).unwrap_or(usize::MAX);
+            tx.commit()?;
+            Ok(Some(revoked))
         })
     }
 

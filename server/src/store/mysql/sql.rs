@@ -83,6 +83,17 @@ pub(super) const SQL_CREDENTIALS: &str =
      FROM users WHERE username_key = ?";
 pub(super) const SQL_USER: &str =
     "SELECT user_id, username, nickname, avatar FROM users WHERE user_id = ?";
+/// A verified address of a user.
+pub(super) const SQL_INSERT_EMAIL: &str =
+    "INSERT INTO user_emails (email_key, user_id) VALUES (?, ?)";
+/// A user and their password hash by verified address key.
+pub(super) const SQL_VERIFIED_CREDENTIALS: &str =
+    "SELECT u.user_id, u.username, u.nickname, u.avatar, u.password_hash \
+     FROM user_emails e JOIN users u ON u.user_id = e.user_id WHERE e.email_key = ?";
+/// A user's new password hash.
+pub(super) const SQL_SET_PASSWORD: &str = "UPDATE users SET password_hash = ? WHERE user_id = ?";
+/// Every token of a user.
+pub(super) const SQL_DELETE_USER_TOKENS: &str = "DELETE FROM tokens WHERE user_id = ?";
 /// Forced: for a short prefix the optimizer would rather scan a small table.
 pub(super) const SQL_SEARCH_RANGE: &str = "SELECT user_id, username, nickname, avatar \
      FROM users FORCE INDEX (users_username_key) \
@@ -438,6 +449,12 @@ mod tests {
         ];
         let checks: Vec<(String, Vec<Value>)> = vec![
             (SQL_CREDENTIALS.into(), vec!["user03".into()]),
+            (
+                SQL_VERIFIED_CREDENTIALS.into(),
+                vec!["a@example.com".into()],
+            ),
+            (SQL_SET_PASSWORD.into(), vec!["h".into(), u.into()]),
+            (SQL_DELETE_USER_TOKENS.into(), vec![u.into()]),
             (SQL_USER.into(), vec![u.into()]),
             (
                 SQL_SEARCH_RANGE.into(),

@@ -7,8 +7,8 @@
 //! 1. Move the version-1 `messages` table aside (`messages_v1`) and drop its indexes
 //!    (`messages_to` and `messages_from` for good: nothing reads them any more).
 //! 2. Create what `schema_sqlite.sql` adds or changes: `messages` with its positions
-//!    (`from_pos`, `to_pos`) and its indexes, `timeline_heads`, the index
-//!    `tokens_expires`.
+//!    (`from_pos`, `to_pos`) and its indexes, `timeline_heads`, `user_emails`, the
+//!    index `tokens_expires`.
 //! 3. Number every user's messages 1..n in msg_id order, in a temporary table (a
 //!    message between A and B enters both timelines, a message to oneself one).
 //! 4. Copy the messages into the new table with their two positions (found through the
@@ -18,7 +18,7 @@
 //! 6. Write the version.
 //!
 //! From version 2 (timelines in a table `timeline` of their own, whose rows repeat the
-//! positions on the messages' rows), [`from_v2`]: create the indexes
+//! positions on the messages' rows), [`from_v2`]: create `user_emails` and the indexes
 //! `messages_to_pos` and `messages_from_pos`, drop `timeline`, write the version.
 //!
 //! Rebuilding `messages` rather than adding two columns keeps the migrated schema the
@@ -124,13 +124,14 @@ pub(super) fn from_v1(tx: &Transaction<'_>, shown: &str) -> rusqlite::Result<()>
 pub(super) fn from_v2(tx: &Transaction<'_>, shown: &str) -> rusqlite::Result<()> {
     let started = Instant::now();
     log::info!("{shown}: migrating the schema from version 2 to {SCHEMA_VERSION}");
-    // Every statement is IF NOT EXISTS: this creates the two position indexes only.
+    // Every statement is IF NOT EXISTS: this creates `user_emails` and the two position
+    // indexes only.
     tx.execute_batch(SCHEMA)?;
     tx.execute_batch("DROP TABLE IF EXISTS timeline;")?;
     write_version(tx)?;
     log::info!(
-        "{shown}: migrated to schema version {SCHEMA_VERSION}: indexes messages_to_pos and \
-         messages_from_pos created, table timeline dropped, in {} ms",
+        "{shown}: migrated to schema version {SCHEMA_VERSION}: table user_emails and indexes \
+         messages_to_pos and messages_from_pos created, table timeline dropped, in {} ms",
         started.elapsed().as_millis()
     );
     Ok(())

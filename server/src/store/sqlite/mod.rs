@@ -44,8 +44,8 @@ use parking_lot::{Mutex, MutexGuard};
 use rusqlite::{params, Connection, ErrorCode, OptionalExtension, Row, TransactionBehavior};
 
 use super::checkpointer::{Checkpointer, BACKSTOP_PAGES};
-use super::shared::{check_not_self, merge_branches, prefix_upper_bound, username_key};
-use super::{FriendRequestOutcome, Store, StoreError, StoreResult, Stored};
+use super::shared::{check_not_self, email_key, merge_branches, prefix_upper_bound, username_key};
+use super::{FriendRequestOutcome, Registration, Store, StoreError, StoreResult, Stored};
 use crate::model::{
     now_ms, Conversation, FriendRequest, Message, MsgId, NewMessage, Pos, User, UserId,
 };
@@ -231,6 +231,34 @@ fn write_tx<T>(
 }
 
 /// Reads one user by id on `conn`.
+/// Inserts a user and their (empty) timeline head in `tx`; `None` if the username is
+/// taken (nothing inserted).
+fn insert_user(
+    tx: &rusqlite::Transaction<'_>,
+    username: &str,
+    password_hash: &str,
+    nickname: &str,
+    email: Option<&str>,
+) -> rusqlite::Result<Option<UserId>> {
+    let inserted = tx.prepare_cached(SQL_CREATE_USER)?.execute(params![
+        username,
+        username_key(username),
+        password_hash,
+        nickname,
+        email,
+        now_ms()
+    ]);
+    match inserted {
+        Ok(_) => {}
+        Err(e) if is_unique_violation(&e) => return Ok(None),
+        Err(e) => return Err(e),
+    }
+    let user_id = tx.last_insert_rowid();
+    tx.prepare_cached(SQL_CREATE_HEAD)?
+        .execute(params![user_id, 0])?;
+    Ok(Some(user_id))
+}
+
 fn query_user(conn: &Connection, user_id: UserId) -> rusqlite::Result<Option<User>> {
     conn.prepare_cached(SQL_USER)?
         .query_row([user_id], user_row)
@@ -250,28 +278,65 @@ impl Store for SqliteStore {
         email: Option<&str>,
     ) -> StoreResult<UserId> {
         let mut conn = self.conn();
-        let key = username_key(username);
         let created = write_tx(&mut conn, "creating a user", |tx| {
-            let inserted = tx.prepare_cached(SQL_CREATE_USER)?.execute(params![
-                username,
-                key,
-                password_hash,
-                nickname,
-                email,
-                now_ms()
-            ]);
-            match inserted {
-                Ok(_) => {}
-                Err(e) if is_unique_violation(&e) => return Ok(None),
-                Err(e) => return Err(e),
-            }
-            let user_id = tx.last_insert_rowid();
-            // The user's (empty) timeline head, in the same transaction.
-            tx.prepare_cached(SQL_CREATE_HEAD)?
-                .execute(params![user_id, 0])?;
-            Ok(Some(user_id))
+            insert_user(tx, username, password_hash, nickname, email)
         })?;
         created.ok_or_else(|| StoreError::Conflict(format!("username {username:?} is taken")))
+    }
+
+    fn create_verified_user(
+        &self,
+        username: &str,
+        password_hash: &str,
+        nickname: &str,
+        email: &str,
+    ) -> StoreResult<Registration> {
+        let mut conn = self.conn();
+        let key = email_key(email);
+        write_tx(&mut conn, "creating a verified user", |tx| {
+            // Writers are serialised (BEGIN IMMEDIATE): the address stays free until
+            // this transaction commits.
+            let taken = tx
+                .prepare_cached(SQL_EMAIL_TAKEN)?
+                .query_row([&key], |_| Ok(()))
+                .optional()?;
+            if taken.is_some() {
+                return Ok(Registration::EmailTaken);
+            }
+            let Some(user_id) = insert_user(tx, username, password_hash, nickname, Some(email))?
+            else {
+                return Ok(Registration::UsernameTaken);
+            };
+            tx.prepare_cached(SQL_INSERT_EMAIL)?
+                .execute(params![key, user_id])?;
+            Ok(Registration::Created(user_id))
+        })
+    }
+
+    fn verified_credentials(&self, email: &str) -> StoreResult<Option<(User, String)>> {
+        let conn = self.conn();
+        conn.prepare_cached(SQL_VERIFIED_CREDENTIALS)
+            .and_then(|mut st| {
+                st.query_row([email_key(email)], |r| Ok((user_row(r)?, r.get(4)?)))
+                    .optional()
+            })
+            .map_err(|e| map_err("reading credentials by e-mail", e))
+    }
+
+    fn reset_password(&self, user_id: UserId, password_hash: &str) -> StoreResult<Option<usize>> {
+        let mut conn = self.conn();
+        write_tx(&mut conn, "resetting a password", |tx| {
+            let set = tx
+                .prepare_cached(SQL_SET_PASSWORD)?
+                .execute(params![password_hash, user_id])?;
+            if set == 0 {
+                return Ok(None);
+            }
+            let revoked = tx
+                .prepare_cached(SQL_DELETE_USER_TOKENS)?
+                .execute([user_id])?;
+            Ok(Some(revoked))
+        })
     }
 
     fn credentials(&self, username: &str) -> StoreResult<Option<(User, String)>> {

@@ -16,6 +16,19 @@ pub(super) const SQL_CREATE_HEAD: &str =
 pub(super) const SQL_CREDENTIALS: &str =
     "SELECT user_id, username, nickname, avatar, password_hash \
      FROM users WHERE username_key = ?1";
+/// Whether an address key is a user's verified address.
+pub(super) const SQL_EMAIL_TAKEN: &str = "SELECT 1 FROM user_emails WHERE email_key = ?1";
+/// A verified address of a user.
+pub(super) const SQL_INSERT_EMAIL: &str =
+    "INSERT INTO user_emails (email_key, user_id) VALUES (?1, ?2)";
+/// A user and their password hash by verified address key.
+pub(super) const SQL_VERIFIED_CREDENTIALS: &str =
+    "SELECT u.user_id, u.username, u.nickname, u.avatar, u.password_hash \
+     FROM user_emails e JOIN users u ON u.user_id = e.user_id WHERE e.email_key = ?1";
+/// A user's new password hash.
+pub(super) const SQL_SET_PASSWORD: &str = "UPDATE users SET password_hash = ?1 WHERE user_id = ?2";
+/// Every token of a user.
+pub(super) const SQL_DELETE_USER_TOKENS: &str = "DELETE FROM tokens WHERE user_id = ?1";
 /// A user by id.
 pub(super) const SQL_USER: &str =
     "SELECT user_id, username, nickname, avatar FROM users WHERE user_id = ?1";
@@ -191,6 +204,11 @@ mod tests {
             SQL_CREATE_USER,
             SQL_CREATE_HEAD,
             SQL_CREDENTIALS,
+            SQL_EMAIL_TAKEN,
+            SQL_INSERT_EMAIL,
+            SQL_VERIFIED_CREDENTIALS,
+            SQL_SET_PASSWORD,
+            SQL_DELETE_USER_TOKENS,
             SQL_USER,
             SQL_SEARCH_RANGE,
             SQL_SEARCH_FROM,
