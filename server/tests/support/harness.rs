@@ -29,6 +29,28 @@ use crate::mysql_db::TestDb;
 /// How long a server may take to start accepting connections.
 pub const START_TIMEOUT: Duration = Duration::from_secs(20);
 
+/// The `startserv` binary: cargo's own path for the server crate's tests; for another
+/// crate's tests (the gateway's include this file), the `startserv` in the directory
+/// above the test executable's (`target/<profile>/`), which `cargo test --workspace`
+/// builds.
+pub fn startserv_bin() -> PathBuf {
+    if let Some(path) = option_env!("CARGO_BIN_EXE_startserv") {
+        return PathBuf::from(path);
+    }
+    let exe = std::env::current_exe().expect("the test executable's path");
+    let bin = exe
+        .parent()
+        .and_then(Path::parent)
+        .map(|dir| dir.join("startserv"))
+        .expect("target/<profile>/ above the test executable");
+    assert!(
+        bin.exists(),
+        "{} is missing: build it first (cargo build -p server, or cargo test --workspace)",
+        bin.display()
+    );
+    bin
+}
+
 /// Which store a test server runs on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum StoreKind {
@@ -235,7 +257,7 @@ impl TestServer {
         )
         .unwrap();
         let err_log: File = log.try_clone().expect("clone log handle");
-        let child = Command::new(env!("CARGO_BIN_EXE_startserv"))
+        let child = Command::new(startserv_bin())
             .arg("--config")
             .arg(&config)
             .current_dir(self.dir.path())
