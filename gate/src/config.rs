@@ -1,10 +1,11 @@
 //! The configuration of `startgate`: built-in defaults, then a TOML file (`--config`),
 //! then the command line (`../shared/gateway.md`, "Starting it").
 //!
-//! Sections: `[gateway]` (listener, threads, the login limit per source address),
-//! `[codes]` (verification codes), `[mail]` (sender), and `[auth]` and `[log]`, which
-//! are the nodes' own sections (`chat::config`): the gateway hashes passwords with the
-//! nodes' argon2id cost and admits hashing the way they do, so give it the same `[auth]`.
+//! Sections: `[gateway]` (listener, threads, the time a first request may take, the login
+//! limit per source address), `[codes]` (verification codes), `[mail]` (sender), and
+//! `[auth]` and `[log]`, which are the nodes' own sections (`chat::config`): the gateway
+//! hashes passwords with the nodes' argon2id cost and admits hashing the way they do, so
+//! give it the same `[auth]`.
 //! Touches nothing but the files it is told to read.
 
 use std::net::{IpAddr, SocketAddr};
@@ -89,6 +90,9 @@ pub struct GatewaySection {
     pub login_burst: u32,
     /// Most connections at once.
     pub max_connections: usize,
+    /// Milliseconds a new connection may take to send its first complete request; past
+    /// it, `408` and close (`reactor_http::Limits::header_timeout`; default 10 000).
+    pub header_timeout_ms: u64,
 }
 
 impl Default for GatewaySection {
@@ -105,6 +109,7 @@ impl Default for GatewaySection {
             login_per_ip_per_s: 5.0,
             login_burst: 20,
             max_connections: 10_000,
+            header_timeout_ms: 10_000,
         }
     }
 }
@@ -272,6 +277,12 @@ impl GateConfig {
                 "gateway.login_per_ip_per_s must be in (0, 1e6] and login_burst at least 1".into(),
             );
         }
+        if !(1..=600_000).contains(&g.header_timeout_ms) {
+            return bad(format!(
+                "gateway.header_timeout_ms {} must be 1..=600000",
+                g.header_timeout_ms
+            ));
+        }
         let c = &self.codes;
         if !(1..=86_400).contains(&c.ttl_s) {
             return bad(format!("codes.ttl_s {} must be 1..=86400", c.ttl_s));
@@ -319,6 +330,15 @@ impl GateConfig {
             ttl: Duration::from_secs(self.codes.ttl_s),
             resend_after: Duration::from_secs(self.codes.resend_after_s),
             max_attempts: self.codes.max_attempts,
+        }
+    }
+
+    /// The HTTP limits: reactor-http's defaults (8 KiB of head, 64 KiB of body, 60 s of
+    /// keep-alive idle) with `[gateway] header_timeout_ms`.
+    pub fn http_limits(&self) -> reactor_http::Limits {
+        reactor_http::Limits {
+            header_timeout: Duration::from_millis(self.gateway.header_timeout_ms),
+            ..reactor_http::Limits::default()
         }
     }
 

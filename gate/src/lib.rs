@@ -48,7 +48,6 @@ use chat::cluster::keys::Keys;
 use chat::cluster::link::Link;
 use chat::password_guard::{GuardSettings, PasswordGuard};
 use chat::store::mysql::MysqlStore;
-use reactor_http::Limits;
 
 use crate::app::Gateway;
 use crate::codes::Codes;
@@ -205,7 +204,7 @@ pub fn start(config: GateConfig) -> Result<GateServer, StartError> {
         .max_connections(g.max_connections);
     let server = reactor_http::serve(
         builder,
-        Limits::default(),
+        config.http_limits(),
         SharedGateway(Arc::clone(&gateway)),
     )
     .map_err(|e| StartError::Listen(e.to_string()))?;
