@@ -1,7 +1,8 @@
 //! The application: everything a command needs, shared by all workers.
 //!
 //! Owns the store, the online hub, the friend cache, the writer handle, the password
-//! hasher and its guard, plus the settings commands consult. Built once at start-up.
+//! hasher and its guard, the metrics, plus the settings commands consult. Built once at
+//! start-up.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -10,6 +11,7 @@ use crate::auth::PasswordHasher;
 use crate::cluster::Cluster;
 use crate::friend_cache::FriendCache;
 use crate::hub::Hub;
+use crate::metrics::Metrics;
 use crate::model::UserId;
 use crate::password_guard::PasswordGuard;
 use crate::push_route::PushRoute;
@@ -56,6 +58,8 @@ pub struct App {
     pub hasher: PasswordHasher,
     /// Who may make the server hash, and when.
     pub guard: PasswordGuard,
+    /// What `GET /metrics` shows; commands count requests and errors in it.
+    pub metrics: Arc<Metrics>,
 }
 
 /// Friend lists cached at most (users); see [`FriendCache`].
@@ -83,6 +87,7 @@ impl App {
         writer: Writer,
         hasher: PasswordHasher,
         guard: PasswordGuard,
+        metrics: Arc<Metrics>,
     ) -> Self {
         let Routing {
             hub,
@@ -103,6 +108,7 @@ impl App {
             writer,
             hasher,
             guard,
+            metrics,
         }
     }
 }

@@ -17,7 +17,8 @@
 //! delivery to catch up with the writer (`delivery_mark.rs`).
 //!
 //! One thread, off every reactor and worker: a slow store delays fills, never a request.
-//! May touch: the store (reads only), the hub, the delivery mark.
+//! Messages it reads to fill gaps, and store errors, are counted in the metrics.
+//! May touch: the store (reads only), the hub, the delivery mark, the metrics.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -27,6 +28,7 @@ use crossbeam_channel::{Receiver, RecvTimeoutError};
 
 use crate::delivery_mark::DeliveryMark;
 use crate::hub::{FillRequest, Hub};
+use crate::metrics::{count_store_error, Metrics};
 use crate::model::{Pos, UserId};
 use crate::store::{Store, StoreResult};
 use reactor::ConnId;
@@ -43,15 +45,20 @@ const RETRY_AFTER: Duration = Duration::from_secs(1);
 /// How long a fill waits for this node's delivery to catch up with what it read.
 const CATCH_UP: Duration = Duration::from_secs(2);
 
+/// What the gap-fill thread works with.
+pub struct Filler {
+    /// Where the missing messages are read.
+    pub store: Arc<dyn Store>,
+    /// The connections they go to.
+    pub hub: Arc<Hub>,
+    /// How far this node's delivery has caught up with its writer.
+    pub mark: Arc<DeliveryMark>,
+    /// Where fills and store errors are counted.
+    pub metrics: Arc<Metrics>,
+}
+
 /// Runs until `stop` is set (or the hub is gone).
-pub fn run(
-    store: Arc<dyn Store>,
-    hub: Arc<Hub>,
-    mark: Arc<DeliveryMark>,
-    requests: Receiver<FillRequest>,
-    stop: Arc<AtomicBool>,
-) {
-    let filler = Filler { store, hub, mark };
+pub fn run(filler: Filler, requests: Receiver<FillRequest>, stop: Arc<AtomicBool>) {
     while !stop.load(Ordering::Acquire) {
         if filler.hub.take_sweep() {
             filler.sweep();
@@ -71,12 +78,6 @@ pub fn run(
     }
 }
 
-struct Filler {
-    store: Arc<dyn Store>,
-    hub: Arc<Hub>,
-    mark: Arc<DeliveryMark>,
-}
-
 impl Filler {
     /// Fills every started push connection that is behind the store.
     fn sweep(&self) {
@@ -94,6 +95,7 @@ impl Filler {
                 }
                 Ok(_) => {}
                 Err(e) => {
+                    count_store_error(&e);
                     log::warn!("gap fill: sweep stopped, store unavailable: {e}");
                     std::thread::sleep(RETRY_AFTER);
                     self.hub.request_sweep();
@@ -124,11 +126,13 @@ impl Filler {
                         return;
                     }
                     self.hub.fill(user, conn, &messages);
+                    self.metrics.gap_filled(messages.len());
                     if !more {
                         return;
                     }
                 }
                 Err(e) => {
+                    count_store_error(&e);
                     log::warn!("gap fill of user {user}: store unavailable: {e}");
                     std::thread::sleep(RETRY_AFTER);
                     return;

@@ -4,8 +4,9 @@
 //! frame ─► Envelope::parse ─► rate limit ─► seq ─► Op ─► logged in? ─► Request::parse
 //!        ─► cmd::dispatch ─► store / writer ─► response (in request order, ReplyQueue)
 //! ```
-//! Every request gets exactly one response. Runs on the reactor's worker threads; every
-//! store call here may block.
+//! Every request gets exactly one response. Every request is counted by op, and every
+//! error answered here by code, in the metrics (one atomic add each). Runs on the
+//! reactor's worker threads; every store call here may block.
 
 use std::sync::Arc;
 
@@ -33,7 +34,14 @@ impl ChatHandler {
 
     /// Everything between a readable request and its command: the checks every request
     /// shares, in the contract's order, then the typed parse and the command.
-    fn run(&self, conn: &ConnHandle, session: &mut Session, env: &Envelope) -> cmd::CmdResult {
+    /// `op` is `env.op` looked up (`None`: no such operation).
+    fn run(
+        &self,
+        conn: &ConnHandle,
+        session: &mut Session,
+        env: &Envelope,
+        op: Option<Op>,
+    ) -> cmd::CmdResult {
         if let Err(wait) = session.limiter.allow() {
             return Err(
                 ChatError::new(ErrorCode::RateLimited, "too many requests; slow down")
@@ -41,7 +49,7 @@ impl ChatHandler {
             );
         }
         env.check_seq()?;
-        let op = Op::from_name(&env.op).ok_or_else(|| unknown_type(&env.op))?;
+        let op = op.ok_or_else(|| unknown_type(&env.op))?;
         if !op.is_public() && session.identity.is_none() {
             return Err(unauthenticated());
         }
@@ -83,19 +91,27 @@ impl Handler for ChatHandler {
         if session.identity.is_some() {
             conn.set_deadline(self.app.settings.idle_timeout);
         }
+        let metrics = &self.app.metrics;
         let env = match Envelope::parse(&frame) {
             Ok(env) => env,
             Err(bad) => {
+                metrics.request(None);
+                metrics.request_error(bad.error.code);
                 session
                     .replies
                     .send(not_a_request_frame(bad.seq, &bad.error));
                 return;
             }
         };
-        let frame = match self.run(conn, session, &env) {
+        let op = Op::from_name(&env.op);
+        metrics.request(op);
+        let frame = match self.run(conn, session, &env, op) {
             Ok(Reply::Later) => return,
             Ok(Reply::Now(answer)) => ok_frame(&env.op, env.seq, &answer),
-            Err(e) => error_frame(&env.op, env.seq, &e),
+            Err(e) => {
+                metrics.request_error(e.code);
+                error_frame(&env.op, env.seq, &e)
+            }
         };
         // Lists are cut to fit and echoes are short, so this is a bug if it happens; the
         // request still gets its one response.
@@ -106,6 +122,7 @@ impl Handler for ChatHandler {
                 frame.len()
             );
             let e = ChatError::new(ErrorCode::Internal, "the response did not fit in a frame");
+            metrics.request_error(e.code);
             error_frame(&env.op, env.seq, &e)
         } else {
             frame
@@ -118,6 +135,7 @@ impl Handler for ChatHandler {
             FrameError::TooLarge { .. } => ErrorCode::FrameTooLarge,
             FrameError::Empty | FrameError::Malformed(_) => ErrorCode::BadFrame,
         };
+        self.app.metrics.request_error(code);
         // The connection closes after this; it is not a response to a request, so it
         // does not wait behind unanswered ones.
         conn.send(&frame_error_frame(code, &format!("{error}; closing")));
@@ -135,6 +153,7 @@ impl Handler for ChatHandler {
     }
 
     fn on_rejected(&self, conn: &ConnHandle, why: Rejection) {
+        self.app.metrics.request_error(ErrorCode::ServerFull);
         conn.send(&frame_error_frame(
             ErrorCode::ServerFull,
             &format!("{why}; try again later"),

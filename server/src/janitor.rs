@@ -3,8 +3,9 @@
 //! A token stops working the moment it expires (`token_user` compares `expires_ms`); its
 //! row only costs space. Every [`PERIOD`] the janitor deletes up to [`PER_CALL`] expired
 //! rows per call, calling again while calls come back full, so a backlog is worked off
-//! without one long transaction. A failure is logged and tried next period.
-//! May touch: the store (token rows only).
+//! without one long transaction. A failure is logged, counted in the metrics' store
+//! errors, and tried next period.
+//! May touch: the store (token rows only), the store-error counters.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -47,6 +48,7 @@ fn purge_in_chunks(store: &dyn Store, per_call: usize) -> usize {
                 }
             }
             Err(e) => {
+                crate::metrics::count_store_error(&e);
                 log::warn!("janitor: expired tokens not purged: {e}");
                 break;
             }

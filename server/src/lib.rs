@@ -28,6 +28,9 @@
 //!   [`friend_cache`].
 //! * [`store`]: the `Store` trait, SQLite and MySQL implementations; [`model`]: records.
 //! * [`janitor`]: purges expired session tokens.
+//! * [`metrics`]: every figure of `GET /metrics`; [`health`]: whether the store and
+//!   Redis answer (probe threads); [`http_api`]: the HTTP listener (`--http-port`) that
+//!   serves both.
 //! * [`auth`]: argon2id passwords and tokens; [`password_guard`]: who may make the server
 //!   hash, and when; [`rate_limit`]: token buckets.
 //! * [`app`]: the shared state every command sees.
@@ -37,7 +40,9 @@
 //! Threads: reactors only do I/O; commands (and so every store call and password hash)
 //! run on the engine's workers; message commits run on the writer thread (watched by
 //! the watchdog), their acks and pushes on the delivery thread. A panic on any of these
-//! but a worker ends the process (see [`reactor::spawn_essential`]).
+//! but a worker ends the process (see [`reactor::spawn_essential`]). With
+//! `--http-port`, `/healthz` and `/metrics` are served by a small engine of their own,
+//! and the health probes run on threads of their own.
 
 pub mod app;
 pub mod auth;
@@ -49,9 +54,12 @@ pub mod delivery_mark;
 pub mod friend_cache;
 pub mod gap_fill;
 pub mod handler;
+pub mod health;
+pub mod http_api;
 pub mod hub;
 pub mod janitor;
 pub mod logging;
+pub mod metrics;
 pub mod model;
 pub mod node_events;
 pub mod password_guard;

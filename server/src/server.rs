@@ -1,5 +1,9 @@
-//! Start-up and shutdown of `startserv`: wires config, store, writer, hub and the
-//! reactor engine together, runs until SIGINT/SIGTERM, then stops in order.
+//! Start-up and shutdown of `startserv`: wires config, store, writer, hub, metrics and
+//! the reactor engine together (and, with `--http-port`, the HTTP listener and its
+//! health probes), runs until SIGINT/SIGTERM, then stops in order.
+//!
+//! The HTTP listener starts before the chat engine, so once the TCP port accepts
+//! connections `/healthz` and `/metrics` answer too; it stops right after the engine.
 //!
 //! Shutdown order (SIGINT/SIGTERM): the engine stops accepting and stops reading; it
 //! waits (up to `shutdown_grace_secs`) until the workers are idle, the writer has
@@ -20,10 +24,13 @@ use crate::cluster::{Cluster, ClusterError, ClusterSettings};
 use crate::config::{self, redact_url, Config};
 use crate::delivery;
 use crate::delivery_mark::DeliveryMark;
-use crate::gap_fill;
+use crate::gap_fill::{self, Filler};
 use crate::handler::ChatHandler;
+use crate::health::{self, Health};
+use crate::http_api::{self, HttpApi};
 use crate::hub::Hub;
 use crate::janitor;
+use crate::metrics::{Metrics, NodeLabels};
 use crate::node_events::NodeEvents;
 use crate::password_guard::{GuardSettings, PasswordGuard};
 use crate::push_route::PushRoute;
@@ -98,6 +105,46 @@ fn start_cluster(config: &Config, hub: &Arc<Hub>) -> Result<Option<Arc<Cluster>>
     Ok(Some(Arc::new(Cluster::start(&settings, hub)?)))
 }
 
+/// Starts the health probe threads (the store's, and Redis's in cluster mode): what
+/// `/healthz` and `chat_*_up` read. They run until `stop` is set.
+fn start_probes(
+    health: &Arc<Health>,
+    store: &Arc<dyn Store>,
+    cluster: Option<&Arc<Cluster>>,
+    stop: &Arc<AtomicBool>,
+) -> Result<Vec<std::thread::JoinHandle<()>>, StartError> {
+    let (probe_health, probe_store, probe_stop) =
+        (Arc::clone(health), Arc::clone(store), Arc::clone(stop));
+    let mut threads = vec![spawn_essential("health-store".into(), move || {
+        health::run_store_probe(probe_health, probe_store, probe_stop)
+    })?];
+    if let Some(cluster) = cluster {
+        let (probe_health, probe_cluster, probe_stop) =
+            (Arc::clone(health), Arc::clone(cluster), Arc::clone(stop));
+        threads.push(spawn_essential("health-redis".into(), move || {
+            health::run_redis_probe(probe_health, probe_cluster, probe_stop)
+        })?);
+    }
+    Ok(threads)
+}
+
+/// Starts the HTTP listener when `server.http_port` is set.
+fn start_http(
+    config: &Config,
+    metrics: &Arc<Metrics>,
+    health: &Arc<Health>,
+) -> Result<Option<Server>, StartError> {
+    let Some(addr) = config.http_addr()? else {
+        return Ok(None);
+    };
+    let node = Some(config.cluster.node_id.clone()).filter(|id| !id.is_empty());
+    let api = HttpApi::new(Arc::clone(metrics), Arc::clone(health), node);
+    let http = http_api::start(addr, api)?;
+    let local = http.local_addr().map_or(addr, |a| a);
+    log::info!("startserv http listening on {local}");
+    Ok(Some(http))
+}
+
 /// Runs the server until it is asked to stop.
 pub fn run(config: Config) -> Result<(), StartError> {
     let fd = config::raise_fd_limit();
@@ -115,6 +162,15 @@ pub fn run(config: Config) -> Result<(), StartError> {
 
     let (hub, fill_requests) = Hub::new();
     let hub = Arc::new(hub);
+    let metrics = Arc::new(Metrics::new(&NodeLabels {
+        node: config.cluster.node_id.clone(),
+        cluster: if config.cluster_enabled() {
+            config.cluster.name.clone()
+        } else {
+            String::new()
+        },
+    }));
+    metrics.watch_hub(Arc::clone(&hub));
     let w = &config.writer;
     let (committed, to_deliver) = crossbeam_channel::bounded(delivery::DELIVERY_QUEUE);
     let mark = Arc::new(DeliveryMark::default());
@@ -128,18 +184,28 @@ pub fn run(config: Config) -> Result<(), StartError> {
         },
         committed,
         Arc::clone(&mark),
+        Arc::clone(&metrics),
     );
     // The threads behind the engine's, in the order a message passes them; each is
     // essential (a panic ends the process, see reactor::spawn_essential).
     let cluster = start_cluster(&config, &hub)?;
+    if let Some(cluster) = &cluster {
+        metrics.watch_cluster(Arc::clone(cluster));
+    }
+    let health = Arc::new(Health::new(cluster.is_some()));
+    metrics.watch_health(Arc::clone(&health));
     let pushes: Arc<dyn PushRoute> = match cluster.as_ref().and_then(|c| c.route(Arc::clone(&hub)))
     {
         Some(route) => Arc::new(route),
         None => Arc::clone(&hub) as Arc<dyn PushRoute>,
     };
     let delivery_pushes = Arc::clone(&pushes);
-    let (fill_store, fill_hub, fill_mark) =
-        (Arc::clone(&store), Arc::clone(&hub), Arc::clone(&mark));
+    let filler = Filler {
+        store: Arc::clone(&store),
+        hub: Arc::clone(&hub),
+        mark: Arc::clone(&mark),
+        metrics: Arc::clone(&metrics),
+    };
     let app_threads = [
         spawn_essential("writer".into(), move || writer_loop.run())?,
         spawn_essential("writer-watchdog".into(), move || watchdog.run())?,
@@ -148,14 +214,24 @@ pub fn run(config: Config) -> Result<(), StartError> {
         })?,
     ];
     // Threads that run until told to stop: the gap filler (the cluster stops first, as
-    // its subscriber feeds the hub) and the janitor.
+    // its subscriber feeds the hub), the janitor and, with an HTTP port, the health
+    // probes.
     let stop_helpers = Arc::new(AtomicBool::new(false));
     let stop = Arc::clone(&stop_helpers);
     let gap_filler = spawn_essential("gap-fill".into(), move || {
-        gap_fill::run(fill_store, fill_hub, fill_mark, fill_requests, stop)
+        gap_fill::run(filler, fill_requests, stop)
     })?;
     let (janitor_store, stop) = (Arc::clone(&store), Arc::clone(&stop_helpers));
     let janitor = spawn_essential("janitor".into(), move || janitor::run(janitor_store, stop))?;
+    let mut helpers = vec![gap_filler, janitor];
+    if config.server.http_port.is_some() {
+        helpers.extend(start_probes(
+            &health,
+            &store,
+            cluster.as_ref(),
+            &stop_helpers,
+        )?);
+    }
     let s = &config.server;
     let settings = Settings {
         max_frame: s.max_frame,
@@ -187,7 +263,9 @@ pub fn run(config: Config) -> Result<(), StartError> {
         writer,
         hasher,
         guard,
+        Arc::clone(&metrics),
     ));
+    let http = start_http(&config, &metrics, &health)?;
 
     let server = Server::builder()
         .name("chat")
@@ -212,9 +290,15 @@ pub fn run(config: Config) -> Result<(), StartError> {
         .start(ChatHandler::new(Arc::clone(&app)))?;
     let local = server.local_addr().map_or(addr, |a| a);
     log::info!("startserv listening on {local}");
+    metrics.watch_engine(Arc::clone(server.counters()));
     if let Some(cluster) = &cluster {
         cluster.set_events(Arc::new(NodeEvents(Arc::downgrade(&app))));
-        cluster.set_advertise(config.resolved_advertise(local));
+        let advertise = config.resolved_advertise(local);
+        let ws = http
+            .as_ref()
+            .and_then(reactor::Server::local_addr)
+            .map(|http| Config::resolved_ws(&advertise, http.port()));
+        cluster.set_advertise(advertise, ws);
     }
     log::info!("store: {}", store.describe());
     log::info!(
@@ -256,6 +340,9 @@ pub fn run(config: Config) -> Result<(), StartError> {
 
     server.shutdown_handle().on_signals()?;
     server.join();
+    if let Some(http) = http {
+        http.shutdown();
+    }
     log::info!("connections closed; committing what the writer still holds");
     drop(app); // the last handle to the writer: it drains its queue and exits
                // Writer, watchdog and delivery finish in that order as each one's input closes.
@@ -268,7 +355,7 @@ pub fn run(config: Config) -> Result<(), StartError> {
         cluster.stop();
     }
     stop_helpers.store(true, Ordering::Release);
-    for thread in [gap_filler, janitor] {
+    for thread in helpers {
         if thread.join().is_err() {
             log::error!("a helper thread panicked");
         }

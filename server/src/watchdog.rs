@@ -9,7 +9,7 @@
 //! the message (first answer wins, see `reply_queue`). Nothing is acked before its
 //! commit.
 //! May touch: the [`CommitBatch`] it shares with the writer, the writer's queue, and the
-//! answers of the jobs in them.
+//! answers of the jobs in them (each counted in the metrics).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -17,6 +17,8 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::{Receiver, RecvTimeoutError};
 use parking_lot::Mutex;
 
+use crate::metrics::Metrics;
+use crate::protocol::ErrorCode;
 use crate::send_job::{InFlight, Job};
 
 /// How often the watchdog looks at the batch being committed.
@@ -73,28 +75,37 @@ pub struct Watchdog {
     queue: Receiver<Pending>,
     deadline: Duration,
     stopped: Receiver<()>,
+    metrics: Arc<Metrics>,
 }
 
 impl Watchdog {
-    /// Watches `batch` (and the writer's `queue`), answering jobs older than `deadline`;
-    /// stops when `stopped` closes.
+    /// Watches `batch` (and the writer's `queue`), answering jobs older than `deadline`
+    /// (counted in `metrics`); stops when `stopped` closes.
     pub fn new(
         batch: Arc<CommitBatch>,
         queue: Receiver<Pending>,
         deadline: Duration,
         stopped: Receiver<()>,
+        metrics: Arc<Metrics>,
     ) -> Self {
         Self {
             batch,
             queue,
             deadline,
             stopped,
+            metrics,
         }
     }
 
     /// The watchdog's loop, until the writer's loop has ended.
     pub fn run(self) {
-        watch(&self.batch, &self.queue, self.deadline, &self.stopped);
+        watch(
+            &self.batch,
+            &self.queue,
+            self.deadline,
+            &self.stopped,
+            &self.metrics,
+        );
     }
 }
 
@@ -103,6 +114,7 @@ fn watch(
     queue: &Receiver<Pending>,
     deadline: Duration,
     stopped: &Receiver<()>,
+    metrics: &Metrics,
 ) {
     while let Err(RecvTimeoutError::Timeout) = stopped.recv_timeout(PERIOD) {
         let stuck = batch
@@ -117,6 +129,7 @@ fn watch(
             if !entry.busy_sent && entry.job.accepted.elapsed() >= deadline {
                 entry.busy_sent = true;
                 entry.job.answer_busy();
+                metrics.request_error(ErrorCode::ServerBusy);
             }
         }
     }

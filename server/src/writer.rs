@@ -19,9 +19,11 @@
 //! * A retried batch whose first attempt may have committed before failing is pushed
 //!   again: delivery is at-least-once and clients dedup by `msg_id`.
 //! * [`Writer::in_flight`] counts jobs not yet finished, so shutdown can wait for acks.
+//! * Each commit is counted in the metrics (messages, batch size, time), and so is every
+//!   error answer it gives and every store error it meets.
 //!
 //! May touch: the store (message inserts only), the batch it shares with its watchdog,
-//! the answers of jobs it cannot store.
+//! the answers of jobs it cannot store, the metrics.
 
 use std::sync::atomic::AtomicUsize;
 use std::sync::Arc;
@@ -30,6 +32,7 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TrySendError};
 
 use crate::delivery_mark::DeliveryMark;
+use crate::metrics::{count_store_error, Metrics};
 use crate::model::NewMessage;
 use crate::protocol::ErrorCode;
 use crate::send_job::{Committed, CommittedBatch, InFlight, Job};
@@ -60,12 +63,14 @@ impl Writer {
     /// commits them (committed batches go to `committed`), and its watchdog. The caller
     /// runs the loop and the watchdog on threads of their own. The loop returns once
     /// every `Writer` handle is dropped and the queue is drained, closing its end of
-    /// `committed`; the watchdog returns when the loop has.
+    /// `committed`; the watchdog returns when the loop has. Both count in `metrics`,
+    /// which reads the queue's depth from now on.
     pub fn new(
         store: Arc<dyn Store>,
         settings: WriterSettings,
         committed: Sender<CommittedBatch>,
         mark: Arc<DeliveryMark>,
+        metrics: Arc<Metrics>,
     ) -> (Writer, WriterLoop, Watchdog) {
         let (jobs, rx) = crossbeam_channel::bounded(settings.queue_capacity.max(1));
         let batch = Arc::new(CommitBatch::new(settings.queue_capacity.max(1)));
@@ -75,11 +80,16 @@ impl Writer {
             rx.clone(),
             settings.commit_deadline,
             stopped,
+            Arc::clone(&metrics),
         );
+        // A receiver does not keep the queue open: the loop still ends with the handles.
+        let queue = rx.clone();
+        metrics.watch_writer_queue(Box::new(move || queue.len()));
         let writer_loop = WriterLoop {
             store,
             committed,
             mark,
+            metrics,
             settings,
             rx,
             batch,
@@ -113,6 +123,7 @@ pub struct WriterLoop {
     committed: Sender<CommittedBatch>,
     /// Numbers each store call; delivery settles them in order.
     mark: Arc<DeliveryMark>,
+    metrics: Arc<Metrics>,
     settings: WriterSettings,
     rx: Receiver<Pending>,
     batch: Arc<CommitBatch>,
@@ -154,7 +165,7 @@ impl WriterLoop {
             let messages: Vec<NewMessage> = {
                 let mut batch = self.batch.current.lock();
                 // Expired jobs were never sent: answer them `server_busy`, store nothing.
-                expire(&mut batch, self.settings.commit_deadline);
+                expire(&mut batch, self.settings.commit_deadline, &self.metrics);
                 let n = batch.len().min(self.settings.batch_max.max(1) * 4);
                 batch[..n].iter().map(|e| e.job.msg.clone()).collect()
             };
@@ -163,13 +174,18 @@ impl WriterLoop {
             }
             *self.batch.in_store_since.lock() = Some(Instant::now());
             let attempt = self.mark.begin();
+            let started = Instant::now();
             let outcome = self.store.insert_messages(&messages);
+            let took = started.elapsed();
             *self.batch.in_store_since.lock() = None;
-            if outcome.is_err() {
+            if let Err(e) = &outcome {
+                count_store_error(e);
                 self.hand_on(attempt, Vec::new());
             }
             match outcome {
                 Ok(stored) => {
+                    let new = stored.iter().filter(|s| s.new).count();
+                    self.metrics.committed(messages.len(), new, took);
                     if retried {
                         log::info!("store is back: committed {} messages", stored.len());
                     }
@@ -192,7 +208,7 @@ impl WriterLoop {
                         // Take queued jobs too, so each is answered by its deadline.
                         self.batch.take_queued(&self.rx);
                         let mut batch = self.batch.current.lock();
-                        expire(&mut batch, self.settings.commit_deadline);
+                        expire(&mut batch, self.settings.commit_deadline, &self.metrics);
                         if batch.is_empty() {
                             return;
                         }
@@ -220,18 +236,33 @@ impl WriterLoop {
     fn commit_alone(&self, entry: Pending, retried: bool) {
         let job = &entry.job;
         let attempt = self.mark.begin();
-        match self.store.insert_messages(std::slice::from_ref(&job.msg)) {
+        let started = Instant::now();
+        let outcome = self.store.insert_messages(std::slice::from_ref(&job.msg));
+        if let Err(e) = &outcome {
+            count_store_error(e);
+        }
+        let code = match outcome {
             Ok(mut stored) if stored.len() == 1 => {
+                let new = usize::from(stored[0].new);
+                self.metrics.committed(1, new, started.elapsed());
                 self.hand_on(attempt, vec![committed(entry, stored.remove(0), retried)]);
                 return;
             }
-            Ok(_) => job.answer_error(ErrorCode::Internal, "internal error"),
-            Err(StoreError::Unavailable(_)) => job.answer_busy(),
+            Ok(_) => {
+                job.answer_error(ErrorCode::Internal, "internal error");
+                ErrorCode::Internal
+            }
+            Err(StoreError::Unavailable(_)) => {
+                job.answer_busy();
+                ErrorCode::ServerBusy
+            }
             Err(e) => {
                 log::error!("writer: message from {} failed: {e}", job.msg.from);
                 job.answer_error(ErrorCode::Internal, "internal error");
+                ErrorCode::Internal
             }
-        }
+        };
+        self.metrics.request_error(code);
         self.hand_on(attempt, Vec::new());
     }
 }
@@ -261,12 +292,13 @@ fn committed(entry: Pending, stored: Stored, retried: bool) -> Committed {
 }
 
 /// Answers `server_busy` to, and drops, every job past the commit deadline (unless the
-/// watchdog answered it already).
-fn expire(batch: &mut Vec<Pending>, deadline: Duration) {
+/// watchdog answered it already), counting each answer.
+fn expire(batch: &mut Vec<Pending>, deadline: Duration, metrics: &Metrics) {
     batch.retain(|entry| {
         let keep = entry.job.accepted.elapsed() < deadline;
         if !keep && !entry.busy_sent {
             entry.job.answer_busy();
+            metrics.request_error(ErrorCode::ServerBusy);
         }
         keep
     });

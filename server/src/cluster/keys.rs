@@ -3,7 +3,7 @@
 //!
 //! | key | type | holds |
 //! | --- | --- | --- |
-//! | `NAME:nodes` | hash | node id → the node's [`NodeInfo`](super::registry::NodeInfo) as JSON |
+//! | `NAME:nodes` | hash | node id → the node's [`NodeInfo`](super::registry::NodeInfo) as JSON (`addr`, `ws`, `epoch`, `conns`, `updated_ms`) |
 //! | `NAME:node:ID:alive` | string, TTL `node_ttl_ms` | the node's epoch while it heartbeats |
 //! | `NAME:node:ID:users` | set | users with a connection on the node (for reaping) |
 //! | `NAME:route:USER` | hash | node id → the user's logged-in connections there |

@@ -43,8 +43,8 @@ use self::bus::BusItem;
 use self::events::{EventSlot, Events};
 use self::keys::Keys;
 use self::link::Link;
-use self::publisher::Publisher;
-use self::registry::RegistryLoop;
+use self::publisher::{PublishStats, Publisher};
+use self::registry::{Advertised, RegistryLoop};
 use self::route::ClusterRoute;
 use self::subscriber::SubscribeLoop;
 use crate::hub::Hub;
@@ -84,9 +84,11 @@ pub struct Cluster {
     /// Taken at [`Cluster::stop`], so the publisher thread can end.
     publisher: Mutex<Option<Publisher>>,
     events: EventSlot,
-    advertise: Arc<OnceLock<String>>,
+    advertise: Arc<OnceLock<Advertised>>,
     stop: Arc<AtomicBool>,
     received: Arc<AtomicU64>,
+    /// The publisher's counters (kept after the publisher is taken at stop).
+    published: Arc<PublishStats>,
     threads: Mutex<Vec<JoinHandle<()>>>,
 }
 
@@ -104,6 +106,7 @@ impl Cluster {
         let advertise = Arc::new(OnceLock::new());
         let (publisher, publish_loop) =
             Publisher::new(Arc::clone(&link), keys.clone(), node.clone());
+        let published = publisher.shared_stats();
         let subscribe_loop = SubscribeLoop {
             link: Arc::clone(&link),
             channel: keys.channel(&node),
@@ -145,15 +148,20 @@ impl Cluster {
             advertise,
             stop,
             received,
+            published,
             threads: Mutex::new(threads),
         })
     }
 
-    /// The `host:port` clients should connect to, once the listener is bound; the node
-    /// registers itself only after this.
-    pub fn set_advertise(&self, addr: String) {
-        log::info!("cluster node {} advertises {addr}", self.node);
-        let _ = self.advertise.set(addr);
+    /// The `host:port` clients should connect to and the WebSocket URL (`None` without
+    /// an HTTP port), once the listeners are bound; the node registers itself only
+    /// after this.
+    pub fn set_advertise(&self, addr: String, ws: Option<String>) {
+        match &ws {
+            Some(ws) => log::info!("cluster node {} advertises {addr} and {ws}", self.node),
+            None => log::info!("cluster node {} advertises {addr}", self.node),
+        }
+        let _ = self.advertise.set(Advertised { addr, ws });
     }
 
     /// The push route of this node: local delivery plus publication.
@@ -231,6 +239,24 @@ impl Cluster {
     /// Redis errors so far.
     pub fn redis_errors(&self) -> u64 {
         self.link.errors()
+    }
+
+    /// Items published to other nodes so far.
+    pub fn published(&self) -> u64 {
+        self.published.published.load(Ordering::Relaxed)
+    }
+
+    /// Items that could not be published so far (queue full or Redis failed).
+    pub fn publish_lost(&self) -> u64 {
+        self.published.lost.load(Ordering::Relaxed)
+    }
+
+    /// Whether Redis answers `PING` now (one round trip through the link, which fails
+    /// fast during an outage; a failure counts as a Redis error). For the health probe.
+    pub fn ping(&self) -> bool {
+        self.link
+            .call("health", |conn| redis::cmd("PING").query::<String>(conn))
+            .is_some()
     }
 
     /// Stops the threads: the publisher once every route is gone and its queue is

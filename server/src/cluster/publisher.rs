@@ -85,6 +85,11 @@ impl Publisher {
     pub fn stats(&self) -> &PublishStats {
         &self.stats
     }
+
+    /// The publisher's counters, shared (they outlive the handle).
+    pub fn shared_stats(&self) -> Arc<PublishStats> {
+        Arc::clone(&self.stats)
+    }
 }
 
 /// The publisher thread's loop.

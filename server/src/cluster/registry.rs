@@ -2,10 +2,10 @@
 //! and the reaping of dead nodes.
 //!
 //! Every `heartbeat_ms` it refreshes `NAME:node:ID:alive` (TTL `node_ttl_ms`) and its
-//! [`NodeInfo`] in `NAME:nodes` (address, epoch, logged-in connections: what the
-//! gateway assigns by). It **re-registers** (sets every local user's route count from
-//! the hub, removes routes of users no longer here, announces presence where that
-//! changed, and sweeps every connection against the store) when:
+//! [`NodeInfo`] in `NAME:nodes` (address, WebSocket URL, epoch, logged-in connections:
+//! what the gateway assigns by and hands out). It **re-registers** (sets every local
+//! user's route count from the hub, removes routes of users no longer here, announces
+//! presence where that changed, and sweeps every connection against the store) when:
 //! * the liveness key was gone (Redis restarted, or the others reaped this node),
 //! * the previous beat is older than `node_ttl_ms` (this process was frozen),
 //! * a Redis call failed since the last beat (a route change may have been missed).
@@ -39,12 +39,26 @@ const REAP_GUARD: Duration = Duration::from_secs(30);
 pub struct NodeInfo {
     /// `host:port` clients connect to.
     pub addr: String,
+    /// The WebSocket URL, `ws://HOST:HTTP_PORT/ws` (HOST the host of `addr`); `None`
+    /// (`null`) when the node has no HTTP port. Entries written before the field
+    /// existed read as `None`.
+    #[serde(default)]
+    pub ws: Option<String>,
     /// Changes at every start of the node (ms since the epoch at start).
     pub epoch: u64,
     /// Logged-in connections on the node.
     pub conns: usize,
     /// When this was written, ms since the Unix epoch.
     pub updated_ms: i64,
+}
+
+/// What a node tells clients (through the gateway) to connect to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Advertised {
+    /// `host:port` of the TCP protocol.
+    pub addr: String,
+    /// The WebSocket URL, if the node has an HTTP port.
+    pub ws: Option<String>,
 }
 
 /// The registry thread's loop.
@@ -57,8 +71,8 @@ pub struct RegistryLoop {
     pub node: String,
     /// This start of it.
     pub epoch: u64,
-    /// What clients connect to (set once the listener is bound).
-    pub advertise: Arc<OnceLock<String>>,
+    /// What clients connect to (set once the listeners are bound).
+    pub advertise: Arc<OnceLock<Advertised>>,
     /// Heartbeat period.
     pub heartbeat: Duration,
     /// Liveness TTL.
@@ -119,6 +133,7 @@ impl RegistryLoop {
     fn beat(&self, conn: &mut Connection) -> RedisResult<bool> {
         let info = NodeInfo {
             addr: self.addr().to_string(),
+            ws: self.advertise.get().and_then(|a| a.ws.clone()),
             epoch: self.epoch,
             conns: self.hub.logged_in(),
             updated_ms: now_ms(),
@@ -254,7 +269,7 @@ impl RegistryLoop {
     }
 
     fn addr(&self) -> &str {
-        self.advertise.get().map_or("", String::as_str)
+        self.advertise.get().map_or("", |a| a.addr.as_str())
     }
 
     fn announce(&self, user: UserId, online: bool) {

@@ -3,12 +3,14 @@
 //! The worker checks the friendship, takes a ticket in the connection's reply queue and
 //! hands the message to the writer. The ticket is answered after the commit, by
 //! delivery (or with `server_busy`), so later responses wait behind it in order. Every
-//! answer a `send_message` can get is built in `send_job`.
+//! answer a `send_message` can get is built in `send_job`; the errors given later are
+//! counted in the metrics where they are given (here, the writer, its watchdog).
 
 use std::time::Instant;
 
 use super::{CmdResult, Ctx, Reply};
 use crate::model::{now_ms, NewMessage, UserId};
+use crate::protocol::ErrorCode;
 use crate::send_job::Job;
 
 /// Queues the message; the answer comes later.
@@ -32,6 +34,7 @@ pub fn run(ctx: &mut Ctx, to: UserId, text: String, client_msg_id: String) -> Cm
     };
     if let Err(job) = ctx.app.writer.submit(job) {
         job.answer_overloaded();
+        ctx.app.metrics.request_error(ErrorCode::ServerBusy);
     }
     Ok(Reply::Later)
 }

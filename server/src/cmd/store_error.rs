@@ -2,14 +2,17 @@
 //!
 //! `Unavailable` becomes `server_busy` (nothing was done; the client may retry),
 //! anything else `internal`. The client is told only that; the detail goes to the log
-//! here, once, where the failure turns into an answer.
-//! May touch: the log.
+//! here, once, where the failure turns into an answer, and the failure is counted
+//! (`chat_store_errors_total`).
+//! May touch: the log, the store-error counters.
 
+use crate::metrics::count_store_error;
 use crate::protocol::{ChatError, ErrorCode};
 use crate::store::StoreError;
 
 impl From<StoreError> for ChatError {
     fn from(e: StoreError) -> Self {
+        count_store_error(&e);
         match e {
             StoreError::Unavailable(detail) => {
                 log::warn!("store unavailable: {detail}");

@@ -27,6 +27,11 @@ pub(super) struct Cli {
     #[arg(value_name = "PORT")]
     port: Option<u16>,
 
+    /// Serve GET /healthz and GET /metrics over HTTP on this port (same address as the
+    /// TCP listener; 0 = a free port) [default: no HTTP listener]
+    #[arg(long, value_name = "PORT")]
+    http_port: Option<u16>,
+
     /// Read settings from this TOML file (see server.example.toml for every key)
     #[arg(long, value_name = "FILE")]
     pub(super) config: Option<PathBuf>,
@@ -84,6 +89,10 @@ impl Config {
         if let Some(port) = cli.port {
             self.server.port = port;
             self.flag_keys.insert("server.port", "PORT");
+        }
+        if let Some(port) = cli.http_port {
+            self.server.http_port = Some(port);
+            self.flag_keys.insert("server.http_port", "--http-port");
         }
         if let Some(bind) = cli.bind {
             self.server.bind = bind;
@@ -260,6 +269,7 @@ mod tests {
             "--cluster",
             "--node-id",
             "--advertise",
+            "--http-port",
             "server.example.toml",
         ] {
             assert!(help.contains(word), "help lacks {word}:\n{help}");

@@ -253,6 +253,28 @@ impl Config {
         })?;
         Ok(SocketAddr::new(ip, self.server.port))
     }
+
+    /// The address of the HTTP listener, from `server.bind` and `server.http_port`;
+    /// `None` without an HTTP port.
+    ///
+    /// # Errors
+    /// As [`Config::listen_addr`].
+    pub fn http_addr(&self) -> Result<Option<SocketAddr>, ConfigError> {
+        let Some(port) = self.server.http_port else {
+            return Ok(None);
+        };
+        Ok(Some(SocketAddr::new(self.listen_addr()?.ip(), port)))
+    }
+
+    /// The WebSocket URL the gateway hands out for a node advertising `advertise`
+    /// (`HOST:PORT`, see [`Config::resolved_advertise`]) with its HTTP listener on
+    /// `http_port`: `ws://HOST:HTTP_PORT/ws` (a bracketed IPv6 host keeps its brackets).
+    pub fn resolved_ws(advertise: &str, http_port: u16) -> String {
+        let host = advertise
+            .rsplit_once(':')
+            .map_or(advertise, |(host, _)| host);
+        format!("ws://{host}:{http_port}/ws")
+    }
 }
 
 fn cores() -> usize {
@@ -297,6 +319,42 @@ mod tests {
         assert_eq!(
             c.listen_addr().unwrap(),
             "0.0.0.0:12345".parse::<SocketAddr>().unwrap()
+        );
+        assert_eq!(c.server.http_port, None);
+        assert_eq!(c.http_addr().unwrap(), None);
+    }
+
+    #[test]
+    fn http_port_key_flag_and_ws_url() {
+        let c = from_text("[server]\nbind = \"127.0.0.1\"\nhttp_port = 8080\n").unwrap();
+        assert_eq!(c.server.http_port, Some(8080));
+        assert_eq!(
+            c.http_addr().unwrap(),
+            Some("127.0.0.1:8080".parse::<SocketAddr>().unwrap())
+        );
+        let c = Config::from_iter(args(&["--http-port", "0"])).unwrap();
+        assert_eq!(c.server.http_port, Some(0), "0: the OS picks a port");
+        let err = Config::from_iter(args(&["7000", "--http-port", "7000"])).unwrap_err();
+        assert_eq!(err.key(), Some("--http-port"), "{err}");
+        assert_eq!(
+            err.to_string(),
+            "config error: --http-port 7000: must differ from server.port (7000)"
+        );
+        let err = from_text("[server]\nport = 9000\nhttp_port = 9000\n").unwrap_err();
+        assert_eq!(err.key(), Some("server.http_port"), "{err}");
+        let err = from_text("[server]\nhttp_port = 70000\n").unwrap_err();
+        assert_eq!(err.key(), Some("server.http_port"), "{err}");
+        assert_eq!(
+            Config::resolved_ws("10.0.0.5:7001", 8080),
+            "ws://10.0.0.5:8080/ws"
+        );
+        assert_eq!(
+            Config::resolved_ws("chat1.example.com:7001", 80),
+            "ws://chat1.example.com:80/ws"
+        );
+        assert_eq!(
+            Config::resolved_ws("[2001:db8::1]:7001", 8080),
+            "ws://[2001:db8::1]:8080/ws"
         );
     }
 

@@ -30,6 +30,10 @@ pub struct ServerConfig {
     pub bind: String,
     /// TCP port (0 lets the OS pick a free port, useful in tests).
     pub port: u16,
+    /// Port of the HTTP listener (`GET /healthz`, `GET /metrics`, later `/ws`), on the
+    /// same address as the TCP listener. `None` (the key left out): no HTTP listener;
+    /// 0 lets the OS pick a free port. Flag: `--http-port`.
+    pub http_port: Option<u16>,
     /// Reactor (event-loop) threads; 0 = number of cores. See [`Config::resolved_reactors`].
     pub reactors: usize,
     /// Handler threads; 0 = 4 x number of cores. See [`Config::resolved_workers`].
@@ -80,6 +84,7 @@ impl Default for ServerConfig {
         ServerConfig {
             bind: "0.0.0.0".to_string(),
             port: DEFAULT_PORT,
+            http_port: None,
             reactors: 0,
             workers: 0,
             max_connections: 0,

@@ -128,6 +128,15 @@ impl Config {
                 "must be an IP address such as 0.0.0.0, 127.0.0.1 or ::",
             ));
         }
+        if let Some(http_port) = s.http_port {
+            if http_port != 0 && http_port == s.port {
+                return Err(self.invalid(
+                    "server.http_port",
+                    http_port.to_string(),
+                    format!("must differ from server.port ({})", s.port),
+                ));
+            }
+        }
         self.range("server.reactors", s.reactors, 0, MAX_REACTORS)?;
         self.range("server.workers", s.workers, 0, MAX_WORKERS)?;
         self.range("server.max_frame", s.max_frame, MIN_FRAME, MAX_FRAME)?;
