@@ -19,7 +19,7 @@ help:
 	@echo "make lint      cargo fmt --check and cargo clippy -D warnings on the whole workspace"
 	@echo "make bench     services, then the benchmark suite (benches/suite.sh, results in benches/results/)"
 	@echo "make bench-echo  only the echo benchmark: our reactor against tokio (benches/run.sh)"
-	@echo "make cluster   services, release build, then 3 nodes on 127.0.0.1:7001-7003 sharing MariaDB and Redis (tools/cluster.sh; Ctrl-C stops them)"
+	@echo "make cluster   services, release build, then 3 nodes on 127.0.0.1:7001-7003 (HTTP 8181-8183) and the gateway on 127.0.0.1:8080, sharing MariaDB and Redis (tools/cluster.sh; Ctrl-C stops them)"
 	@echo "make fuzz      run each cargo-fuzz target FUZZ_SECS seconds (default 60; nightly; fuzz/run.sh)"
 	@echo "make fmt       cargo fmt --all"
 	@echo "make clean     cargo clean and remove data/"
@@ -65,9 +65,10 @@ FUZZ_SECS ?= 60
 fuzz:
 	FUZZ_SECS=$(FUZZ_SECS) bash fuzz/run.sh
 
-# A local cluster (tools/cluster.sh, docs/cluster.md): services, the release server, database
-# chat_cluster, then nodes node1..node3 on 127.0.0.1:7001..7003 in the foreground until
-# Ctrl-C. Settings through CLUSTER_* variables, e.g. `make cluster CLUSTER_NODES=2`.
+# A local cluster (tools/cluster.sh, docs/cluster.md): services, the release server and
+# gateway, database chat_cluster, then nodes node1..node3 on 127.0.0.1:7001..7003 (HTTP
+# 8181..8183) and the gateway on 127.0.0.1:8080 (docs/gateway.md), in the foreground
+# until Ctrl-C. Settings through CLUSTER_* variables, e.g. `make cluster CLUSTER_NODES=2`.
 .PHONY: cluster
 cluster:
 	CARGO="$(CARGO)" bash tools/cluster.sh

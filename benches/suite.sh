@@ -16,6 +16,8 @@
 #:      held over several chatload processes; server VmRSS growth per connection
 #:   4. login storm: 10,000 clients at once (bench profile), then the default argon2 cost
 #:      against raw argon2 hashes/s (`chatload argon2-rate`)
+#:   4b. gateway: benches/gateway.sh (startgate /healthz against nginx with wrk; logins/s
+#:      through the gateway at the default argon2 cost against raw argon2), included
 #:   5. echo: benches/run.sh (reactor vs tokio), included as is
 #:
 #: Writes benches/results/<YYYY-MM-DD>.md (tables, goals, commands, machine; BENCH_REPORT
@@ -48,7 +50,7 @@
 #:                              to keep the build between runs)
 #:   BENCH_CLUSTER_RATE [10000] open-loop msg/s offered to the two-node cluster
 #:   BENCH_REDIS [redis://127.0.0.1:6379/0]  the cluster's Redis
-#:   BENCH_SCENARIOS ["relay timeline cluster abuse floor conns login echo"]  which to run
+#:   BENCH_SCENARIOS ["relay timeline cluster abuse floor conns login gateway echo"]  which to run
 #:   BENCH_REPORT [benches/results/<YYYY-MM-DD>.md]  the report's path (relative: to the
 #:                              current directory); the chart goes next to it
 #:   BENCH_SKIP_SERVICES [0]    1: do not run tools/services.sh
@@ -86,7 +88,7 @@ TL_RUNS=${BENCH_TIMELINE_RUNS:-2}
 BEFORE_COMMIT=${BENCH_BEFORE_COMMIT:-10482c8}
 CLUSTER_RATE=${BENCH_CLUSTER_RATE:-10000}
 REDIS_URL=${BENCH_REDIS:-redis://127.0.0.1:6379/0}
-SCENARIOS=" ${BENCH_SCENARIOS:-relay timeline cluster abuse floor conns login echo} "
+SCENARIOS=" ${BENCH_SCENARIOS:-relay timeline cluster abuse floor conns login gateway echo} "
 MYSQL=(mysql -uroot -h127.0.0.1 -P3306)
 MYSQL_BASE=mysql://root@127.0.0.1:3306
 # Seconds a relay run may wait for outstanding acks and pushes after the load stops
@@ -1047,6 +1049,25 @@ fi
 # 5. echo
 # ---------------------------------------------------------------------------------------
 ECHO_TABLE=""
+if wants gateway; then
+    section "## 4b. Gateway (benches/gateway.sh)" ""
+    echo "== gateway: GW_SECS=$SECS bash benches/gateway.sh" >&2
+    COMMANDS+=("GW_SECS=$SECS bash benches/gateway.sh")
+    if gw_out=$(GW_SECS=$SECS GW_REDIS="${BENCH_REDIS:-redis://127.0.0.1:6379/0}" bash benches/gateway.sh); then
+        section "$(grep -v '^GOALS ' <<<"$gw_out" | sed 's/^## /### /')" ""
+        read -r health logins <<<"$(sed -n 's/^GOALS healthz=\([0-9.]*\) logins=\([0-9.]*\)$/\1 \2/p' <<<"$gw_out")"
+        met=no
+        awk -v r="${health:-0}" 'BEGIN { exit !(r >= 0.8) }' && met=yes
+        goal "gateway GET /healthz ÷ nginx fixed JSON, requests/s (wrk, same threads and connections)" "≥ 0.8×" "${health:-?}×" "$met"
+        met=no
+        awk -v r="${logins:-0}" 'BEGIN { exit !(r >= 0.9) }' && met=yes
+        goal "gateway logins/s (default argon2 cost) ÷ raw argon2 hashes/s, same cores" "≥ 0.9×" "${logins:-?}×" "$met"
+    else
+        section "benches/gateway.sh failed (exit status $?); see its output above." ""
+        NOTES+=("benches/gateway.sh failed")
+    fi
+fi
+
 if wants echo; then
     section "## 5. Echo: reactor vs tokio (benches/run.sh)" ""
     if [[ -f benches/run.sh ]]; then

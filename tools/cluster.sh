@@ -8,7 +8,9 @@
 #      the schema if it is missing, node1 first, alone)
 #   4. node1..node3 on 127.0.0.1:7001..7003, each with its own --data-dir (and log) under
 #      data/cluster/nodeN/, all in cluster `chat` over redis://127.0.0.1:6379/0
-#   5. waits until each accepts TCP, prints where each listens and logs, then waits.
+#   5. the gateway, startgate, on 127.0.0.1:8080 (docs/gateway.md), mail into
+#      data/cluster/gate/mail/
+#   6. waits until each accepts TCP, prints where each listens and logs, then waits.
 #
 # Ctrl-C (or SIGTERM) stops every node: SIGTERM, up to CLUSTER_STOP_SECS for them to exit,
 # then SIGKILL for the stragglers. A node that dies meanwhile (say you SIGKILL one to see
@@ -27,7 +29,9 @@
 #   CLUSTER_NAME [chat]             --cluster NAME: prefix of every Redis key of the cluster
 #   CLUSTER_NODES [3]               how many nodes (node1..nodeN)
 #   CLUSTER_BASE_PORT [7001]        node i listens on CLUSTER_BASE_PORT + i - 1
-#   CLUSTER_HTTP_BASE_PORT []       if set, node i gets --http-port CLUSTER_HTTP_BASE_PORT + i - 1
+#   CLUSTER_HTTP_BASE_PORT [8181]   node i gets --http-port CLUSTER_HTTP_BASE_PORT + i - 1
+#                                   (/healthz, /metrics); empty: no HTTP port
+#   CLUSTER_GATE_PORT [8080]        the gateway's port; empty: no gateway
 #   CLUSTER_DB [chat_cluster]       MariaDB database (letters, digits, _), on root@127.0.0.1:3306
 #   CLUSTER_REDIS [redis://127.0.0.1:6379/0]
 #   CLUSTER_DIR [data/cluster]      each node's --data-dir is CLUSTER_DIR/nodeN (log: startserv.log)
@@ -45,7 +49,8 @@ cd "$ROOT"
 readonly NAME=${CLUSTER_NAME:-chat}
 readonly NODES=${CLUSTER_NODES:-3}
 readonly BASE_PORT=${CLUSTER_BASE_PORT:-7001}
-readonly HTTP_BASE_PORT=${CLUSTER_HTTP_BASE_PORT:-}
+readonly HTTP_BASE_PORT=${CLUSTER_HTTP_BASE_PORT-8181}
+readonly GATE_PORT=${CLUSTER_GATE_PORT-8080}
 readonly DB=${CLUSTER_DB:-chat_cluster}
 readonly REDIS_URL=${CLUSTER_REDIS:-redis://127.0.0.1:6379/0}
 readonly DIR=${CLUSTER_DIR:-data/cluster}
@@ -75,6 +80,9 @@ if [[ -n "$HTTP_BASE_PORT" ]]; then
     in_range "$HTTP_BASE_PORT" 1 $((65536 - NODES)) ||
         die "CLUSTER_HTTP_BASE_PORT must leave room for $NODES ports below 65536, got '$HTTP_BASE_PORT'"
 fi
+if [[ -n "$GATE_PORT" ]]; then
+    in_range "$GATE_PORT" 1 65535 || die "CLUSTER_GATE_PORT must be 1..65535, got '$GATE_PORT'"
+fi
 in_range "$WAIT_SECS" 1 86400 || die "CLUSTER_WAIT_SECS must be 1..86400 seconds, got '$WAIT_SECS'"
 in_range "$STOP_SECS" 0 86400 || die "CLUSTER_STOP_SECS must be 0..86400 seconds, got '$STOP_SECS'"
 [[ "$DB" =~ ^[A-Za-z0-9_]{1,64}$ ]] || die "CLUSTER_DB must be 1..64 of A-Z a-z 0-9 _, got '$DB'"
@@ -93,14 +101,16 @@ tcp_open() {
 log "services: bash tools/services.sh"
 bash tools/services.sh
 
-log "building: $CARGO build --release -p server"
-"$CARGO" build --release -p server
+log "building: $CARGO build --release -p server -p gate"
+"$CARGO" build --release -p server -p gate
 TARGET_DIR=${CARGO_TARGET_DIR:-$("$CARGO" metadata --format-version 1 --no-deps |
     sed -n 's/.*"target_directory":"\([^"]*\)".*/\1/p')}
 [[ -n "$TARGET_DIR" ]] || TARGET_DIR="$ROOT/target"
 [[ "$TARGET_DIR" == /* ]] || TARGET_DIR="$ROOT/$TARGET_DIR"
 readonly STARTSERV="$TARGET_DIR/release/startserv"
 [[ -x "$STARTSERV" ]] || die "no server binary at $STARTSERV after the build"
+readonly STARTGATE="$TARGET_DIR/release/startgate"
+[[ -x "$STARTGATE" ]] || die "no gateway binary at $STARTGATE after the build"
 
 MYSQL_CLIENT=$(command -v mariadb || command -v mysql || true)
 [[ -n "$MYSQL_CLIENT" ]] || die "neither the mariadb nor the mysql client is installed (tools/services.sh installs it)"
@@ -126,9 +136,10 @@ log "database: $MYSQL_URL"
 # Nodes
 # ---------------------------------------------------------------------------------------
 
-PIDS=()   # PIDS[i] is node i+1's pid, or empty once it is gone
+PIDS=()   # PIDS[i] is node i+1's pid (the gateway's last), or empty once it is gone
 PORTS=()
 LOGS=()
+NAMES=()  # node1..nodeN, gateway
 
 # stop_all: SIGTERM to every live node, up to STOP_SECS for them to exit, then SIGKILL.
 stop_all() {
@@ -142,7 +153,7 @@ stop_all() {
         fi
     done
     ((${#live[@]} > 0)) || return 0
-    log "stopping ${#live[@]} node(s) (SIGTERM, up to ${STOP_SECS}s)"
+    log "stopping ${#live[@]} process(es) (SIGTERM, up to ${STOP_SECS}s)"
     deadline=$((SECONDS + STOP_SECS))
     while ((SECONDS < deadline)); do
         local any=0
@@ -157,14 +168,14 @@ stop_all() {
     for i in "${!PIDS[@]}"; do
         pid=${PIDS[$i]}
         if [[ -n "$pid" ]] && kill -0 "$pid" 2>/dev/null; then
-            log "node$((i + 1)) (pid $pid) still running after ${STOP_SECS}s: SIGKILL"
+            log "${NAMES[$i]} (pid $pid) still running after ${STOP_SECS}s: SIGKILL"
             kill -KILL "$pid" 2>/dev/null || true
         fi
     done
     for pid in "${live[@]}"; do
         wait "$pid" 2>/dev/null || true
     done
-    log "all nodes stopped"
+    log "all stopped"
 }
 
 on_exit() {
@@ -214,6 +225,7 @@ start_node() {
     PIDS[n - 1]=$!
     PORTS[n - 1]=$port
     LOGS[n - 1]=$logfile
+    NAMES[n - 1]="node$n"
 }
 
 # wait_node N: waits until node N accepts TCP; fails (with its log tail) if it exits or
@@ -227,11 +239,11 @@ wait_node() {
             wait "$pid" 2>/dev/null || rc=$?
             PIDS[n - 1]=""
             log_tail "$n"
-            die "node$n exited with status $rc before accepting connections on $HOST:$port"
+            die "${NAMES[$((n - 1))]} exited with status $rc before accepting connections on $HOST:$port"
         fi
         if ((SECONDS >= deadline)); then
             log_tail "$n"
-            die "node$n (pid $pid) did not accept connections on $HOST:$port within ${WAIT_SECS}s"
+            die "${NAMES[$((n - 1))]} (pid $pid) did not accept connections on $HOST:$port within ${WAIT_SECS}s"
         fi
         sleep 0.2
     done
@@ -249,22 +261,53 @@ for ((n = 2; n <= NODES; n++)); do
 done
 
 # ---- gateway --------------------------------------------------------------------------
-# GATEWAY: start the HTTP gateway (docs/gateway.md) here once it exists, pointed at the
-# same Redis and cluster name, wait until it answers, and add its pid to PIDS so that
-# stop_all stops it too.
+# startgate on the same database, Redis and cluster name; index NODES in PIDS, so that
+# stop_all stops it too. Mail goes to files in $DIR/gate/mail.
+GATE_INDEX=$NODES
+if [[ -n "$GATE_PORT" ]]; then
+    if tcp_open "$HOST" "$GATE_PORT"; then
+        die "something already listens on $HOST:$GATE_PORT (a gateway still running?); stop it or set CLUSTER_GATE_PORT"
+    fi
+    gate_dir="$DIR/gate"
+    mkdir -p "$gate_dir"
+    gate_args=("$GATE_PORT" --bind "$HOST" --mysql "$MYSQL_URL" --redis "$REDIS_URL"
+        --cluster "$NAME" --data-dir "$gate_dir" --mail-dir "$gate_dir/mail")
+    if [[ -n "$CONFIG" ]]; then
+        gate_args+=(--config "$CONFIG")
+    fi
+    echo "== $(date '+%F %T') $STARTGATE ${gate_args[*]}" >"$gate_dir/startgate.out"
+    setsid "$STARTGATE" "${gate_args[@]}" </dev/null >>"$gate_dir/startgate.out" 2>&1 &
+    PIDS[GATE_INDEX]=$!
+    PORTS[GATE_INDEX]=$GATE_PORT
+    LOGS[GATE_INDEX]="$gate_dir/startgate.out"
+    NAMES[GATE_INDEX]=gateway
+    wait_node $((GATE_INDEX + 1))
+fi
 # -----------------------------------------------------------------------------------------
 
 ADDR_ARGS=""
 echo
 log "cluster '$NAME': $NODES node(s) up, database $MYSQL_URL, redis $REDIS_URL"
 for ((n = 1; n <= NODES; n++)); do
-    printf '  node%-3s %s:%-5s  pid %-8s log %s\n' "$n" "$HOST" "${PORTS[$((n - 1))]}" \
-        "${PIDS[$((n - 1))]}" "${LOGS[$((n - 1))]}"
+    http=""
+    if [[ -n "$HTTP_BASE_PORT" ]]; then
+        http="http $HOST:$((HTTP_BASE_PORT + n - 1))"
+    fi
+    printf '  node%-3s %s:%-5s %-20s pid %-8s log %s\n' "$n" "$HOST" "${PORTS[$((n - 1))]}" \
+        "$http" "${PIDS[$((n - 1))]}" "${LOGS[$((n - 1))]}"
     ADDR_ARGS+=" --addr $HOST:${PORTS[$((n - 1))]}"
 done
+if [[ -n "$GATE_PORT" ]]; then
+    printf '  gateway http://%s:%s/  pid %-8s mail %s\n' "$HOST" "$GATE_PORT" \
+        "${PIDS[$GATE_INDEX]}" "$DIR/gate/mail/"
+fi
 echo
 echo "  load it:  $TARGET_DIR/release/chatload relay$ADDR_ARGS --conns 1000 --duration 10"
 echo "            (cargo build --release -p tools first)"
+if [[ -n "$GATE_PORT" ]]; then
+    echo "  sign up:  curl -s -XPOST $HOST:$GATE_PORT/api/v1/codes -d '{\"email\":\"me@example.com\",\"purpose\":\"register\"}'"
+    echo "            (the code is in the newest file of $DIR/gate/mail/; README.md, \"The gateway\")"
+fi
 echo "  Ctrl-C stops every node."
 echo
 
@@ -280,12 +323,12 @@ while :; do
             rc=0
             wait "$pid" 2>/dev/null || rc=$?
             PIDS[i]=""
-            log "node$((i + 1)) (pid $pid) exited with status $rc; the others keep running"
+            log "${NAMES[$i]} (pid $pid) exited with status $rc; the others keep running"
             log_tail "$((i + 1))"
         fi
     done
     if ((alive == 0)); then
-        die "every node has exited"
+        die "every process has exited"
     fi
     # In the background so that a signal is handled at once, not after the sleep.
     sleep 1 &

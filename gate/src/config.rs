@@ -287,11 +287,14 @@ impl GateConfig {
         if !(1..=86_400).contains(&c.ttl_s) {
             return bad(format!("codes.ttl_s {} must be 1..=86400", c.ttl_s));
         }
-        if c.resend_after_s > c.ttl_s || c.max_attempts == 0 || c.per_ip_per_hour == 0 {
-            return bad(
-                "codes: resend_after_s at most ttl_s, max_attempts and per_ip_per_hour at least 1"
-                    .into(),
-            );
+        if c.resend_after_s > c.ttl_s {
+            return bad(format!(
+                "codes.resend_after_s {} must be at most codes.ttl_s {}",
+                c.resend_after_s, c.ttl_s
+            ));
+        }
+        if c.max_attempts == 0 || c.per_ip_per_hour == 0 {
+            return bad("codes.max_attempts and codes.per_ip_per_hour must be at least 1".into());
         }
         if self.mail.queue == 0 {
             return bad("mail.queue must be at least 1".into());
@@ -349,5 +352,52 @@ impl GateConfig {
             login_per_s: self.gateway.login_per_ip_per_s,
             login_burst: self.gateway.login_burst,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `gate.example.toml` at the repository root lists every key at its default.
+    #[test]
+    fn example_file_is_the_defaults() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../gate.example.toml");
+        let text = std::fs::read_to_string(&path).expect("gate.example.toml");
+        let parsed: GateConfig = toml::from_str(&text).expect("it parses");
+        assert_eq!(parsed, GateConfig::default());
+    }
+
+    #[test]
+    fn flags_override_the_file_and_bad_values_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("gate.toml");
+        std::fs::write(
+            &file,
+            "[gateway]\nmysql = \"mysql://a/b\"\nredis = \"redis://c\"\nport = 9\n[codes]\nttl_s = 120\n",
+        )
+        .unwrap();
+        let cli = Cli::parse_from([
+            "startgate",
+            "8081",
+            "--config",
+            file.to_str().unwrap(),
+            "--cluster",
+            "x",
+        ]);
+        let config = GateConfig::load(&cli).unwrap();
+        assert_eq!(
+            (config.gateway.port, config.gateway.cluster.as_str()),
+            (8081, "x")
+        );
+        assert_eq!(config.codes.ttl_s, 120);
+        assert_eq!(config.code_settings().ttl, Duration::from_secs(120));
+        let cli = Cli::parse_from(["startgate", "--redis", "redis://c"]);
+        let e = GateConfig::load(&cli).unwrap_err().to_string();
+        assert!(e.contains("--mysql"), "{e}");
+        std::fs::write(&file, "[codes]\nttl = 30\n").unwrap();
+        let cli = Cli::parse_from(["startgate", "--config", file.to_str().unwrap()]);
+        let e = GateConfig::load(&cli).unwrap_err().to_string();
+        assert!(e.contains("ttl"), "{e}");
     }
 }
