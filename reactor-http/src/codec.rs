@@ -22,7 +22,7 @@ use reactor::{Codec, Decoded, FrameError};
 
 use crate::framing::{self, MAX_HEADERS};
 use crate::limits::Limits;
-use crate::request::RequestError;
+use crate::request_error::RequestError;
 
 /// The message of the [`FrameError::Malformed`] for a request head over the limit, in
 /// bytes or in header lines; the handler answers it with `431`.

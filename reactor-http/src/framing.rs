@@ -9,7 +9,7 @@
 //!   `Transfer-Encoding` is refused: with a `Content-Length` too it is `400`, with a final
 //!   coding `chunked` it is `411` (send a length instead), with any other coding `501`.
 
-use crate::request::RequestError;
+use crate::request_error::RequestError;
 
 /// Header lines a request may have; one more is answered like an over-long head (`431`).
 pub const MAX_HEADERS: usize = 64;

@@ -25,7 +25,8 @@ use reactor::{CloseReason, ConnHandle, FrameError, Handler};
 
 use crate::codec::HEAD_TOO_LARGE;
 use crate::limits::Limits;
-use crate::request::{Request, RequestError};
+use crate::request::Request;
+use crate::request_error::RequestError;
 use crate::response::Response;
 use crate::service::Service;
 

@@ -30,8 +30,8 @@
 //!   only, `Transfer-Encoding` refused); the rules the codec and the parser share.
 //! * [`codec`]: [`HttpCodec`], the [`reactor::Codec`] that cuts the byte stream into
 //!   whole requests, and the frame errors it reports.
-//! * [`request`]: [`Request`], parsed from a frame, and [`RequestError`], with the
-//!   status that answers it.
+//! * [`request`]: [`Request`], parsed from a frame; [`request_error`]:
+//!   [`RequestError`], why a frame is refused, with the status that answers it.
 //! * [`response`]: [`Response`] and how it is written (status line, `Content-Length`,
 //!   `Connection: close`), including the contract's error shape.
 //! * [`service`]: [`Service`], the trait the application implements.
@@ -64,6 +64,7 @@ mod framing;
 pub mod handler;
 pub mod limits;
 pub mod request;
+pub mod request_error;
 pub mod response;
 pub mod service;
 
@@ -71,7 +72,8 @@ pub use codec::{HttpCodec, HEAD_TOO_LARGE};
 pub use framing::MAX_HEADERS;
 pub use handler::{HttpHandler, HttpSession};
 pub use limits::Limits;
-pub use request::{Request, RequestError};
+pub use request::Request;
+pub use request_error::RequestError;
 pub use response::{reason, Response};
 pub use service::Service;
 

@@ -28,9 +28,10 @@ use crossbeam_channel::{Receiver, RecvTimeoutError};
 
 use crate::delivery_mark::DeliveryMark;
 use crate::hub::{FillRequest, Hub};
-use crate::metrics::{count_store_error, Metrics};
+use crate::metrics::Metrics;
 use crate::model::{Pos, UserId};
 use crate::store::{Store, StoreResult};
+use crate::store_errors::count_store_error;
 use reactor::ConnId;
 
 /// Messages read per page.

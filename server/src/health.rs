@@ -17,8 +17,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::cluster::Cluster;
-use crate::metrics::count_store_error;
 use crate::store::Store;
+use crate::store_errors::count_store_error;
 
 /// Time between two probes of one dependency.
 pub const PERIOD: Duration = Duration::from_secs(1);

@@ -48,7 +48,7 @@ fn purge_in_chunks(store: &dyn Store, per_call: usize) -> usize {
                 }
             }
             Err(e) => {
-                crate::metrics::count_store_error(&e);
+                crate::store_errors::count_store_error(&e);
                 log::warn!("janitor: expired tokens not purged: {e}");
                 break;
             }

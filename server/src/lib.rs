@@ -30,7 +30,7 @@
 //! * [`janitor`]: purges expired session tokens.
 //! * [`metrics`]: every figure of `GET /metrics`; [`health`]: whether the store and
 //!   Redis answer (probe threads); [`http_api`]: the HTTP listener (`--http-port`) that
-//!   serves both.
+//!   serves both; [`store_errors`]: failed store calls, counted process-wide.
 //! * [`auth`]: argon2id passwords and tokens; [`password_guard`]: who may make the server
 //!   hash, and when; [`rate_limit`]: token buckets.
 //! * [`app`]: the shared state every command sees.
@@ -73,5 +73,6 @@ pub mod sequencer;
 pub mod server;
 pub mod session;
 pub mod store;
+pub mod store_errors;
 pub mod watchdog;
 pub mod writer;

@@ -39,7 +39,7 @@
 //! counters, the health state) are read only when `/metrics` is asked for, through the
 //! sources given to [`Metrics`] once they exist (`watch_*`); until then they read 0.
 //!
-//! Store errors are counted process-wide ([`count_store_error`]): the conversion of a
+//! Store errors are counted process-wide (`crate::store_errors`): the conversion of a
 //! store error into a client's answer (`cmd/store_error.rs`) has no application at
 //! hand, and a process runs one store.
 //!
@@ -64,7 +64,6 @@ use crate::cluster::Cluster;
 use crate::health::Health;
 use crate::hub::Hub;
 use crate::protocol::ErrorCode;
-use crate::store::StoreError;
 
 /// The `Content-Type` of [`Metrics::encode`]'s text (Prometheus text format 0.0.4).
 pub const CONTENT_TYPE: &str = prometheus_client::encoding::prometheus_text::CONTENT_TYPE;
@@ -122,22 +121,6 @@ const COMMIT_BOUNDS_US: &[u64] = &[
     500, 1_000, 2_000, 5_000, 10_000, 20_000, 50_000, 100_000, 200_000, 500_000, 1_000_000,
     2_000_000, 5_000_000,
 ];
-
-/// Failed store calls whose error was `Unavailable`, process-wide.
-static STORE_UNAVAILABLE: AtomicU64 = AtomicU64::new(0);
-/// Failed store calls with any other error, process-wide.
-static STORE_OTHER: AtomicU64 = AtomicU64::new(0);
-
-/// Counts one failed store call (in `chat_store_errors_total`). Called where a store
-/// error is handled: a command's answer, the writer, the gap filler, the janitor and the
-/// health probe.
-pub fn count_store_error(e: &StoreError) {
-    let counter = match e {
-        StoreError::Unavailable(_) => &STORE_UNAVAILABLE,
-        StoreError::Conflict(_) | StoreError::Internal(_) => &STORE_OTHER,
-    };
-    counter.fetch_add(1, Ordering::Relaxed);
-}
 
 /// Who this node is, for `chat_node_info`.
 #[derive(Debug, Clone, Default)]
@@ -427,10 +410,11 @@ impl Collector for LiveCollector {
 
 /// `chat_store_errors_total{kind}`.
 fn store_errors(mut encoder: MetricEncoder) -> Result<(), fmt::Error> {
-    for (kind, count) in [("unavailable", &STORE_UNAVAILABLE), ("other", &STORE_OTHER)] {
+    let (unavailable, other) = crate::store_errors::counts();
+    for (kind, count) in [("unavailable", unavailable), ("other", other)] {
         let labels = [("kind", kind)];
         let series = encoder.encode_family(&labels)?;
-        counter(count.load(Ordering::Relaxed)).encode(series)?;
+        counter(count).encode(series)?;
     }
     Ok(())
 }

@@ -32,11 +32,12 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TrySendError};
 
 use crate::delivery_mark::DeliveryMark;
-use crate::metrics::{count_store_error, Metrics};
+use crate::metrics::Metrics;
 use crate::model::NewMessage;
 use crate::protocol::ErrorCode;
 use crate::send_job::{Committed, CommittedBatch, InFlight, Job};
 use crate::store::{Store, StoreError, Stored};
+use crate::store_errors::count_store_error;
 use crate::watchdog::{CommitBatch, Pending, Watchdog};
 
 /// Writer settings (from the `[writer]` config section).

@@ -6,9 +6,9 @@
 //! (`chat_store_errors_total`).
 //! May touch: the log, the store-error counters.
 
-use crate::metrics::count_store_error;
 use crate::protocol::{ChatError, ErrorCode};
 use crate::store::StoreError;
+use crate::store_errors::count_store_error;
 
 impl From<StoreError> for ChatError {
     fn from(e: StoreError) -> Self {
