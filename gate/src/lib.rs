@@ -43,10 +43,10 @@ pub mod routes;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use chat::auth::{Argon2Params, PasswordHasher};
+use chat::auth::PasswordHasher;
 use chat::cluster::keys::Keys;
 use chat::cluster::link::Link;
-use chat::password_guard::{GuardSettings, PasswordGuard};
+use chat::password_guard::PasswordGuard;
 use chat::store::mysql::MysqlStore;
 
 use crate::app::Gateway;
@@ -151,20 +151,9 @@ pub fn start(config: GateConfig) -> Result<GateServer, StartError> {
         .map_err(|e| StartError::Store(e.to_string()))?;
     let redis = Link::new(&g.redis).map_err(|e| StartError::Redis(e.to_string()))?;
     let auth = &config.auth;
-    let hasher = PasswordHasher::new(Argon2Params {
-        memory_kib: auth.argon2_memory_kib,
-        iterations: auth.argon2_iterations,
-        parallelism: auth.argon2_parallelism,
-    })
-    .map_err(|e| StartError::Auth(e.to_string()))?;
-    let guard = PasswordGuard::new(GuardSettings {
-        rate_per_ip: auth.password_rate_per_ip,
-        burst_per_ip: auth.password_burst_per_ip,
-        hash_backlog: Duration::from_millis(auth.hash_backlog_ms),
-        max_hashing: (workers / 2).max(1),
-        failures_before_delay: auth.failed_logins_before_delay,
-        max_delay: Duration::from_secs(auth.failed_login_max_delay_secs),
-    });
+    let hasher =
+        PasswordHasher::new(auth.argon2_params()).map_err(|e| StartError::Auth(e.to_string()))?;
+    let guard = PasswordGuard::new(auth.guard_settings(workers));
     let transport = if config.mail.smtp.is_empty() {
         MailTransportConfig::Dir(config.mail_dir())
     } else {

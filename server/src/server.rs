@@ -19,7 +19,7 @@ use std::time::Duration;
 use reactor::{spawn_essential, InputRate, LengthPrefixed, Server};
 
 use crate::app::{App, Routing, Settings};
-use crate::auth::{Argon2Params, PasswordHasher};
+use crate::auth::PasswordHasher;
 use crate::cluster::{Cluster, ClusterError, ClusterSettings};
 use crate::config::{self, redact_url, Config};
 use crate::delivery;
@@ -32,7 +32,7 @@ use crate::hub::Hub;
 use crate::janitor;
 use crate::metrics::{Metrics, NodeLabels};
 use crate::node_events::NodeEvents;
-use crate::password_guard::{GuardSettings, PasswordGuard};
+use crate::password_guard::PasswordGuard;
 use crate::push_route::PushRoute;
 use crate::store::mysql::MysqlStore;
 use crate::store::sqlite::SqliteStore;
@@ -153,12 +153,8 @@ pub fn run(config: Config) -> Result<(), StartError> {
     let store = open_store(&config)?;
 
     let auth = &config.auth;
-    let hasher = PasswordHasher::new(Argon2Params {
-        memory_kib: auth.argon2_memory_kib,
-        iterations: auth.argon2_iterations,
-        parallelism: auth.argon2_parallelism,
-    })
-    .map_err(|e| StartError::Auth(e.to_string()))?;
+    let hasher =
+        PasswordHasher::new(auth.argon2_params()).map_err(|e| StartError::Auth(e.to_string()))?;
 
     let (hub, fill_requests) = Hub::new();
     let hub = Arc::new(hub);
@@ -243,14 +239,7 @@ pub fn run(config: Config) -> Result<(), StartError> {
         allow_register: s.allow_register,
     };
     let (reactors, workers) = (config.resolved_reactors(), config.resolved_workers());
-    let guard = PasswordGuard::new(GuardSettings {
-        rate_per_ip: auth.password_rate_per_ip,
-        burst_per_ip: auth.password_burst_per_ip,
-        hash_backlog: Duration::from_millis(auth.hash_backlog_ms),
-        max_hashing: (workers / 2).max(1),
-        failures_before_delay: auth.failed_logins_before_delay,
-        max_delay: Duration::from_secs(auth.failed_login_max_delay_secs),
-    });
+    let guard = PasswordGuard::new(auth.guard_settings(workers));
     let acks_pending = writer.in_flight();
     let app = Arc::new(App::new(
         settings,

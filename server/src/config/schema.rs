@@ -16,6 +16,8 @@ use serde::Deserialize;
 use super::redact::redact_url;
 #[cfg(doc)]
 use super::Config;
+use crate::auth::Argon2Params;
+use crate::password_guard::GuardSettings;
 
 /// Default TCP port the server listens on.
 pub const DEFAULT_PORT: u16 = 12345;
@@ -244,6 +246,28 @@ impl AuthConfig {
     /// `token_ttl_secs` as a [`Duration`].
     pub fn token_ttl(&self) -> Duration {
         Duration::from_secs(self.token_ttl_secs)
+    }
+
+    /// The argon2id cost.
+    pub fn argon2_params(&self) -> Argon2Params {
+        Argon2Params {
+            memory_kib: self.argon2_memory_kib,
+            iterations: self.argon2_iterations,
+            parallelism: self.argon2_parallelism,
+        }
+    }
+
+    /// The password guard's settings for a process with `workers` worker threads (half
+    /// of them may hash at once).
+    pub fn guard_settings(&self, workers: usize) -> GuardSettings {
+        GuardSettings {
+            rate_per_ip: self.password_rate_per_ip,
+            burst_per_ip: self.password_burst_per_ip,
+            hash_backlog: Duration::from_millis(self.hash_backlog_ms),
+            max_hashing: (workers / 2).max(1),
+            failures_before_delay: self.failed_logins_before_delay,
+            max_delay: Duration::from_secs(self.failed_login_max_delay_secs),
+        }
     }
 }
 
