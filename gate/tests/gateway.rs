@@ -10,6 +10,9 @@
 //! * [`assignment_spreads_prefers_least_loaded_and_skips_a_dead_node`]: three nodes.
 //! * [`reset_closes_sessions_on_two_nodes`]: `logged_out` on both nodes within 2 s,
 //!   old password and token dead, new password works.
+//! * [`login_limit_no_node_and_health`]: the rows left: login `429` (the per-address
+//!   bucket in Redis), `503 no_node` (no live node: no token issued), `/healthz` `503`
+//!   while Redis is stopped (a private `redis-server`) and `200` once it is back.
 
 #[path = "../../server/tests/support/client.rs"]
 mod client;
@@ -21,6 +24,8 @@ mod gateway;
 mod harness;
 #[path = "../../server/tests/support/mysql_db.rs"]
 mod mysql_db;
+#[path = "../../server/tests/support/private_redis.rs"]
+mod private_redis;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -486,4 +491,83 @@ fn reset_closes_sessions_on_two_nodes() {
         json!({"email": email, "code": code, "password": "another password"}),
     );
     assert_eq!((r.status, r.code()), (400, "invalid_code"));
+}
+
+#[test]
+fn login_limit_no_node_and_health() {
+    // No node at all: the cluster is a database and a name.
+    let cluster = TestCluster::start(0);
+    let mut redis = private_redis::PrivateRedis::start();
+    let redis_url = redis.url();
+    let gate = TestGate::start(&cluster, |c| {
+        c.gateway.redis = redis_url.clone();
+        c.gateway.login_per_ip_per_s = 0.5;
+        c.gateway.login_burst = 2;
+    });
+    register(&gate, "lonely", "lonely@example.com");
+
+    // Right password, no live node: 503 no_node with a retry hint, and no token issued.
+    let r = gate.post(
+        "/api/v1/login",
+        json!({"username": "lonely", "password": PASSWORD}),
+    );
+    assert_eq!((r.status, r.code()), (503, "no_node"), "{:?}", r.json);
+    assert!(r.header("retry-after").is_some());
+    assert!(r.json.get("token").is_none());
+    let tokens: i64 = {
+        use mysql::prelude::Queryable;
+        let mut conn = mysql::Conn::new(cluster.mysql_url().as_str()).unwrap();
+        conn.query_first("SELECT COUNT(*) FROM tokens")
+            .unwrap()
+            .unwrap()
+    };
+    assert_eq!(tokens, 0, "no token without a node");
+
+    // The bucket holds 2 logins (refilled at 0.5/s): the second passes, the third in a
+    // row is 429 with Retry-After.
+    let wrong = json!({"username": "lonely", "password": "wrong password"});
+    let r = gate.post("/api/v1/login", wrong.clone());
+    assert_eq!(
+        (r.status, r.code()),
+        (401, "invalid_credentials"),
+        "{:?}",
+        r.json
+    );
+    let r = gate.post("/api/v1/login", wrong);
+    assert_eq!((r.status, r.code()), (429, "rate_limited"), "{:?}", r.json);
+    let wait = r.json["retry_after"].as_u64().unwrap();
+    assert!((1..=2).contains(&wait), "{wait}");
+    assert_eq!(r.header("retry-after"), Some(wait.to_string().as_str()));
+
+    // Redis stopped: /healthz says so (503), requests needing Redis are 503 server_busy;
+    // back up: 200 again.
+    assert_eq!(gate.call("GET", "/healthz", None).status, 200);
+    redis.stop();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let down = loop {
+        let r = gate.call("GET", "/healthz", None);
+        if r.status == 503 || Instant::now() > deadline {
+            break r;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert_eq!(down.status, 503, "{:?}", down.json);
+    assert_eq!(down.json["ok"], json!(false));
+    assert!(
+        down.json["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("redis"),
+        "{:?}",
+        down.json
+    );
+    let r = gate.post(
+        "/api/v1/codes",
+        json!({"email": "x@example.com", "purpose": "register"}),
+    );
+    assert_eq!((r.status, r.code()), (503, "server_busy"), "{:?}", r.json);
+    redis.restart();
+    wait_until(Duration::from_secs(15), "/healthz 200 again", || {
+        gate.call("GET", "/healthz", None).status == 200
+    });
 }
