@@ -92,6 +92,7 @@ COMMANDS+=("startserv PORT --mysql URL --redis $REDIS_URL --cluster $CLUSTER --n
 # The gateway: default [auth] cost; limits per address lifted for the load generator.
 cat >"$WORK/gate.toml" <<TOML
 [gateway]
+workers = ${GW_GATE_WORKERS:-0}
 login_per_ip_per_s = 1000000.0
 login_burst = 1000000
 [auth]

@@ -372,6 +372,23 @@ fn slow_head_is_closed_after_the_header_timeout() {
     assert_eq!(c.reply().raw, HEALTHZ_REPLY);
 }
 
+/// The header deadline is the client's: a service slower than it (600 ms against 300)
+/// still answers, on a first request and on a kept-alive one.
+#[test]
+fn a_slow_service_is_not_cut_by_the_header_deadline() {
+    let server = start(Limits {
+        header_timeout: Duration::from_millis(300),
+        ..Limits::default()
+    });
+    let mut c = Client::connect(server.addr);
+    for _ in 0..2 {
+        c.send("GET /slow HTTP/1.1\r\nHost: t\r\n\r\n");
+        let r = c.reply();
+        assert_eq!(r.status_line, "HTTP/1.1 200 OK");
+        assert_eq!(r.body, br#"{"ok":true}"#);
+    }
+}
+
 #[test]
 fn idle_keep_alive_is_closed_without_an_answer() {
     let server = start(Limits {

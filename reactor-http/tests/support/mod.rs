@@ -10,11 +10,16 @@ use reactor::Server;
 use reactor_http::{serve, Limits, Request, Response};
 
 /// The test service: `GET`/`HEAD /healthz` is `200 {"ok":true}`, `GET /close` answers
-/// and closes, any `POST` echoes its body (`X-Path` names the path), anything else 404.
+/// and closes, `GET /slow` answers `200 {"ok":true}` after 600 ms, any `POST` echoes its
+/// body (`X-Path` names the path), anything else 404.
 pub fn service(req: &Request) -> Response {
     match (req.method.as_str(), req.path.as_str()) {
         ("GET" | "HEAD", "/healthz") => Response::json(200, &serde_json::json!({"ok": true})),
         ("GET", "/close") => Response::json(200, &serde_json::json!({"ok": true})).closing(),
+        ("GET", "/slow") => {
+            std::thread::sleep(Duration::from_millis(600));
+            Response::json(200, &serde_json::json!({"ok": true}))
+        }
         ("POST", path) => {
             Response::text(200, "application/octet-stream", req.body.clone()).header("X-Path", path)
         }
