@@ -448,46 +448,6 @@ const PIECES: &[&[u8]] = &[
     b"POST ",
 ];
 
-fn random_bytes(rng: &mut StdRng) -> Vec<u8> {
-    let len = match rng.random_range(0..10) {
-        0 => rng.random_range(8_000..12_000),
-        _ => rng.random_range(1..300),
-    };
-    let mut v = vec![0u8; len];
-    rng.fill(&mut v[..]);
-    v
-}
-
-fn mutated(rng: &mut StdRng) -> Vec<u8> {
-    let mut v = TEMPLATES[rng.random_range(0..TEMPLATES.len())].to_vec();
-    for _ in 0..rng.random_range(1..6) {
-        let at = rng.random_range(0..=v.len());
-        match rng.random_range(0..7) {
-            0 if at < v.len() => v[at] = rng.random(),
-            1 if at < v.len() => v[at] ^= 1 << rng.random_range(0..8),
-            2 => {
-                let end = rng.random_range(at..=v.len().min(at + 8));
-                v.drain(at..end);
-            }
-            3 => {
-                let piece = PIECES[rng.random_range(0..PIECES.len())];
-                v.splice(at..at, piece.iter().copied());
-            }
-            4 => v.truncate(at),
-            5 => {
-                let end = rng.random_range(at..=v.len());
-                let copy = v[at..end].to_vec();
-                v.splice(at..at, copy);
-            }
-            _ => {
-                let n = rng.random_range(1..9000);
-                v.splice(at..at, std::iter::repeat_n(b'a', n));
-            }
-        }
-    }
-    v
-}
-
 /// Statuses of the HTTP layer's own errors: each closes the connection.
 const CLOSING: [u16; 5] = [408, 411, 413, 431, 501];
 /// Every status the gateway may give these inputs.
@@ -548,9 +508,9 @@ fn random_malformed_requests_do_not_hurt_the_gateway() {
                 let mut failures = Vec::new();
                 for i in 0..CASES / THREADS {
                     let input = if i % 2 == 0 {
-                        random_bytes(&mut rng)
+                        raw::random_bytes(&mut rng)
                     } else {
-                        mutated(&mut rng)
+                        raw::mutated(&mut rng, TEMPLATES, PIECES)
                     };
                     match run_case(addr, &input) {
                         Ok(statuses) => {

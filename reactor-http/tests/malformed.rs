@@ -11,7 +11,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use rand::rngs::StdRng;
-use rand::{Rng, SeedableRng};
+use rand::SeedableRng;
 use reactor_http::Limits;
 use support::{start, Client};
 
@@ -46,46 +46,6 @@ const PIECES: &[&[u8]] = &[
     b"HTTP/9.9",
     b"GET ",
 ];
-
-fn random_bytes(rng: &mut StdRng) -> Vec<u8> {
-    let len = match rng.random_range(0..10) {
-        0 => rng.random_range(8_000..12_000),
-        _ => rng.random_range(1..300),
-    };
-    let mut v = vec![0u8; len];
-    rng.fill(&mut v[..]);
-    v
-}
-
-fn mutated(rng: &mut StdRng) -> Vec<u8> {
-    let mut v = TEMPLATES[rng.random_range(0..TEMPLATES.len())].to_vec();
-    for _ in 0..rng.random_range(1..6) {
-        let at = rng.random_range(0..=v.len());
-        match rng.random_range(0..7) {
-            0 if at < v.len() => v[at] = rng.random(),
-            1 if at < v.len() => v[at] ^= 1 << rng.random_range(0..8),
-            2 => {
-                let end = rng.random_range(at..=v.len().min(at + 8));
-                v.drain(at..end);
-            }
-            3 => {
-                let piece = PIECES[rng.random_range(0..PIECES.len())];
-                v.splice(at..at, piece.iter().copied());
-            }
-            4 => v.truncate(at),
-            5 => {
-                let end = rng.random_range(at..=v.len());
-                let copy = v[at..end].to_vec();
-                v.splice(at..at, copy);
-            }
-            _ => {
-                let n = rng.random_range(1..9000);
-                v.splice(at..at, std::iter::repeat_n(b'a', n));
-            }
-        }
-    }
-    v
-}
 
 /// Sends one case on its own connection (no `HEAD`: the reader expects bodies), half-closes, reads every response until EOF.
 /// Returns the statuses, or what went wrong.
@@ -134,9 +94,9 @@ fn random_malformed_requests_do_not_hurt_the_server() {
                 let mut failures = Vec::new();
                 for i in 0..CASES / THREADS {
                     let input = if i % 2 == 0 {
-                        random_bytes(&mut rng)
+                        support::random_bytes(&mut rng)
                     } else {
-                        mutated(&mut rng)
+                        support::mutated(&mut rng, TEMPLATES, PIECES)
                     };
                     match run_case(addr, &input) {
                         Ok(statuses) => {

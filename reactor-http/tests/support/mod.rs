@@ -241,3 +241,50 @@ pub fn assert_error(reply: &Reply, status_line: &str, code: &str) {
     let prefix = format!(r#"{{"ok":false,"error":{{"code":"{code}","message":""#);
     assert!(reply.text().starts_with(&prefix), "{}", reply.text());
 }
+
+/// Random bytes for a malformed-request case: usually up to 300, one time in ten
+/// 8,000–12,000 (past the head limit).
+pub fn random_bytes(rng: &mut rand::rngs::StdRng) -> Vec<u8> {
+    use rand::Rng;
+    let len = match rng.random_range(0..10) {
+        0 => rng.random_range(8_000..12_000),
+        _ => rng.random_range(1..300),
+    };
+    let mut v = vec![0u8; len];
+    rng.fill(&mut v[..]);
+    v
+}
+
+/// One of `templates` (valid requests) after 1 to 5 random mutations: a byte replaced
+/// or flipped, a few bytes dropped, one of `pieces` spliced in, a cut, a stretch
+/// repeated, or a run of up to 9,000 `a`s inserted.
+pub fn mutated(rng: &mut rand::rngs::StdRng, templates: &[&[u8]], pieces: &[&[u8]]) -> Vec<u8> {
+    use rand::Rng;
+    let mut v = templates[rng.random_range(0..templates.len())].to_vec();
+    for _ in 0..rng.random_range(1..6) {
+        let at = rng.random_range(0..=v.len());
+        match rng.random_range(0..7) {
+            0 if at < v.len() => v[at] = rng.random(),
+            1 if at < v.len() => v[at] ^= 1 << rng.random_range(0..8),
+            2 => {
+                let end = rng.random_range(at..=v.len().min(at + 8));
+                v.drain(at..end);
+            }
+            3 => {
+                let piece = pieces[rng.random_range(0..pieces.len())];
+                v.splice(at..at, piece.iter().copied());
+            }
+            4 => v.truncate(at),
+            5 => {
+                let end = rng.random_range(at..=v.len());
+                let copy = v[at..end].to_vec();
+                v.splice(at..at, copy);
+            }
+            _ => {
+                let n = rng.random_range(1..9000);
+                v.splice(at..at, std::iter::repeat_n(b'a', n));
+            }
+        }
+    }
+    v
+}
