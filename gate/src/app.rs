@@ -89,7 +89,13 @@ impl Gateway {
 impl Service for Gateway {
     fn call(&self, req: &Request) -> Response {
         let response = self.route(req).unwrap_or_else(|e| e.response());
-        self.metrics.request(req.path.as_str(), response.status);
+        // The metric's label: a path of the contract, anything else `other` (bounded).
+        let route = ROUTES
+            .iter()
+            .map(|(_, path)| *path)
+            .find(|path| *path == req.path)
+            .unwrap_or("other");
+        self.metrics.request(route, response.status);
         response
     }
 }

@@ -152,6 +152,14 @@ impl Codes {
         self.settings
     }
 
+    /// The code key and the resend-wait key of an address for a purpose.
+    fn keys_of(&self, purpose: Purpose, email_key: &str) -> [String; 2] {
+        [
+            self.keys.code(purpose.name(), email_key),
+            self.keys.code_wait(purpose.name(), email_key),
+        ]
+    }
+
     /// Issues a code for `email_key` and `purpose` (see the module docs).
     pub fn issue(
         &self,
@@ -163,10 +171,7 @@ impl Codes {
         let hash = code_hash(purpose, email_key, &code);
         let ttl = millis(self.settings.ttl);
         let resend = millis(self.settings.resend_after).max(1);
-        let keys = [
-            self.keys.code(purpose.name(), email_key),
-            self.keys.code_wait(purpose.name(), email_key),
-        ];
+        let keys = self.keys_of(purpose, email_key);
         let (issued, wait): (i64, i64) = link
             .call("issuing a code", |conn| {
                 ISSUE
@@ -190,10 +195,7 @@ impl Codes {
     /// Takes back a code just issued whose mail could not be queued: the code and the
     /// resend wait go, so the address may ask again at once. Best effort.
     pub fn withdraw(&self, link: &Link, purpose: Purpose, email_key: &str) {
-        let keys = [
-            self.keys.code(purpose.name(), email_key),
-            self.keys.code_wait(purpose.name(), email_key),
-        ];
+        let keys = self.keys_of(purpose, email_key);
         let _ = link.call("withdrawing a code", |conn| {
             redis::cmd("DEL")
                 .arg(&keys[0])

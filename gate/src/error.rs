@@ -12,6 +12,7 @@ use serde_json::json;
 use crate::codes::CodeError;
 use crate::ip_limits::LimitError;
 use crate::nodes::PickError;
+use chat::auth::AuthError;
 use chat::store::StoreError;
 
 /// A failed request: what the client is told.
@@ -52,6 +53,11 @@ impl ApiError {
             retry_after: Some(wait),
             ..Self::new(503, "server_busy", message)
         }
+    }
+
+    /// `500 internal`: a bug or a broken dependency, logged where it is found.
+    pub fn internal() -> Self {
+        Self::new(500, "internal", "internal error")
     }
 
     /// `400 invalid_code`: wrong, expired, used and dead codes alike.
@@ -111,9 +117,17 @@ impl From<StoreError> for ApiError {
             }
             other => {
                 log::error!("store: {other}");
-                Self::new(500, "internal", "internal error")
+                Self::internal()
             }
         }
+    }
+}
+
+impl From<AuthError> for ApiError {
+    /// Hashing a password failed: a bug (the parameters were checked at start-up).
+    fn from(e: AuthError) -> Self {
+        log::error!("hashing a password: {e}");
+        Self::internal()
     }
 }
 

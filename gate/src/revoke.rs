@@ -10,8 +10,6 @@
 //! keeps the sessions; their tokens are gone, so they cannot log in again.
 //! May touch: Redis (reads the registry, publishes), through the link it is given.
 
-use std::collections::HashMap;
-
 use chat::cluster::bus::{self, BusItem};
 use chat::cluster::keys::Keys;
 use chat::cluster::link::Link;
@@ -26,9 +24,9 @@ pub fn log_out_everywhere(link: &Link, keys: &Keys, user: UserId, reason: &str) 
     };
     let payload = bus::encode(&[&item]);
     link.call("publishing logged_out", |conn| {
-        let nodes: HashMap<String, String> = redis::cmd("HGETALL").arg(keys.nodes()).query(conn)?;
+        let nodes: Vec<String> = redis::cmd("HKEYS").arg(keys.nodes()).query(conn)?;
         let mut pipe = redis::pipe();
-        for id in nodes.keys() {
+        for id in &nodes {
             pipe.cmd("PUBLISH")
                 .arg(keys.channel(id))
                 .arg(payload.as_slice())

@@ -9,7 +9,7 @@
 //! and their verified address stored in one transaction (a race lost meanwhile is still
 //! a `409`; the code is spent then). Answers `201 {ok, user_id}`.
 
-use proto::{ChatError, Op};
+use proto::Op;
 use reactor_http::{Request, Response};
 use serde_json::json;
 
@@ -43,11 +43,8 @@ pub fn run(gw: &Gateway, req: &Request) -> Result<Response, ApiError> {
         ..
     } = proto::Request::parse(Op::Register, &f)?
     else {
-        return Err(ApiError::new(
-            500,
-            "internal",
-            "register parsed as another request",
-        ));
+        log::error!("register parsed as another request");
+        return Err(ApiError::internal());
     };
     let email = body::email(&f)?;
     let code = f.str_chars("code", 1, 16)?;
@@ -67,10 +64,7 @@ pub fn run(gw: &Gateway, req: &Request) -> Result<Response, ApiError> {
     {
         return Err(ApiError::invalid_code());
     }
-    let hash = gw.hasher.hash(&password).map_err(|e| {
-        log::error!("hashing a password: {e}");
-        ApiError::from(ChatError::new(proto::ErrorCode::Internal, "internal error"))
-    })?;
+    let hash = gw.hasher.hash(&password)?;
     drop(slot);
     let nickname = nickname.unwrap_or_default();
     match gw

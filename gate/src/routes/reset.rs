@@ -18,7 +18,6 @@ use crate::codes::{Check, Purpose};
 use crate::error::ApiError;
 use crate::revoke;
 use chat::store::email_key;
-use proto::{ChatError, ErrorCode};
 
 /// Answers the request (see the module docs).
 pub fn run(gw: &Gateway, req: &Request) -> Result<Response, ApiError> {
@@ -40,10 +39,7 @@ pub fn run(gw: &Gateway, req: &Request) -> Result<Response, ApiError> {
     let Some((user, _)) = gw.store.verified_credentials(&email)? else {
         return Err(ApiError::invalid_code());
     };
-    let hash = gw.hasher.hash(&password).map_err(|e| {
-        log::error!("hashing a password: {e}");
-        ApiError::from(ChatError::new(ErrorCode::Internal, "internal error"))
-    })?;
+    let hash = gw.hasher.hash(&password)?;
     drop(slot);
     let Some(revoked) = gw.store.reset_password(user.user_id, &hash)? else {
         return Err(ApiError::invalid_code());

@@ -74,37 +74,40 @@ const FILL_HEADS: &str = "INSERT INTO timeline_heads (user_id, last_pos) \
             COALESCE((SELECT MAX(t.pos) FROM migrate_timeline t WHERE t.user_id = u.user_id), 0) \
      FROM users u";
 
+/// Whether a `SELECT COUNT(*)` on `information_schema` counts anything.
+fn exists(conn: &mut Conn, sql: &str, params: impl Into<mysql::Params>) -> Result<bool, Fail> {
+    let count: Option<i64> = first(conn, sql, params)?;
+    Ok(count.unwrap_or(0) > 0)
+}
+
 /// Whether `table` has an index named `index` in the current database.
 fn index_exists(conn: &mut Conn, table: &str, index: &str) -> Result<bool, Fail> {
-    let count: Option<i64> = first(
+    exists(
         conn,
         "SELECT COUNT(*) FROM information_schema.statistics \
          WHERE table_schema = DATABASE() AND table_name = ? AND index_name = ?",
         (table, index),
-    )?;
-    Ok(count.unwrap_or(0) > 0)
+    )
 }
 
 /// Whether the current database has a table named `table`.
 fn table_exists(conn: &mut Conn, table: &str) -> Result<bool, Fail> {
-    let count: Option<i64> = first(
+    exists(
         conn,
         "SELECT COUNT(*) FROM information_schema.tables \
          WHERE table_schema = DATABASE() AND table_name = ?",
         (table,),
-    )?;
-    Ok(count.unwrap_or(0) > 0)
+    )
 }
 
 /// Whether `table` has a column named `column` in the current database.
 fn column_exists(conn: &mut Conn, table: &str, column: &str) -> Result<bool, Fail> {
-    let count: Option<i64> = first(
+    exists(
         conn,
         "SELECT COUNT(*) FROM information_schema.columns \
          WHERE table_schema = DATABASE() AND table_name = ? AND column_name = ?",
         (table, column),
-    )?;
-    Ok(count.unwrap_or(0) > 0)
+    )
 }
 
 /// Whether index `index` of `table` exists and its first column is `column`.
