@@ -2,6 +2,8 @@
 // an in-memory implementation of the protocol over WebSocket at /ws (pure Node, no
 // packages). Not used by run.sh; it lets the client be worked on without the Rust build:
 //   node web/tests/mock-server.mjs [PORT]
+//   node web/tests/mock-server.mjs TCPPORT --http-port PORT --data-dir DIR   (like startserv;
+//   the state is kept in DIR/mock.json, so a restart keeps it)
 import http from 'node:http';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
@@ -196,7 +198,24 @@ function handle(c, req) {
 }
 
 let downUntil = 0;
-const port = Number(process.argv[2] || 8099);
+const argv = process.argv.slice(2);
+const flag = (name) => { const i = argv.indexOf(name); return i >= 0 ? argv[i + 1] : null; };
+const port = Number(flag('--http-port') || argv[0] || 8099);
+const dataDir = flag('--data-dir');
+const stateFile = dataDir ? path.join(dataDir, 'mock.json') : null;
+if (stateFile && fs.existsSync(stateFile)) {
+  const st = JSON.parse(fs.readFileSync(stateFile, 'utf8'));
+  users.push(...st.users); requests.push(...st.requests); messages.push(...st.messages);
+  for (const [k, v] of st.tokens) tokens.set(k, v);
+  for (const [k, v] of st.friends) friends.set(k, new Set(v));
+  for (const [k, v] of st.reads) reads.set(k, v);
+  nextId = st.nextId;
+}
+function save() {
+  if (!stateFile) return;
+  fs.writeFileSync(stateFile, JSON.stringify({ users, requests, messages, nextId, tokens: [...tokens], friends: [...friends].map(([k, v]) => [k, [...v]]), reads: [...reads] }));
+}
+process.on('SIGTERM', () => { save(); for (const c of [...conns]) c.ws.close(); process.exit(0); });
 const server = http.createServer((req, res) => {
   const url = new URL(req.url, 'http://x');
   if (url.pathname === '/_drop') {
@@ -224,6 +243,7 @@ server.on('upgrade', (req, socket) => {
     const delay = req.type === 'send_message' ? Number(process.env.MOCK_SEND_DELAY_MS || 0) : 0;
     const answer = () => {
       const r = handle(c, req);
+      save();
       const out = r.ok === false ? { type: req.type, seq: req.seq, ...r } : { type: req.type, seq: req.seq, ok: true, ...r };
       ws.send(out);
     };
