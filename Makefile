@@ -15,7 +15,7 @@ TARGET_DIR = $${CARGO_TARGET_DIR:-target}
 help:
 	@echo "make run       build the release server and run startserv on PORT (default $(PORT))"
 	@echo "make services  make sure MariaDB (127.0.0.1:3306) and Redis (127.0.0.1:6379) answer"
-	@echo "make test      services, then cargo test --workspace --all-targets (CHAT_TEST_MYSQL=$(CHAT_TEST_MYSQL))"
+	@echo "make test      services, then cargo test --workspace --all-targets (CHAT_TEST_MYSQL=$(CHAT_TEST_MYSQL)), then the web client's browser tests (tools/browser.sh installs chromium and fonts; web/tests/run.sh)"
 	@echo "make lint      cargo fmt --check and cargo clippy -D warnings on the whole workspace"
 	@echo "make bench     services, then the benchmark suite (benches/suite.sh, results in benches/results/)"
 	@echo "make bench-echo  only the echo benchmark: our reactor against tokio (benches/run.sh)"
@@ -33,6 +33,7 @@ services:
 
 test: services
 	$(CARGO) test --workspace --all-targets
+	bash tools/browser.sh && bash web/tests/run.sh
 
 lint:
 	$(CARGO) fmt --all -- --check
