@@ -1,7 +1,9 @@
 //! [`Gateway`]: everything a request may use (the store, Redis, codes, limits, the node
 //! picker, the password hasher and guard, the mailer, metrics), built once at start-up
 //! and shared by the worker threads; and the router, [`Gateway::call`], which sends each
-//! request to its route (`routes/`) and turns the route's result into a response.
+//! request to its route (`routes/`) and turns the route's result into a response. Paths
+//! outside the API are the web client's files (`web_assets`) and `/app-config.json`
+//! (`{"mode":"gateway"}`: the page registers and logs in here, then connects to its node).
 //! May touch: what it holds, through the routes.
 
 use std::sync::Arc;
@@ -72,16 +74,14 @@ impl Gateway {
             ("POST", "/api/v1/reset-password") => routes::reset::run(self, req),
             ("GET" | "HEAD", "/healthz") => Ok(routes::health::run(self)),
             ("GET" | "HEAD", "/metrics") => Ok(routes::metrics::run(self)),
+            (_, "/app-config.json") => Ok(web_assets::app_config(req, "gateway")),
             (_, path) if ROUTES.iter().any(|(_, p)| *p == path) => Err(ApiError::new(
                 405,
                 "method_not_allowed",
                 format!("{} is not allowed on {path}", req.method),
             )),
-            (_, path) => Err(ApiError::new(
-                404,
-                "not_found",
-                format!("no such path: {path}"),
-            )),
+            (_, path) => web_assets::asset(req)
+                .ok_or_else(|| ApiError::new(404, "not_found", format!("no such path: {path}"))),
         }
     }
 }

@@ -73,13 +73,44 @@ impl<S: Service> HttpHandler<S> {
     }
 }
 
+impl<S: Service> HttpHandler<S> {
+    /// Answers one parsed request (or its refusal) with the service: what `on_frame`
+    /// does once it has moved the deadline and parsed the frame.
+    pub(crate) fn handle(
+        &self,
+        conn: &ConnHandle,
+        s: &mut HttpSession,
+        parsed: Result<Request, RequestError>,
+    ) {
+        match parsed {
+            Ok(req) => {
+                let response = self.service.call(&req);
+                self.respond(conn, s, &req, response);
+            }
+            Err(e) => self.answer(conn, s, e.response(), false, 1),
+        }
+    }
+
+    /// Sends `response` to `req`, closing after it if either asks to.
+    pub(crate) fn respond(
+        &self,
+        conn: &ConnHandle,
+        s: &mut HttpSession,
+        req: &Request,
+        mut response: Response,
+    ) {
+        response.close |= !req.keep_alive;
+        self.answer(conn, s, response, req.method == "HEAD", req.version);
+    }
+}
+
 /// The state of one HTTP connection.
 #[derive(Debug, Default)]
 pub struct HttpSession {
     /// A response has been sent: deadlines from now on are idle deadlines.
     answered: bool,
     /// A closing response has been sent: nothing more is answered.
-    done: bool,
+    pub(crate) done: bool,
 }
 
 impl<S: Service> Handler for HttpHandler<S> {
@@ -95,14 +126,8 @@ impl<S: Service> Handler for HttpHandler<S> {
             return;
         }
         conn.set_deadline(self.limits.idle_timeout);
-        match Request::parse(&frame, conn.peer_addr()) {
-            Ok(req) => {
-                let mut response = self.service.call(&req);
-                response.close |= !req.keep_alive;
-                self.answer(conn, s, response, req.method == "HEAD", req.version);
-            }
-            Err(e) => self.answer(conn, s, e.response(), false, 1),
-        }
+        let parsed = Request::parse(&frame, conn.peer_addr());
+        self.handle(conn, s, parsed);
     }
 
     fn on_frame_error(&self, conn: &ConnHandle, s: &mut HttpSession, error: &FrameError) {

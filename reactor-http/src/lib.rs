@@ -37,6 +37,8 @@
 //! * [`service`]: [`Service`], the trait the application implements.
 //! * [`handler`]: [`HttpHandler`], the [`reactor::Handler`]: deadlines, keep-alive,
 //!   pipelining in order, error answers, closing.
+//! * [`websocket`]: a WebSocket endpoint on the same port, its messages handed to an
+//!   application's own [`reactor::Handler`] ([`websocket::serve`]).
 //!
 //! # What is served
 //!
@@ -50,7 +52,7 @@
 //! keep-alive connection idle for [`Limits::idle_timeout`] is closed. Every error body is
 //! `{"ok":false,"error":{"code":"...","message":"..."}}`. Not done: chunked bodies,
 //! `Expect: 100-continue` (a client waiting for `100` sends its body after a timeout),
-//! upgrades, a required `Host`. Requests are not counted here: the reactor's
+//! upgrades other than to WebSocket, a required `Host`. Requests are not counted here: the reactor's
 //! [`reactor::Counters`] count connections and bytes.
 //!
 //! Outside these limits the reactor's own apply: a response larger than the builder's
@@ -67,6 +69,7 @@ pub mod request;
 pub mod request_error;
 pub mod response;
 pub mod service;
+pub mod websocket;
 
 pub use codec::{HttpCodec, HEAD_TOO_LARGE};
 pub use framing::MAX_HEADERS;

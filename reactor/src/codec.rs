@@ -3,6 +3,12 @@
 //! The sub-reactors call [`Codec::decode`] on every byte they read and [`Codec::encode`]
 //! runs on whichever thread sends. A codec is stateless and shared by every connection of
 //! a server. [`LengthPrefixed`] is the framing of the chat wire contract.
+//!
+//! A connection may change framing once it is open (HTTP upgraded to WebSocket): each
+//! connection has a *mode*, 0 when it opens, set by the application with
+//! [`crate::ConnHandle::set_mode`]. The engine calls [`Codec::decode_in`] and
+//! [`Codec::encode_in`] with it; a codec with one framing leaves them to their defaults,
+//! which ignore the mode.
 
 use std::ops::Range;
 
@@ -43,6 +49,19 @@ pub trait Codec: Send + Sync + 'static {
 
     /// Appends `body`, framed, to `out`. On error `out` is left as it was.
     fn encode(&self, body: &[u8], out: &mut Vec<u8>) -> Result<(), FrameError>;
+
+    /// [`Codec::decode`] for a connection in framing `mode`. The default ignores the
+    /// mode; a codec with several framings overrides this (mode 0 must be `decode`).
+    fn decode_in(&self, mode: u8, buf: &[u8]) -> Result<Option<Decoded>, FrameError> {
+        let _ = mode;
+        self.decode(buf)
+    }
+
+    /// [`Codec::encode`] for a connection in framing `mode`; the default ignores it.
+    fn encode_in(&self, mode: u8, body: &[u8], out: &mut Vec<u8>) -> Result<(), FrameError> {
+        let _ = mode;
+        self.encode(body, out)
+    }
 }
 
 /// The wire contract's framing: a 4-byte big-endian length `N`, then `N` bytes of body,

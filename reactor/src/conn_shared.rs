@@ -44,6 +44,8 @@ pub(crate) struct ConnShared {
     pub(crate) state: AtomicU8,
     /// Engine-clock deadline in ms; 0 when none.
     pub(crate) deadline: AtomicU64,
+    /// The framing mode the codec decodes and encodes in (see `codec`); 0 at first.
+    pub(crate) mode: AtomicU8,
     pub(crate) counters: Arc<Counters>,
 }
 
@@ -68,6 +70,7 @@ impl ConnShared {
             queued: AtomicUsize::new(0),
             state: AtomicU8::new(OPEN),
             deadline: AtomicU64::new(0),
+            mode: AtomicU8::new(0),
             counters,
         })
     }

@@ -97,13 +97,42 @@ impl ConnHandle {
     /// Passing the high-water mark closes the connection with
     /// [`CloseReason::OutputOverflow`] and drops the frame.
     pub fn try_send(&self, frame: &[u8]) -> Result<(), SendError> {
+        let mode = self.shared.mode.load(Ordering::Acquire);
+        let codec = &self.shared.codec;
+        self.queue(|out| codec.encode_in(mode, frame, out))
+    }
+
+    /// Queues `bytes` as they are, without the codec: bytes the application framed
+    /// itself (an HTTP response, a WebSocket control frame). Otherwise as
+    /// [`ConnHandle::try_send`].
+    pub fn send_raw(&self, bytes: &[u8]) -> Result<(), SendError> {
+        self.queue(|out| {
+            out.extend_from_slice(bytes);
+            Ok(())
+        })
+    }
+
+    /// Switches the framing the codec applies to this connection, both ways, to `mode`
+    /// (see [`crate::Codec::decode_in`]): frames sent from now on are encoded in it, and
+    /// input the reactor reads from now on is decoded in it. Switch before answering the
+    /// request that asked for it, so that the peer's next bytes meet the new framing.
+    pub fn set_mode(&self, mode: u8) {
+        self.shared.mode.store(mode, Ordering::Release);
+    }
+
+    /// Appends one frame to the outbox with `write`, enforces the high-water mark, then
+    /// holds the bytes for the open batch or flushes them.
+    fn queue(
+        &self,
+        write: impl FnOnce(&mut Vec<u8>) -> Result<(), FrameError>,
+    ) -> Result<(), SendError> {
         let shared = &self.shared;
         if shared.state() != OPEN {
             return Err(SendError::Closed);
         }
         let mut outbox = shared.outbox.lock();
         let before = outbox.buf.len();
-        shared.codec.encode(frame, &mut outbox.buf)?;
+        write(&mut outbox.buf)?;
         let added = outbox.buf.len() - before;
         let queued = shared.queued.fetch_add(added, Ordering::AcqRel) + added;
         if queued > shared.high_water {

@@ -453,6 +453,7 @@ impl<H: Handler> SubReactor<H> {
         }
         let buf: &[u8] = if carried { &conn.input } else { fresh };
         let codec = &*self.codec;
+        let mode = conn.shared.mode.load(Ordering::Acquire);
         let mut pos = 0;
         let mut error = None;
         let mut decoded = 0;
@@ -460,7 +461,7 @@ impl<H: Handler> SubReactor<H> {
             let mut frames = Vec::new();
             let mut cost = Backlog::default();
             while !cost.reaches(&room) {
-                match codec.decode(&buf[pos..]) {
+                match codec.decode_in(mode, &buf[pos..]) {
                     Ok(Some(frame)) => {
                         let body = buf[pos + frame.body.start..pos + frame.body.end].to_vec();
                         pos += frame.consumed.max(1);

@@ -1,36 +1,37 @@
-//! The node's HTTP listener (`--http-port`, `[server] http_port`): `GET /healthz` and
-//! `GET /metrics`, served by `reactor-http` on a small engine of its own.
+//! The node's HTTP listener (`--http-port`, `[server] http_port`): the web client, the
+//! WebSocket transport, `GET /healthz` and `GET /metrics`, served by `reactor-http` on an
+//! engine of its own.
 //!
 //! | request | answer |
 //! | --- | --- |
+//! | `GET /ws` with a WebSocket handshake | `101`, then the chat protocol, one JSON object per text message, handled by the same [`ChatHandler`] as the TCP port (see `reactor_http::websocket` for the refusals) |
+//! | `GET /`, `GET /<file>` of the web client | the file (`web_assets`) |
+//! | `GET /app-config.json` | `{"mode":"node"}`: the web client logs in over `/ws` |
 //! | `GET /healthz`, store (and Redis) up | `200 {"ok":true,"node":ID,"store":"up","redis":"up"}` (`node` and `redis` null on a single node without a node id / Redis) |
 //! | `GET /healthz`, something down | `503 {"ok":false,"error":{"code":"unhealthy","message":WHAT}}` |
 //! | `GET /metrics` | `200`, the Prometheus text of [`Metrics::encode`] |
 //! | another method on those paths | `405 method_not_allowed` (with `Allow: GET, HEAD`) |
-//! | any other path (`/ws` too, for now) | `404 not_found` |
+//! | any other path | `404 not_found` |
 //!
-//! `HEAD` is answered as `GET` without the body. Both answers are cheap: `/healthz`
-//! reads the state the probe threads keep (`health.rs`), never the database, and
-//! `/metrics` reads atomics. Requests run on this listener's own workers, never on a
-//! reactor thread and never on the chat engine's workers.
+//! `HEAD` is answered as `GET` without the body. `/healthz` reads the state the probe
+//! threads keep (`health.rs`), never the database, and `/metrics` reads atomics. The
+//! engine has the chat port's threads and limits (`server.rs` builds both): WebSocket
+//! clients are chat clients.
 //!
 //! May touch: the metrics and the health state (reads only).
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 
+use reactor_http::websocket::{self, Origins, WsConfig};
 use reactor_http::{Limits, Request, Response, Service};
 use serde::Serialize;
 
+use crate::handler::ChatHandler;
 use crate::health::Health;
 use crate::metrics::{Metrics, CONTENT_TYPE};
 
-/// The listener's reactor threads.
-const REACTORS: usize = 1;
-/// The listener's worker threads (answers take microseconds).
-const WORKERS: usize = 2;
-/// HTTP connections open at most (monitoring and load balancers, not clients).
-const MAX_CONNECTIONS: usize = 1024;
+/// The WebSocket endpoint's path.
+pub const WS_PATH: &str = "/ws";
 
 /// The HTTP service of a node.
 pub struct HttpApi {
@@ -79,6 +80,12 @@ impl HttpApi {
 
 impl Service for HttpApi {
     fn call(&self, req: &Request) -> Response {
+        if req.path == "/app-config.json" {
+            return web_assets::app_config(req, "node");
+        }
+        if let Some(file) = web_assets::asset(req) {
+            return file;
+        }
         let known = matches!(req.path.as_str(), "/healthz" | "/metrics");
         if !known {
             return Response::error(404, "not_found", "no such path");
@@ -100,16 +107,26 @@ impl Service for HttpApi {
     }
 }
 
-/// Starts the listener on `addr` (port 0: the OS picks one; read it from the server's
-/// `local_addr`).
-pub fn start(addr: SocketAddr, api: HttpApi) -> Result<reactor::Server, reactor::Error> {
-    let builder = reactor::Server::builder()
-        .name("http")
-        .bind(addr)
-        .reactors(REACTORS)
-        .workers(WORKERS)
-        .max_connections(MAX_CONNECTIONS);
-    reactor_http::serve(builder, Limits::default(), api)
+/// Starts the listener with `engine` (its address and the chat port's threads and
+/// limits): `api` for HTTP, `chat` for WebSocket messages of at most `max_frame` bytes
+/// from pages of `origins` (empty: the same host).
+pub fn start(
+    engine: reactor::Builder,
+    api: HttpApi,
+    chat: ChatHandler,
+    max_frame: usize,
+    origins: &[String],
+) -> Result<reactor::Server, reactor::Error> {
+    let ws = WsConfig {
+        path: WS_PATH.to_owned(),
+        max_message: max_frame,
+        origins: if origins.is_empty() {
+            Origins::SameHost
+        } else {
+            Origins::List(origins.to_vec())
+        },
+    };
+    websocket::serve(engine, Limits::default(), api, ws, chat)
 }
 
 #[cfg(test)]
@@ -150,7 +167,7 @@ mod tests {
         let r = get(&api, "GET", "/metrics?x=1");
         assert_eq!(r.status, 200);
         assert!(body(&r).contains("chat_uptime_seconds "));
-        for path in ["/", "/ws", "/healthz/", "/metricsx"] {
+        for path in ["/ws", "/healthz/", "/metricsx", "/nope.js"] {
             let r = get(&api, "GET", path);
             assert_eq!(r.status, 404, "{path}");
             assert_eq!(
@@ -165,5 +182,10 @@ mod tests {
             assert!(r.headers.contains(&("Allow".into(), "GET, HEAD".into())));
         }
         assert_eq!(get(&api, "HEAD", "/healthz").status, 200);
+        assert_eq!(get(&api, "GET", "/").status, 200);
+        assert_eq!(
+            get(&api, "GET", "/app-config.json").body,
+            br#"{"mode":"node"}"#
+        );
     }
 }

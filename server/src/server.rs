@@ -128,20 +128,57 @@ fn start_probes(
     Ok(threads)
 }
 
-/// Starts the HTTP listener when `server.http_port` is set.
+/// The engine settings the TCP port and the HTTP port (whose WebSocket clients are chat
+/// clients) share: threads, connection caps, input and output bounds, shutdown.
+fn engine(
+    config: &Config,
+    max_connections: usize,
+    acks_pending: &Arc<std::sync::atomic::AtomicUsize>,
+) -> reactor::Builder {
+    let s = &config.server;
+    let acks_pending = Arc::clone(acks_pending);
+    Server::builder()
+        .reactors(config.resolved_reactors())
+        .workers(config.resolved_workers())
+        .high_water(s.output_high_water)
+        .max_connections(max_connections)
+        .max_connections_per_ip(s.max_connections_per_ip)
+        .conn_input_limit(s.conn_input_bytes, s.conn_input_frames)
+        .conn_input_rate(InputRate {
+            bytes_per_sec: s.conn_input_bytes_per_sec as f64,
+            bytes_burst: 2.0 * s.conn_input_bytes_per_sec as f64,
+            frames_per_sec: 2.0 * f64::from(s.rate_limit_per_sec),
+            frames_burst: 2.0 * f64::from(s.rate_limit_burst),
+        })
+        .queue_capacity(s.worker_queue)
+        .queue_bytes(s.worker_queue_bytes)
+        .shutdown_grace(s.shutdown_grace())
+        .shutdown_waits_until(move || acks_pending.load(Ordering::Acquire) == 0)
+}
+
+/// Starts the HTTP listener (web client, WebSocket, health, metrics) when
+/// `server.http_port` is set.
 fn start_http(
     config: &Config,
-    metrics: &Arc<Metrics>,
+    engine: reactor::Builder,
+    app: &Arc<App>,
     health: &Arc<Health>,
 ) -> Result<Option<Server>, StartError> {
     let Some(addr) = config.http_addr()? else {
         return Ok(None);
     };
     let node = Some(config.cluster.node_id.clone()).filter(|id| !id.is_empty());
-    let api = HttpApi::new(Arc::clone(metrics), Arc::clone(health), node);
-    let http = http_api::start(addr, api)?;
+    let api = HttpApi::new(Arc::clone(&app.metrics), Arc::clone(health), node);
+    let s = &config.server;
+    let http = http_api::start(
+        engine.name("http").bind(addr),
+        api,
+        ChatHandler::new(Arc::clone(app)),
+        s.max_frame,
+        &s.ws_origins,
+    )?;
     let local = http.local_addr().map_or(addr, |a| a);
-    log::info!("startserv http listening on {local}");
+    log::info!("startserv http listening on {local}: the web client at http://{local}/, WebSocket at ws://{local}{}", http_api::WS_PATH);
     Ok(Some(http))
 }
 
@@ -254,28 +291,17 @@ pub fn run(config: Config) -> Result<(), StartError> {
         guard,
         Arc::clone(&metrics),
     ));
-    let http = start_http(&config, &metrics, &health)?;
+    let http = start_http(
+        &config,
+        engine(&config, max_connections, &acks_pending),
+        &app,
+        &health,
+    )?;
 
-    let server = Server::builder()
+    let server = engine(&config, max_connections, &acks_pending)
         .name("chat")
         .bind(addr)
-        .reactors(reactors)
-        .workers(workers)
         .codec(LengthPrefixed::new(s.max_frame))
-        .high_water(s.output_high_water)
-        .max_connections(max_connections)
-        .max_connections_per_ip(s.max_connections_per_ip)
-        .conn_input_limit(s.conn_input_bytes, s.conn_input_frames)
-        .conn_input_rate(InputRate {
-            bytes_per_sec: s.conn_input_bytes_per_sec as f64,
-            bytes_burst: 2.0 * s.conn_input_bytes_per_sec as f64,
-            frames_per_sec: 2.0 * f64::from(s.rate_limit_per_sec),
-            frames_burst: 2.0 * f64::from(s.rate_limit_burst),
-        })
-        .queue_capacity(s.worker_queue)
-        .queue_bytes(s.worker_queue_bytes)
-        .shutdown_grace(s.shutdown_grace())
-        .shutdown_waits_until(move || acks_pending.load(Ordering::Acquire) == 0)
         .start(ChatHandler::new(Arc::clone(&app)))?;
     let local = server.local_addr().map_or(addr, |a| a);
     log::info!("startserv listening on {local}");

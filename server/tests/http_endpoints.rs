@@ -412,9 +412,9 @@ fn healthz_and_metrics_count_what_clients_did() {
     assert_eq!(value(&after, &info), 1.0);
 }
 
-/// Unknown paths (`/ws` included, for now) are `404 not_found` whatever the method; a
-/// known path with a method other than GET or HEAD is `405 method_not_allowed` with
-/// `Allow: GET, HEAD`.
+/// Unknown paths are `404 not_found` whatever the method; a known path with a method
+/// other than GET or HEAD is `405 method_not_allowed` with `Allow: GET, HEAD`; `/` is
+/// the web client's page and `/ws` without a handshake `426 upgrade_required`.
 #[test]
 fn unknown_paths_and_other_methods() {
     let port = free_port();
@@ -422,9 +422,15 @@ fn unknown_paths_and_other_methods() {
     let _server = TestServer::start_with(StoreKind::Sqlite, &refs(&overrides));
     let http = http_addr(port);
     wait_health(http, 200, HTTP_READY);
+    let page = get(http, "/");
+    assert_eq!(page.status, 200);
+    assert_eq!(page.header("Content-Type"), Some("text/html; charset=utf-8"));
+    assert!(page.body.contains("<html"), "{}", page.body);
+    let ws = get(http, "/ws");
+    assert_eq!(ws.status, 426);
+    assert_eq!(ws.header("Upgrade"), Some("websocket"));
+    assert_eq!(ws.json()["error"]["code"], json!("upgrade_required"));
     for (method, path) in [
-        ("GET", "/"),
-        ("GET", "/ws"),
         ("GET", "/nope"),
         ("GET", "/healthz/x"),
         ("POST", "/api/v1/login"),
@@ -439,6 +445,7 @@ fn unknown_paths_and_other_methods() {
     }
     for (method, path) in [
         ("POST", "/healthz"),
+        ("POST", "/"),
         ("PUT", "/metrics"),
         ("DELETE", "/healthz"),
         ("OPTIONS", "/metrics"),

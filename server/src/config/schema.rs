@@ -32,10 +32,16 @@ pub struct ServerConfig {
     pub bind: String,
     /// TCP port (0 lets the OS pick a free port, useful in tests).
     pub port: u16,
-    /// Port of the HTTP listener (`GET /healthz`, `GET /metrics`, later `/ws`), on the
-    /// same address as the TCP listener. `None` (the key left out): no HTTP listener;
-    /// 0 lets the OS pick a free port. Flag: `--http-port`.
+    /// Port of the HTTP listener (the web client at `/`, the WebSocket transport at
+    /// `/ws`, `GET /healthz`, `GET /metrics`), on the same address as the TCP listener.
+    /// `None` (the key left out): no HTTP listener; 0 lets the OS pick a free port. Flag:
+    /// `--http-port`.
     pub http_port: Option<u16>,
+    /// Browser origins (`scheme://host[:port]`) whose pages may open `/ws`; empty (the
+    /// default) allows pages from the same host name as the request's `Host`, on any port
+    /// (the node's own page, a gateway on the same machine). Clients that are not
+    /// browsers send no `Origin` and are always allowed.
+    pub ws_origins: Vec<String>,
     /// Reactor (event-loop) threads; 0 = number of cores. See [`Config::resolved_reactors`].
     pub reactors: usize,
     /// Handler threads; 0 = 4 x number of cores. See [`Config::resolved_workers`].
@@ -87,6 +93,7 @@ impl Default for ServerConfig {
             bind: "0.0.0.0".to_string(),
             port: DEFAULT_PORT,
             http_port: None,
+            ws_origins: Vec::new(),
             reactors: 0,
             workers: 0,
             max_connections: 0,

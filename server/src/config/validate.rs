@@ -128,6 +128,18 @@ impl Config {
                 "must be an IP address such as 0.0.0.0, 127.0.0.1 or ::",
             ));
         }
+        for origin in &s.ws_origins {
+            let ok = origin.split_once("://").is_some_and(|(scheme, host)| {
+                matches!(scheme, "http" | "https") && !host.is_empty() && !host.contains('/')
+            });
+            if !ok {
+                return Err(self.invalid(
+                    "server.ws_origins",
+                    format!("{origin:?}"),
+                    "each must be an origin such as \"https://chat.example.com\" or \"http://127.0.0.1:8080\"",
+                ));
+            }
+        }
         if let Some(http_port) = s.http_port {
             if http_port != 0 && http_port == s.port {
                 return Err(self.invalid(
