@@ -17,7 +17,7 @@ set -uo pipefail
 
 cd "$(dirname "$0")"
 FUZZ_SECS=${FUZZ_SECS:-60}
-FUZZ_TARGETS=${FUZZ_TARGETS:-"frame_codec request_parser http_codec"}
+FUZZ_TARGETS=${FUZZ_TARGETS:-"frame_codec request_parser http_codec websocket"}
 FUZZ_ARGS=${FUZZ_ARGS:-}
 TOOLCHAIN=${FUZZ_TOOLCHAIN:-nightly}
 

@@ -13,9 +13,9 @@
 //! * [`config`]: [`WsConfig`] and the [`Origins`] allow-list.
 //! * `handshake`: which upgrade requests are accepted, and the `101`.
 //! * [`codec`]: [`HttpWsCodec`], the per-connection switch from HTTP to frames.
-//! * `frame`: where a client frame ends, unmasking, the frames a server writes
+//! * [`frame`]: where a client frame ends, unmasking, the frames a server writes
 //!   (tungstenite's header parser and writer).
-//! * `message`: reassembly of fragments and the checks on whole frames.
+//! * [`message`]: reassembly of fragments and the checks on whole frames.
 //! * [`handler`]: [`WsHandler`], the reactor handler tying them together.
 //!
 //! Not done: permessage-deflate and other extensions (never negotiated), subprotocols,
@@ -23,10 +23,10 @@
 
 pub mod codec;
 pub mod config;
-mod frame;
+pub mod frame;
 pub mod handler;
 mod handshake;
-mod message;
+pub mod message;
 
 pub use codec::{HttpWsCodec, MODE_HTTP, MODE_WEBSOCKET};
 pub use config::{Origins, WsConfig};
