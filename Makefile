@@ -2,6 +2,8 @@
 
 CARGO ?= cargo
 PORT ?= 12345
+# The HTTP port of `make run`: the web client at http://127.0.0.1:HTTP_PORT/, WebSocket at /ws.
+HTTP_PORT ?= 8080
 # MariaDB server the store tests use (tools/services.sh makes sure it answers).
 CHAT_TEST_MYSQL ?= mysql://root@127.0.0.1:3306
 export CHAT_TEST_MYSQL
@@ -13,7 +15,7 @@ TARGET_DIR = $${CARGO_TARGET_DIR:-target}
 .PHONY: help run services test lint bench bench-echo fmt clean
 
 help:
-	@echo "make run       build the release server and run startserv on PORT (default $(PORT))"
+	@echo "make run       build the release server and run startserv on PORT (default $(PORT)), the web client on http://127.0.0.1:HTTP_PORT/ (default $(HTTP_PORT))"
 	@echo "make services  make sure MariaDB (127.0.0.1:3306) and Redis (127.0.0.1:6379) answer"
 	@echo "make test      services, then cargo test --workspace --all-targets (CHAT_TEST_MYSQL=$(CHAT_TEST_MYSQL)), then the web client's browser tests (tools/browser.sh installs chromium and fonts; web/tests/run.sh)"
 	@echo "make lint      cargo fmt --check and cargo clippy -D warnings on the whole workspace"
@@ -26,7 +28,7 @@ help:
 
 run:
 	$(CARGO) build --release -p server
-	$(TARGET_DIR)/release/startserv $(PORT)
+	$(TARGET_DIR)/release/startserv $(PORT) --http-port $(HTTP_PORT)
 
 services:
 	bash tools/services.sh
