@@ -194,8 +194,8 @@ test('two people: friends, live chat, unread, read receipts, tabs, presence, ser
     assert.equal(await friendRow(A, 'bob').getByTestId('friend-status').textContent(), 'Offline');
   });
 
-  await step('no page errors', async () => {
-    const errors = logs.filter((l) => l.startsWith('[pageerror]'));
+  await step('no page errors and no Content Security Policy violations', async () => {
+    const errors = logs.filter((l) => l.startsWith('[pageerror]') || /Content Security Policy|Refused to/i.test(l));
     assert.deepEqual(errors, []);
   });
 });

@@ -229,7 +229,12 @@ const server = http.createServer((req, res) => {
   const rel = url.pathname === '/' ? 'index.html' : url.pathname.slice(1);
   const file = path.resolve(STATIC, rel);
   if (!file.startsWith(STATIC) || !fs.existsSync(file) || fs.statSync(file).isDirectory()) { res.writeHead(404); return res.end('not found'); }
-  res.writeHead(200, { 'content-type': TYPES[path.extname(file)] || 'application/octet-stream', 'cache-control': 'no-cache' });
+  res.writeHead(200, {
+    'content-type': TYPES[path.extname(file)] || 'application/octet-stream',
+    'cache-control': 'no-cache',
+    // The same policy the Rust servers send (web/src/lib.rs).
+    'content-security-policy': "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; font-src 'self' data:; connect-src 'self' ws: wss: http: https:; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'",
+  });
   fs.createReadStream(file).pipe(res);
 });
 server.on('upgrade', (req, socket) => {

@@ -6,7 +6,9 @@ set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")"
 ROOT="$(cd ../.. && pwd)"
-export STARTSERV_BIN="${STARTSERV_BIN:-$ROOT/target/debug/startserv}"
+TARGET="${CARGO_TARGET_DIR:-$ROOT/target}"
+export STARTSERV_BIN="${STARTSERV_BIN:-$TARGET/debug/startserv}"
+export STARTGATE_BIN="${STARTGATE_BIN:-$TARGET/debug/startgate}"
 
 die() {
     echo "web tests: error: $*" >&2

@@ -22,6 +22,7 @@ function toast(what, kind = 'info') {
   const text = typeof what === 'string' ? what : plainError(what);
   const el = h('div.toast', { testid: 'toast', class: `toast-${what && typeof what !== 'string' ? 'error' : kind}`, role: kind === 'error' ? 'alert' : 'status' }, text);
   toasts.appendChild(el);
+  while (toasts.children.length > 3) toasts.firstChild.remove();
   setTimeout(() => el.classList.add('leaving'), 4200);
   setTimeout(() => el.remove(), 4600);
 }

@@ -24,6 +24,7 @@ export function h(tag, attrs, ...children) {
       else if (k === 'dataset') Object.assign(el.dataset, v);
       else if (k.startsWith('on') && typeof v === 'function') el.addEventListener(k.slice(2), v);
       else if (k === 'value') el.value = v;
+      else if (k === 'style') throw new Error('set styles through el.style (CSP forbids style attributes)');
       else if (v === true) el.setAttribute(k, '');
       else el.setAttribute(k, String(v));
     }

@@ -77,7 +77,10 @@ export function avatarColor(seed) {
 /** An avatar: initials on a colour from the user id, with an optional presence dot. */
 export function avatar(user, { size = 40, presence = false } = {}) {
   const name = displayName(user);
-  const el = h('div.avatar', { 'aria-hidden': 'true', style: `--size:${size}px;background:${avatarColor(user ? user.user_id : name)}` }, initials(name));
+  const el = h('div.avatar', { 'aria-hidden': 'true' }, initials(name));
+  // CSSOM, not a style attribute: the pages are served with CSP style-src 'self'.
+  el.style.setProperty('--size', `${size}px`);
+  el.style.backgroundColor = avatarColor(user ? user.user_id : name);
   if (presence) {
     el.appendChild(h('span.presence-dot', { class: user && user.online ? 'online' : 'offline', testid: 'presence-dot', dataset: { online: String(!!(user && user.online)) } }));
   }
