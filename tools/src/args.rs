@@ -7,7 +7,8 @@
 //! `--addr` may be given several times: the nodes of one cluster (`docs/cluster.md`),
 //! which share a database. `relay` places each pair of friends on two different nodes,
 //! `conns` and `login` spread their connections over the nodes in turn; `abuse` and
-//! `relay --floor` take one address.
+//! `relay --floor` take one address. `relay --ws` reads each `--addr` as a node's HTTP
+//! address (`startserv --http-port`) and connects to its `/ws` endpoint instead.
 
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::time::Duration;
@@ -16,7 +17,7 @@ use clap::Args;
 
 use crate::accounts::{self, Accounts, DEFAULT_PASSWORD};
 use crate::attack::{AttackPlan, MAX_ATTACKERS};
-use crate::client::Threads;
+use crate::client::{Threads, Transport};
 use crate::error::LoadError;
 
 /// Most `--addr` a run takes.
@@ -176,6 +177,12 @@ pub struct RelayArgs {
     /// Talk to `relay_floor` (binary protocol, no accounts) instead of startserv.
     #[arg(long)]
     pub floor: bool,
+    /// Connect over WebSocket: every --addr is then a node's HTTP address (startserv
+    /// --http-port H: --addr 127.0.0.1:H) and each connection opens ws://ADDR/ws. Set-up
+    /// (register, login, friends) and the measured relay both go over it; everything
+    /// else (pacing, latency, exactly-once and timeline checks, report) is unchanged.
+    #[arg(long, conflicts_with = "floor")]
+    pub ws: bool,
     /// Seconds the set-up (register, login, friends) may take.
     #[arg(long, default_value_t = 120.0)]
     pub setup_timeout: f64,
@@ -213,6 +220,8 @@ pub struct RelayPlan {
     pub drain: Duration,
     /// `relay_floor` mode.
     pub floor: bool,
+    /// How the connections reach the nodes (`--ws`: WebSocket).
+    pub transport: Transport,
     /// Set-up time limit.
     pub setup_timeout: Duration,
 }
@@ -264,6 +273,11 @@ impl RelayArgs {
             size: self.size,
             drain: secs("drain", self.drain, 0.0)?,
             floor: self.floor,
+            transport: if self.ws {
+                Transport::WebSocket
+            } else {
+                Transport::Tcp
+            },
             setup_timeout: secs("setup-timeout", self.setup_timeout, 1.0)?,
         })
     }
@@ -595,6 +609,15 @@ mod tests {
         assert_eq!(
             relay(&["--conns", "10", "--window", "8"]).unwrap().pace,
             Pace::Closed { window: 8 }
+        );
+        assert_eq!(p.transport, Transport::Tcp);
+        assert_eq!(
+            relay(&["--conns", "10", "--ws"]).unwrap().transport,
+            Transport::WebSocket
+        );
+        assert!(
+            relay(&["--ws", "--floor"]).is_err(),
+            "the floor has no WebSocket"
         );
         assert!(relay(&["--conns", "11"]).unwrap_err().contains("even"));
         assert!(relay(&["--conns", "0"]).is_err());

@@ -21,6 +21,16 @@
 //! * Requests are `proto::Request`s ([`Peer::send_request`], [`Retry::request`]) or, for
 //!   what the floor dialect can say too, encoded by the connection's [`Wire`]; bodies are
 //!   decoded by it into a [`Frame`]. [`Retry`] re-sends a request after a retryable error.
+//! * [`Transport`]: an engine's connections go to the node's TCP port (length-prefixed
+//!   frames) or to `/ws` of its HTTP port ([`Engine::start_with`], framing in
+//!   [`crate::ws_codec`]). A WebSocket peer sends the upgrade request as soon as it is
+//!   created and holds every request (seq taken, in order) until the `101` arrives; then
+//!   it switches the connection's framing and lets them go. A refused handshake counts in
+//!   [`Health::connect_errors`] (`ws_handshake:<why>`, `ws_handshake:closed_before_answer`)
+//!   and closes the connection; a close
+//!   frame from the server is echoed and ends the connection (`ws_close:<status>` in
+//!   [`Health::closes`]); a ping is answered. Everything above it (seq matching, pushes,
+//!   health) is the same on both transports.
 //!
 //! May touch: its own connections (sending, closing) and the [`Health`] counters; the
 //! scenario's state only through the callbacks and the [`PushSink`] it is given.
@@ -41,6 +51,7 @@ use crate::dialect::Wire;
 use crate::error::LoadError;
 use crate::stats::Counts;
 use crate::wire::{self, Frame};
+use crate::ws_codec::{self, Handshake, ServerFrame, WsClientCodec, MODE_WEBSOCKET};
 
 /// Largest frame chatload's codec accepts: far above the contract's 64 KiB, so that an
 /// oversized frame is decoded and counted (`malformed.too_large`) instead of closing.
@@ -58,9 +69,11 @@ pub struct Health {
     /// Protocol anomalies: `wrong_seq`, `wrong_op`, `unexpected_reply`,
     /// `reply_without_seq`, `unanswered_at_close`, `orphan_frame`, `framing`.
     pub anomalies: Counts,
-    /// Why connections closed, by reason (`peer_closed`, `io:ConnectionReset`, ...).
+    /// Why connections closed, by reason (`peer_closed`, `io:ConnectionReset`, ...; on
+    /// WebSocket `ws_close:<status>` when the server sent a close frame).
     pub closes: Counts,
-    /// Connections that could not even be started (`connect` failed at once), by kind.
+    /// Connections that could not even be started (`connect` failed at once), by kind;
+    /// on WebSocket also refused handshakes (`ws_handshake:status_503`, ...).
     pub connect_errors: Counts,
     /// Frames received.
     pub frames_in: AtomicU64,
@@ -161,6 +174,29 @@ struct Pending {
 struct PeerState {
     next_seq: u64,
     pending: VecDeque<Pending>,
+    /// WebSocket only: the requests sent before the handshake's `101`, in order; `None`
+    /// once they went out (and always on TCP).
+    held: Option<Vec<Vec<u8>>>,
+}
+
+/// How an engine's connections reach the server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Transport {
+    /// The node's TCP port: length-prefixed frames (the wire contract's framing).
+    #[default]
+    Tcp,
+    /// WebSocket at `/ws` of the node's HTTP port: one text message per frame.
+    WebSocket,
+}
+
+impl Transport {
+    /// `tcp` or `ws`, as reports name it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Transport::Tcp => "tcp",
+            Transport::WebSocket => "ws",
+        }
+    }
 }
 
 /// One connection to the server, as a scenario sees it.
@@ -173,6 +209,12 @@ pub struct Peer {
     user_id: AtomicU64,
     closed: AtomicBool,
     state: Mutex<PeerState>,
+    /// WebSocket only: the handshake whose answer the connection waits for.
+    handshake: Option<Handshake>,
+    /// WebSocket only: the `101` arrived and the framing switched.
+    upgraded: AtomicBool,
+    /// WebSocket only: the status of the server's close frame (inner `None`: it gave none).
+    server_close: Mutex<Option<Option<u16>>>,
 }
 
 impl Peer {
@@ -201,9 +243,22 @@ impl Peer {
         self.state.lock().pending.len()
     }
 
-    /// Closes the connection after what is queued has been written.
+    /// Closes the connection after what is queued has been written (on an upgraded
+    /// WebSocket connection after a close frame, status 1000).
     pub fn close(&self) {
+        if self.upgraded.load(Ordering::Acquire) {
+            let _ = self.conn.send_raw(&ws_codec::close_frame(1000));
+        }
         self.conn.close();
+    }
+
+    /// How this connection reaches the server.
+    pub fn transport(&self) -> Transport {
+        if self.handshake.is_some() {
+            Transport::WebSocket
+        } else {
+            Transport::Tcp
+        }
     }
 
     /// The dialect of this connection.
@@ -224,8 +279,16 @@ impl Peer {
         if !self.is_closed() {
             let seq = st.next_seq;
             let buf = encode(seq);
-            // Sent under the state lock: the wire order of requests is the queue's order.
-            if self.conn.send(&buf) {
+            // Sent (or held until the WebSocket handshake is done) under the state lock:
+            // the wire order of requests is the queue's order.
+            let sent = match st.held.as_mut() {
+                Some(held) => {
+                    held.push(buf);
+                    true
+                }
+                None => self.conn.send(&buf),
+            };
+            if sent {
                 st.next_seq += 1;
                 st.pending.push_back(Pending { seq, op, done });
                 return true;
@@ -247,9 +310,62 @@ impl Peer {
         self.request(Op::Ping, |seq| wire.encode_ping(seq), done)
     }
 
+    /// One frame from the engine: a message (TCP), or a WebSocket frame or handshake
+    /// answer.
     fn on_frame(self: &Arc<Self>, body: Vec<u8>) {
+        if self.handshake.is_none() {
+            return self.on_message(&body);
+        }
+        if !self.upgraded.load(Ordering::Acquire) {
+            return self.on_handshake(&body);
+        }
+        match ws_codec::server_frame(&body) {
+            Ok(ServerFrame::Text(text)) => self.on_message(text),
+            Ok(ServerFrame::Ping(payload)) => {
+                let _ = self.conn.send_raw(&ws_codec::pong_frame(payload));
+            }
+            Ok(ServerFrame::Pong) => {}
+            Ok(ServerFrame::Close(status)) => {
+                *self.server_close.lock() = Some(status);
+                let _ = self.conn.send_raw(&ws_codec::close_frame(1000));
+                self.conn.close();
+            }
+            // The codec let only these kinds through.
+            Err(_) => self.health.anomalies.inc("ws_frame"),
+        }
+    }
+
+    /// The answer to the WebSocket handshake: on a `101` switch the framing and let the
+    /// held requests go; otherwise count the refusal and close.
+    fn on_handshake(self: &Arc<Self>, head: &[u8]) {
+        let Some(handshake) = &self.handshake else {
+            return;
+        };
+        match handshake.check(head) {
+            Ok(()) => {
+                let mut st = self.state.lock();
+                self.conn.set_mode(MODE_WEBSOCKET);
+                self.upgraded.store(true, Ordering::Release);
+                for buf in st.held.take().unwrap_or_default() {
+                    if !self.conn.send(&buf) {
+                        break;
+                    }
+                }
+            }
+            Err(why) => {
+                self.health
+                    .connect_errors
+                    .inc(&format!("ws_handshake:{why}"));
+                // Answered: not counted again when the connection closes.
+                self.state.lock().held = None;
+                self.conn.close();
+            }
+        }
+    }
+
+    fn on_message(self: &Arc<Self>, body: &[u8]) {
         self.health.frames_in.fetch_add(1, Ordering::Relaxed);
-        let frame = match self.wire.decode(&body) {
+        let frame = match self.wire.decode(body) {
             Ok(frame) => frame,
             Err(e) => {
                 self.health.malformed.inc(&e.key());
@@ -301,9 +417,29 @@ impl Peer {
 
     fn on_close(self: &Arc<Self>, reason: &CloseReason) {
         self.closed.store(true, Ordering::Release);
-        self.health.closes.inc(&close_key(reason));
-        let pending: Vec<Pending> = self.state.lock().pending.drain(..).collect();
-        let ours = matches!(reason, CloseReason::Local | CloseReason::Shutdown);
+        let server_close = self.server_close.lock().take();
+        let key = match server_close {
+            Some(Some(status)) => format!("ws_close:{status}"),
+            Some(None) => "ws_close:none".to_string(),
+            None => close_key(reason),
+        };
+        self.health.closes.inc(&key);
+        let (pending, unanswered_handshake) = {
+            let mut st = self.state.lock();
+            let held = st.held.take();
+            (
+                st.pending.drain(..).collect::<Vec<Pending>>(),
+                held.is_some(),
+            )
+        };
+        if unanswered_handshake {
+            // WebSocket: closed before any answer to the upgrade request.
+            self.health
+                .connect_errors
+                .inc("ws_handshake:closed_before_answer");
+        }
+        let ours =
+            server_close.is_none() && matches!(reason, CloseReason::Local | CloseReason::Shutdown);
         if !pending.is_empty() && !ours {
             self.health
                 .anomalies
@@ -393,17 +529,32 @@ pub struct Engine {
     server: Server,
     registry: Arc<Registry>,
     health: Arc<Health>,
+    transport: Transport,
 }
 
 impl Engine {
-    /// Starts the engine's threads. `health` collects what goes wrong on every connection.
+    /// Starts the engine's threads, its connections over TCP. `health` collects what goes
+    /// wrong on every connection.
     pub fn start(threads: Threads, health: Arc<Health>) -> Result<Engine, LoadError> {
+        Self::start_with(threads, health, Transport::Tcp)
+    }
+
+    /// Starts the engine's threads; every connection it makes goes over `transport`.
+    pub fn start_with(
+        threads: Threads,
+        health: Arc<Health>,
+        transport: Transport,
+    ) -> Result<Engine, LoadError> {
         let registry = Arc::new(Registry::default());
-        let server = Server::builder()
+        let builder = Server::builder()
             .name("chatload")
             .reactors(threads.reactors)
-            .workers(threads.workers)
-            .codec(LengthPrefixed::new(CLIENT_MAX_FRAME))
+            .workers(threads.workers);
+        let builder = match transport {
+            Transport::Tcp => builder.codec(LengthPrefixed::new(CLIENT_MAX_FRAME)),
+            Transport::WebSocket => builder.codec(WsClientCodec::new(CLIENT_MAX_FRAME)),
+        };
+        let server = builder
             .high_water(CLIENT_HIGH_WATER)
             .shutdown_grace(Duration::from_secs(2))
             .close_timeouts(Duration::from_secs(2), Duration::from_secs(5))
@@ -415,7 +566,13 @@ impl Engine {
             server,
             registry,
             health,
+            transport,
         })
+    }
+
+    /// How this engine's connections reach the server.
+    pub fn transport(&self) -> Transport {
+        self.transport
     }
 
     /// The health counters shared by every peer of this engine.
@@ -423,8 +580,10 @@ impl Engine {
         &self.health
     }
 
-    /// Starts a connection to `addr` (from `local` if given). The peer is usable at once:
-    /// requests sent before the connection completes are written when it does.
+    /// Starts a connection to `addr` (from `local` if given): the TCP port, or on
+    /// WebSocket the HTTP port (the upgrade request goes out at once). The peer is usable
+    /// at once: requests sent before the connection completes (or, on WebSocket, before
+    /// the handshake's `101`) are written when it does.
     pub fn connect(
         &self,
         index: usize,
@@ -437,6 +596,7 @@ impl Engine {
         let conn = self.server.connect_from(local, addr).inspect_err(|e| {
             self.health.connect_errors.inc(&format!("{:?}", e.kind()));
         })?;
+        let handshake = (self.transport == Transport::WebSocket).then(Handshake::new);
         let peer = Arc::new(Peer {
             index,
             conn: conn.clone(),
@@ -448,8 +608,19 @@ impl Engine {
             state: Mutex::new(PeerState {
                 next_seq: 1,
                 pending: VecDeque::new(),
+                held: handshake.as_ref().map(|_| Vec::new()),
             }),
+            upgraded: AtomicBool::new(false),
+            server_close: Mutex::new(None),
+            handshake,
         });
+        if let Some(handshake) = &peer.handshake {
+            // The connection's first bytes; a failure means it is closed already (its
+            // `on_close` follows).
+            if conn.send_raw(&handshake.request(addr)).is_err() {
+                self.health.connect_errors.inc("ws_handshake:send");
+            }
+        }
         peers.insert(conn.id(), Arc::clone(&peer));
         Ok(peer)
     }

@@ -21,6 +21,9 @@
 //! * [`client`]: [`client::Engine`] (the reactor in client mode) and [`client::Peer`] (one
 //!   connection: pipelined requests matched to responses by `seq`, pushes handed to a
 //!   [`client::PushSink`], every anomaly counted in [`client::Health`], never a panic).
+//!   Its connections go over TCP or WebSocket ([`client::Transport`]).
+//! * [`ws_codec`]: the client side of WebSocket (RFC 6455) on that engine: the upgrade
+//!   handshake, masked text frames out, server frames in (`chatload relay --ws`).
 //! * [`accounts`]: user names, the run prefix, source-address spreading and bulk
 //!   registration.
 //! * [`relay`]: the relay scenario (closed or open loop, ack and delivery latency,
@@ -69,5 +72,6 @@ pub mod rss;
 pub mod stats;
 pub mod timeline;
 pub mod wire;
+pub mod ws_codec;
 
 pub use error::LoadError;

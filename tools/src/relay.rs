@@ -28,6 +28,10 @@
 //! Cluster: with several `--addr` each pair of friends is split over two different nodes
 //! ([`setup::pair_node`]), so every message crosses nodes.
 //!
+//! Transport: with `--ws` every connection (set-up and measured traffic alike) is a
+//! WebSocket connection to `/ws` of a node's HTTP port (`--addr` is then that port, see
+//! [`crate::client::Transport`]); the report says which (`transport`: `tcp` or `ws`).
+//!
 //! The pieces are reusable: [`setup`] opens, logs in and pairs the connections;
 //! [`phase`] runs and settles one measured run on them (`chatload abuse` runs two on
 //! the same connections). This file is the subcommand: one set-up, one run, the report.
@@ -44,7 +48,7 @@ use serde_json::{json, Value};
 
 use crate::accounts::Accounts;
 use crate::args::{Pace, RelayPlan, Resolved};
-use crate::client::{Engine, Health};
+use crate::client::{Engine, Health, Transport};
 use crate::dialect::Wire;
 use crate::error::LoadError;
 use crate::report::{counts_line, num1, Report, Table};
@@ -56,7 +60,7 @@ pub fn run(common: &Resolved, plan: &RelayPlan) -> Result<Report, LoadError> {
     let wire = if plan.floor { Wire::Floor } else { Wire::Json };
     let accounts = common.generated();
     let health = Arc::new(Health::default());
-    let engine = Engine::start(common.threads, Arc::clone(&health))?;
+    let engine = Engine::start_with(common.threads, Arc::clone(&health), plan.transport)?;
     let result = run_on(&engine, common, plan, wire, &accounts);
     engine.shutdown();
     result
@@ -108,7 +112,7 @@ fn run_on(
         Pace::Closed { window } => ("closed", json!({ "window": window })),
         Pace::Open { rate } => ("open", json!({ "rate": rate })),
     };
-    let json = json!({
+    let mut json = json!({
         "scenario": "relay",
         "wire": if plan.floor { "floor" } else { "json" },
         "addr": common.addr.to_string(),
@@ -151,13 +155,19 @@ fn run_on(
         "health": health.json(),
         "clean": clean,
     });
+    // Outside the macro: one more key passes json!'s recursion limit.
+    json["transport"] = Value::from(plan.transport.name());
     let nodes = match common.addrs.len() {
         1 => String::new(),
         n => format!(", {n} nodes"),
     };
     let mut table = Table::new(format!(
-        "chatload relay ({}, {c} conns{nodes}, {})",
+        "chatload relay ({} over {}, {c} conns{nodes}, {})",
         if plan.floor { "floor" } else { "json" },
+        match plan.transport {
+            Transport::Tcp => "TCP",
+            Transport::WebSocket => "WebSocket",
+        },
         match plan.pace {
             Pace::Closed { window } => format!("closed loop, window {window}"),
             Pace::Open { rate } => format!("open loop, {rate} msg/s offered"),

@@ -2,14 +2,17 @@
 //! connections must ack messages and deliver every acked one exactly once, each
 //! connection's timeline without gap or reorder; the same with the server given twice as
 //! `--addr` (pairs split over the two "nodes"); a short `abuse` run (3 small attackers)
-//! must measure both phases, attack, and lose nothing.
+//! must measure both phases, attack, and lose nothing; the relay over WebSocket
+//! (`--ws`, a server started with `--http-port 0`) must be as clean, every connection
+//! upgraded and no framing or handshake trouble.
 //!
 //! The server binary is `$STARTSERV_BIN` when set; otherwise the test runs
 //! `cargo build -p server --bin startserv` (a no-op when it is up to date) and uses
 //! `<target dir>/debug/startserv`, the target dir being `$CARGO_TARGET_DIR` or the
 //! workspace's `target/`. The server runs on SQLite in a temporary directory with the
 //! bench profile (cheap argon2) and a port the OS picks, read from its log line
-//! `startserv listening on ADDR`.
+//! `startserv listening on ADDR` (and with an HTTP port, `startserv http listening on
+//! ADDR: ...`).
 
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
@@ -61,6 +64,13 @@ impl Drop for Server {
 }
 
 fn start_server(dir: &Path) -> (Server, SocketAddr) {
+    let (server, addr, _) = start_server_with(dir, false);
+    (server, addr)
+}
+
+/// Starts startserv in `dir`; with `http`, also on an HTTP port the OS picks (its
+/// WebSocket endpoint), returned third.
+fn start_server_with(dir: &Path, http: bool) -> (Server, SocketAddr, Option<SocketAddr>) {
     let config = dir.join("bench.toml");
     std::fs::write(
         &config,
@@ -74,6 +84,7 @@ fn start_server(dir: &Path) -> (Server, SocketAddr) {
         .arg("--data-dir")
         .arg(dir.join("data"))
         .args(["--log-level", "warn,chat::server=info"])
+        .args(if http { &["--http-port", "0"][..] } else { &[] })
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
@@ -86,19 +97,38 @@ fn start_server(dir: &Path) -> (Server, SocketAddr) {
         for line in BufReader::new(stderr).lines() {
             let Ok(line) = line else { break };
             if let Some((_, addr)) = line.split_once("startserv listening on ") {
-                let _ = tx.send(addr.trim().to_string());
+                let _ = tx.send((false, addr.trim().to_string()));
+            }
+            if let Some((_, rest)) = line.split_once("startserv http listening on ") {
+                let addr = rest.split_once(": ").map_or(rest, |(addr, _)| addr);
+                let _ = tx.send((true, addr.trim().to_string()));
             }
         }
     });
-    let addr = rx
-        .recv_timeout(Duration::from_secs(20))
-        .expect("startserv did not report its address");
-    (server, addr.parse().expect("a socket address"))
+    let (mut addr, mut http_addr) = (None, None);
+    while addr.is_none() || (http && http_addr.is_none()) {
+        let (is_http, a) = rx
+            .recv_timeout(Duration::from_secs(20))
+            .expect("startserv did not report its addresses");
+        let a: SocketAddr = a.parse().expect("a socket address");
+        if is_http {
+            http_addr = Some(a);
+        } else {
+            addr = Some(a);
+        }
+    }
+    (server, addr.expect("the TCP address"), http_addr)
 }
 
 /// A 2-second relay of 10 connections with one `--addr` per entry of `addrs`; checks
-/// that it delivered every acked message exactly once, gapless and in order.
-fn relay_is_clean(addrs: &[String]) {
+/// that it delivered every acked message exactly once, gapless and in order. Returns the
+/// report's JSON.
+fn relay_is_clean(addrs: &[String]) -> serde_json::Value {
+    relay_is_clean_with(addrs, &[])
+}
+
+/// [`relay_is_clean`] with more relay options (`--ws`).
+fn relay_is_clean_with(addrs: &[String], extra: &[&str]) -> serde_json::Value {
     #[derive(Parser)]
     struct Cli {
         #[command(flatten)]
@@ -126,6 +156,7 @@ fn relay_is_clean(addrs: &[String]) {
         ]
         .map(String::from),
     );
+    args.extend(extra.iter().map(|a| a.to_string()));
     let cli = Cli::parse_from(args);
     let common = cli.relay.common.resolve().expect("valid options");
     let plan = cli.relay.validate().expect("valid plan");
@@ -142,6 +173,7 @@ fn relay_is_clean(addrs: &[String]) {
     assert_eq!(j["unanswered_sends"], 0, "{j}");
     assert_eq!(j["nodes"], addrs.len(), "{j}");
     assert!(report.clean, "{j}");
+    report.json
 }
 
 #[test]
@@ -161,6 +193,62 @@ fn relay_over_two_addresses_is_clean() {
     std::fs::create_dir_all(&dir).expect("temp dir");
     let (_server, addr) = start_server(&dir);
     relay_is_clean(&[addr.to_string(), addr.to_string()]);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The relay over WebSocket: every connection (set-up and measured traffic) upgrades at
+/// `/ws` of the node's HTTP port; delivery is as exact as over TCP.
+#[test]
+fn relay_over_websocket_is_clean() {
+    let dir = std::env::temp_dir().join(format!("chatload-ws-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let (_server, _, http) = start_server_with(&dir, true);
+    let http = http.expect("the server reported its HTTP address");
+    let j = relay_is_clean_with(&[http.to_string()], &["--ws"]);
+    assert_eq!(j["transport"], "ws", "{j}");
+    assert!(j["delivered_per_sec"].as_f64().unwrap() > 0.0, "{j}");
+    assert!(j["exactly_once"]["pushes"].as_u64().unwrap() > 0, "{j}");
+    let health = &j["health"];
+    assert_eq!(health["connect_errors"], serde_json::json!({}), "{j}");
+    assert_eq!(health["anomalies"], serde_json::json!({}), "{j}");
+    assert_eq!(health["malformed"], serde_json::json!({}), "{j}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// `--ws` against a port that does not speak WebSocket (the TCP port): the set-up fails
+/// with the handshakes counted, nothing panics.
+#[test]
+fn relay_over_websocket_to_a_tcp_port_fails_cleanly() {
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        relay: RelayArgs,
+    }
+    let dir = std::env::temp_dir().join(format!("chatload-ws-bad-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let (_server, addr) = start_server(&dir);
+    let addr = addr.to_string();
+    let cli = Cli::parse_from([
+        "relay",
+        "--ws",
+        "--addr",
+        &addr,
+        "--conns",
+        "4",
+        "--duration",
+        "1",
+        "--setup-timeout",
+        "20",
+        "--no-progress",
+    ]);
+    let common = cli.relay.common.resolve().expect("valid options");
+    let plan = cli.relay.validate().expect("valid plan");
+    let err = match tools::relay::run(&common, &plan) {
+        Ok(report) => panic!("a relay without handshakes ran: {}", report.json),
+        Err(e) => e.to_string(),
+    };
+    assert!(err.contains("0 of 4 connections logged in"), "{err}");
+    assert!(err.contains("ws_handshake:"), "{err}");
     let _ = std::fs::remove_dir_all(&dir);
 }
 

@@ -1,7 +1,8 @@
 //! `chatload`: the load generator of the chat server.
 //!
 //! ```text
-//! chatload relay  --conns C --duration S [--window W | --rate R] [--warmup S] [--floor]
+//! chatload relay  --conns C --duration S [--window W | --rate R] [--warmup S]
+//!                 [--floor | --ws]
 //! chatload conns  --conns C --hold S [--procs N] [--server-pid PID]
 //! chatload login  --conns C [--demo-users]
 //! chatload abuse  [--attackers K] [--conns C] [--rate R] --duration S [--warmup S]
@@ -14,7 +15,9 @@
 //! `--addr` may be repeated to load the nodes of a cluster (`make cluster`): `relay` puts
 //! the two friends of each pair on different nodes, so every message crosses nodes;
 //! `conns` and `login` spread their connections over the nodes; `abuse` and
-//! `relay --floor` take one address. For example:
+//! `relay --floor` take one address. `relay --ws` connects over WebSocket: each `--addr`
+//! is then a node's HTTP address (`startserv --http-port H`) and every connection opens
+//! `ws://ADDR/ws`. For example:
 //!
 //! ```text
 //! chatload relay --addr 127.0.0.1:7001 --addr 127.0.0.1:7002 --addr 127.0.0.1:7003 \
@@ -46,7 +49,8 @@ struct Cli {
 #[derive(Subcommand, Debug)]
 enum Cmd {
     /// Friends in pairs send to each other: acked and delivered msg/s, send→ack and
-    /// send→delivery latency, exactly-once delivery and timeline (pos) checks.
+    /// send→delivery latency, exactly-once delivery and timeline (pos) checks; over TCP,
+    /// or over WebSocket with --ws (--addr is then the HTTP port).
     Relay(RelayArgs),
     /// Open, log in and hold many idle connections (optionally over several processes).
     Conns(ConnsArgs),

@@ -220,9 +220,10 @@ pub fn set_up(
         pb.finish_and_clear();
         return Err(LoadError::Setup(format!(
             "{logged_in} of {c} connections logged in ({} registrations and {} logins failed; \
-             closes: {}; errors: {})",
+             connect errors: {}; closes: {}; errors: {})",
             setup.register_failed.load(Ordering::Relaxed),
             setup.login_failed.load(Ordering::Relaxed),
+            counts_line(&engine.health().connect_errors.json()),
             counts_line(&engine.health().closes.json()),
             counts_line(&engine.health().errors.json()),
         )));
