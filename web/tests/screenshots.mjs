@@ -5,42 +5,11 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { startNode, launchBrowser, newPerson, removeDir, tempDir, sleep, REPO } from './lib.mjs';
-import { register, acceptRequest, openConversation, send, PASSWORD } from './driver.mjs';
+import { register, acceptRequest, openConversation, send } from './driver.mjs';
+import { botHost } from './bots.mjs';
 
 const OUT = process.env.SCREENSHOT_DIR || path.join(REPO, 'docs/screenshots');
 fs.mkdirSync(OUT, { recursive: true });
-
-// A minimal protocol client that runs inside a browser page (bots stay connected there).
-const BOT_LIB = `
-window.__bots = {};
-window.__bot = async function (wsUrl, username, nickname, password) {
-  const ws = new WebSocket(wsUrl);
-  await new Promise((res, rej) => { ws.onopen = res; ws.onerror = () => rej(new Error('ws failed')); });
-  let seq = 0; const waiting = new Map();
-  ws.onmessage = (ev) => { const m = JSON.parse(ev.data); if ('ok' in m && waiting.has(m.seq)) { waiting.get(m.seq)(m); waiting.delete(m.seq); } };
-  const call = (type, fields) => new Promise((res) => { const s = ++seq; waiting.set(s, res); ws.send(JSON.stringify({ ...fields, type, seq: s })); });
-  // Password work is rate limited per address: wait as told and try again.
-  const retrying = async (type, fields) => {
-    for (;;) {
-      const r = await call(type, fields);
-      if (!r.ok && (r.error.code === 'rate_limited' || r.error.code === 'server_busy')) { await new Promise((s) => setTimeout(s, (r.error.retry_after_ms || 500) + 50)); continue; }
-      return r;
-    }
-  };
-  const reg = await retrying('register', { username, password, nickname });
-  if (!reg.ok) throw new Error('register ' + username + ': ' + JSON.stringify(reg.error));
-  const login = await retrying('login', { username, password });
-  if (!login.ok) throw new Error('login ' + username + ': ' + JSON.stringify(login.error));
-  window.__bots[username] = { ws, call, user_id: login.user_id };
-  return login.user_id;
-};
-window.__do = async function (username, type, fields) {
-  const r = await window.__bots[username].call(type, fields);
-  if (!r.ok) throw new Error(type + ': ' + JSON.stringify(r.error));
-  return r;
-};
-window.__close = function (username) { window.__bots[username].ws.close(); };
-`;
 
 const BOTS = [
   ['sato', '佐藤 健 🎌'],
@@ -62,11 +31,9 @@ async function main() {
     console.log(`wrote ${path.join(OUT, `${name}.png`)}`);
   };
   try {
-    const wsUrl = `ws://127.0.0.1:${node.httpPort}/ws`;
-    const { page: botPage } = await newPerson(browser, `${node.base}favicon.svg`);
-    await botPage.evaluate(BOT_LIB);
-    for (const [u, n] of BOTS) await botPage.evaluate(([w, u2, n2, p]) => window.__bot(w, u2, n2, p), [wsUrl, u, n, PASSWORD]);
-    const bot = (u, type, fields) => botPage.evaluate(([a, b, c]) => window.__do(a, b, c), [u, type, fields]);
+    const bots = await botHost(browser, node.base);
+    for (const [u, n] of BOTS) await bots.add(u, n);
+    const bot = bots.call;
 
     // Sign-in screen.
     const { page: me } = await newPerson(browser, node.base, { width: 1280, height: 800 });
@@ -87,8 +54,6 @@ async function main() {
     for (const u of ['sato', 'jonas', 'priya', 'minjun']) await acceptRequest(me, u);
 
     // Conversations, oldest first.
-    const ids = {};
-    for (const [u] of BOTS) ids[u] = await botPage.evaluate((x) => window.__bots[x].user_id, u);
     const say = async (u, text) => { await bot(u, 'send_message', { to: meId, text, client_msg_id: `${u}-${Math.random()}` }); await sleep(30); };
     await say('minjun', '안녕하세요! 어제 찍은 사진 보냈어요 📷');
     await say('jonas', 'Did you see the release notes? 🚀');
@@ -105,7 +70,7 @@ async function main() {
     await me.getByTestId('back-button').click();
     await say('priya', 'Happy birthday!! 🎂🎉');
     await say('priya', 'Are we still on for Saturday? 🧗‍♀️');
-    await botPage.evaluate(() => window.__close('minjun')); // minjun goes offline
+    await bots.close('minjun'); // minjun goes offline
     await openConversation(me, 'sato');
     await sleep(400);
     await shot(me, 'chat');
