@@ -165,7 +165,10 @@ impl Builder {
         self
     }
 
-    /// How long shutdown waits for the pool to go idle and output to flush (default 5 s).
+    /// How long shutdown may take (default 5 s): it waits for the pool to go idle and
+    /// output to flush, then runs each open connection's `on_close` with
+    /// [`crate::CloseReason::Shutdown`] and drops the socket once what that sent is
+    /// written; at the end of the grace period whatever is left is dropped.
     pub fn shutdown_grace(mut self, grace: Duration) -> Self {
         self.limits.shutdown_grace = grace;
         self

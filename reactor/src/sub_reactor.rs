@@ -98,6 +98,8 @@ pub(crate) struct SubReactor<H: Handler> {
     to_read: Vec<(usize, u64)>,
     /// Engine-clock time at which shutdown stops waiting for output to drain.
     stopping: Option<u64>,
+    /// Shutdown has handed every open connection's close to the application.
+    farewells_sent: bool,
     /// Says whether the application's own pending work is done (see the builder).
     app_idle: Option<AppIdle>,
 }
@@ -133,6 +135,7 @@ impl<H: Handler> SubReactor<H> {
             paused: Vec::new(),
             to_read: Vec::new(),
             stopping: None,
+            farewells_sent: false,
             app_idle,
         }
     }
@@ -674,7 +677,8 @@ impl<H: Handler> SubReactor<H> {
         let conn = &mut self.conns[slot];
         // Failure means the peer is gone already; dropping is all that is left either way.
         let _ = conn.stream.shutdown(Shutdown::Write);
-        if conn.read_closed {
+        // Shutting down, the peer's FIN is not waited for.
+        if conn.read_closed || self.stopping.is_some() {
             self.drop_conn(slot, CloseReason::Local);
         } else {
             conn.phase = Phase::Lingering;
@@ -766,19 +770,37 @@ impl<H: Handler> SubReactor<H> {
         }
     }
 
-    /// During shutdown: once the pool and the application are idle and output is flushed
-    /// (or the grace period is over), close every connection. Returns true when the thread may exit.
+    /// During shutdown: once the pool and the application are idle and output is flushed,
+    /// hand every open connection's close ([`CloseReason::Shutdown`]) to the application,
+    /// whose last words (a WebSocket close frame, say) are flushed before each socket is
+    /// dropped; when the grace period is over, drop whatever is left. Returns true when
+    /// the thread may exit.
     fn finish_shutdown(&mut self) -> bool {
         let Some(deadline) = self.stopping else {
             return false;
         };
-        let flushed = self
-            .conns
-            .iter()
-            .all(|(_, c)| c.shared.queued.load(Ordering::Acquire) == 0);
-        let app_idle = self.app_idle.as_ref().is_none_or(|idle| idle());
-        if !(flushed && app_idle && self.pool.queued() == 0) && clock::now_ms() < deadline {
-            return false;
+        if clock::now_ms() < deadline {
+            if !self.farewells_sent {
+                let flushed = self
+                    .conns
+                    .iter()
+                    .all(|(_, c)| c.shared.queued.load(Ordering::Acquire) == 0);
+                let app_idle = self.app_idle.as_ref().is_none_or(|idle| idle());
+                if !(flushed && app_idle && self.pool.queued() == 0) {
+                    return false;
+                }
+                self.farewells_sent = true;
+                let open: Vec<usize> = self
+                    .conns
+                    .iter()
+                    .filter(|(_, c)| c.phase == Phase::Open)
+                    .map(|(slot, _)| slot)
+                    .collect();
+                for slot in open {
+                    self.hand_close_to_app(slot, CloseReason::Shutdown);
+                }
+            }
+            return self.conns.is_empty();
         }
         let slots: Vec<usize> = self.conns.iter().map(|(slot, _)| slot).collect();
         for slot in slots {

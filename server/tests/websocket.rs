@@ -513,3 +513,18 @@ fn login_deadline_applies() {
     assert_eq!((code, reason.as_str()), (1008, "timed out"));
     assert!(started.elapsed() < TIMEOUT);
 }
+
+/// A server shutting down says so (1001) before it closes an open session.
+#[test]
+fn shutdown_says_going_away() {
+    let (mut server, http) = node(&[]);
+    let mut ws = Ws::open(http);
+    ws.request(
+        "register",
+        json!({"username": "gina", "password": PASSWORD}),
+    );
+    ws.request("login", json!({"username": "gina", "password": PASSWORD}));
+    server.signal("TERM");
+    assert_eq!(ws.expect_close(), (1001, "server shutting down".to_owned()));
+    server.terminate(TIMEOUT);
+}

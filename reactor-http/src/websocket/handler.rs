@@ -12,10 +12,11 @@
 //! Control frames are answered here: a ping with a pong, a close with the same status
 //! (then the connection closes). A protocol violation sends a close frame with its status
 //! (1002, 1003, 1007, 1009; see `message` and `frame`) and closes. When the engine
-//! closes the connection (a deadline, shutdown, output overflow) a close frame goes out
-//! first (1000, 1001 or 1008); a connection the application closes through a handle
-//! ends without one, as its sends stop at that moment: the peer sees 1006, after
-//! whatever the application sent last (the chat's `logged_out`, for instance).
+//! closes the connection for a deadline or a shutdown a close frame goes out first (1008
+//! `timed out`, 1001 `server shutting down`); a connection dropped for not reading its output, or closed by
+//! the application through a handle, ends without one, as sends stop at that moment:
+//! the peer sees 1006, after whatever the application sent last (the chat's
+//! `logged_out`, for instance).
 
 use reactor::{CloseReason, ConnHandle, FrameError, Handler, Rejection};
 
@@ -132,7 +133,6 @@ fn close_status(reason: &CloseReason) -> (u16, &'static str) {
     match reason {
         CloseReason::Shutdown => (1001, "server shutting down"),
         CloseReason::DeadlineExpired => (1008, "timed out"),
-        CloseReason::OutputOverflow { .. } => (1008, "not reading"),
         _ => (1000, ""),
     }
 }
