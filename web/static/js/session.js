@@ -255,7 +255,10 @@ export class Session {
     c.readSent = top;
     this.conn.request('read', { peer, up_to: top }).then(
       () => this.broadcast({ type: 'read', peer, up_to: top }),
-      () => { if (c.readSent === top) c.readSent = prev; },
+      (e) => {
+        // Not friends (any more) or no such user: the server will refuse it again; else retry later.
+        if (e.code !== 'not_friends' && e.code !== 'no_such_user' && c.readSent === top) c.readSent = prev;
+      },
     );
   }
 
