@@ -98,4 +98,10 @@ impl Service for Gateway {
         self.metrics.request(route, response.status);
         response
     }
+
+    /// `/healthz` (state a background thread refreshes), `/metrics` (counters) and the
+    /// web client's files (memory) never block: answered on the reactor thread.
+    fn inline(&self, method: &str, path: &str) -> bool {
+        matches!(method, "GET" | "HEAD") && !path.starts_with("/api/")
+    }
 }

@@ -130,6 +130,10 @@ impl<S: Service> Handler for HttpHandler<S> {
         self.handle(conn, s, parsed);
     }
 
+    fn inline(&self, _conn: &ConnHandle, frame: &[u8]) -> bool {
+        request_line(frame).is_some_and(|(method, path)| self.service.inline(method, path))
+    }
+
     fn on_frame_error(&self, conn: &ConnHandle, s: &mut HttpSession, error: &FrameError) {
         if s.done {
             return;
@@ -167,4 +171,15 @@ impl<S: Service> Handler for HttpHandler<S> {
             conn.send(&response.closing().to_bytes());
         }
     }
+}
+
+/// The method and path (before any `?`) of a request frame's first line, read without
+/// parsing the head: enough to tell whether the service answers it inline.
+pub(crate) fn request_line(frame: &[u8]) -> Option<(&str, &str)> {
+    let line = frame.split(|&b| b == b'\n').next()?;
+    let mut words = line.split(|&b| b == b' ');
+    let method = std::str::from_utf8(words.next()?).ok()?;
+    let target = words.next()?;
+    let path = target.split(|&b| b == b'?').next()?;
+    Some((method, std::str::from_utf8(path).ok()?))
 }

@@ -112,6 +112,11 @@ impl ConnHandle {
         })
     }
 
+    /// The connection's framing mode (see [`ConnHandle::set_mode`]).
+    pub fn mode(&self) -> u8 {
+        self.shared.mode.load(Ordering::Acquire)
+    }
+
     /// Switches the framing the codec applies to this connection, both ways, to `mode`
     /// (see [`crate::Codec::decode_in`]): frames sent from now on are encoded in it, and
     /// input the reactor reads from now on is decoded in it. Switch before answering the

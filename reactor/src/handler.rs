@@ -1,8 +1,10 @@
 //! The application's side of the engine: the callbacks a server implements.
 //!
-//! Every callback runs on a worker thread, never on a reactor. The callbacks of one
-//! connection run one at a time, in the order the events happened; different
-//! connections run in parallel. Callbacks may block (database calls are fine).
+//! Every callback runs on a worker thread, except frames the handler takes inline
+//! ([`Handler::inline`]), which run on the reactor thread that read them. The callbacks
+//! of one connection run one at a time, in the order the events happened; different
+//! connections run in parallel. Callbacks on workers may block (database calls are
+//! fine); inline ones must not.
 
 use crate::close_reason::{CloseReason, Rejection};
 use crate::codec::FrameError;
@@ -19,6 +21,18 @@ pub trait Handler: Send + Sync + 'static {
 
     /// One complete frame arrived.
     fn on_frame(&self, conn: &ConnHandle, session: &mut Self::Session, frame: Vec<u8>);
+
+    /// Whether `on_frame` for `frame` may run at once on the reactor thread that read it,
+    /// saving the hand-off to a worker (two thread wake-ups): say true only for frames
+    /// whose handling never blocks and takes microseconds (an echo, a health check), as
+    /// every other connection of that reactor waits meanwhile. It is a request: a frame
+    /// goes to a worker anyway while an earlier event of its connection is waiting for
+    /// or held by one. Called on the reactor thread for every frame; keep it cheap. The
+    /// default, false, sends every frame to a worker.
+    fn inline(&self, conn: &ConnHandle, frame: &[u8]) -> bool {
+        let _ = (conn, frame);
+        false
+    }
 
     /// The peer broke the framing. Frames sent from here are flushed before the
     /// connection closes; `on_close` follows with [`CloseReason::Frame`].

@@ -31,8 +31,9 @@
 //!   [`CloseReason`] and [`Rejection`].
 //! * [`counters`]: [`Counters`] for export. [`shutdown`]: [`ShutdownHandle`].
 //!
-//! Guarantees: handlers never run on reactor threads; one connection's callbacks run
-//! one at a time in arrival order; every queue is bounded (see `worker_pool` and
+//! Guarantees: handlers run on workers, never on reactor threads, unless a handler says
+//! a frame may run inline ([`Handler::inline`]: no hand-off, for work that never blocks);
+//! one connection's callbacks run one at a time in arrival order; every queue is bounded (see `worker_pool` and
 //! `notifier`); a frame's header and body leave in the same `write` call.
 //!
 //! # Write path: when bytes reach the socket

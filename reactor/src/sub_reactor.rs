@@ -460,10 +460,36 @@ impl<H: Handler> SubReactor<H> {
         let mut pos = 0;
         let mut error = None;
         let mut decoded = 0;
+        // Frames the handler takes on this thread (`Handler::inline`) run here at once,
+        // while none of the connection's events waits for a worker; the first one that
+        // does not goes to the mailbox, and so does everything after it.
+        let mut first = None;
+        while error.is_none() {
+            match codec.decode_in(mode, &buf[pos..]) {
+                Ok(Some(frame)) => {
+                    let body = buf[pos + frame.body.start..pos + frame.body.end].to_vec();
+                    pos += frame.consumed.max(1);
+                    decoded += 1;
+                    if let Err(body) = self.pool.run_inline(&conn.mailbox, body) {
+                        first = Some(body);
+                        break;
+                    }
+                }
+                Ok(None) => break,
+                Err(e) => error = Some(e),
+            }
+        }
+        let inline = decoded - usize::from(first.is_some());
+        self.counters.frames_in(inline);
+        let more = first.is_some();
         let full = self.pool.dispatch_input(&conn.mailbox, |room| {
             let mut frames = Vec::new();
             let mut cost = Backlog::default();
-            while !cost.reaches(&room) {
+            if let Some(body) = first {
+                cost += Backlog::frame(body.len());
+                frames.push(Event::Frame(body));
+            }
+            while more && error.is_none() && !cost.reaches(&room) {
                 match codec.decode_in(mode, &buf[pos..]) {
                     Ok(Some(frame)) => {
                         let body = buf[pos + frame.body.start..pos + frame.body.end].to_vec();
@@ -479,7 +505,7 @@ impl<H: Handler> SubReactor<H> {
                 }
             }
             self.counters.frames_in(frames.len());
-            decoded = frames.len();
+            decoded += frames.len().saturating_sub(usize::from(more));
             (frames, cost)
         });
         if let Some(rate) = conn.rate.as_mut() {

@@ -159,6 +159,41 @@ impl<H: Handler> WorkerPool<H> {
         full
     }
 
+    /// Runs `frame` on the calling reactor thread when the handler takes it inline
+    /// ([`Handler::inline`]) and none of the connection's events waits for or is held by
+    /// a worker (so its callbacks still run one at a time, in order); else gives it back
+    /// for the mailbox. A panic is caught as on a worker.
+    pub(crate) fn run_inline(
+        &self,
+        mailbox: &Arc<Mailbox<H::Session>>,
+        frame: Vec<u8>,
+    ) -> Result<(), Vec<u8>> {
+        if !self.handler.inline(&mailbox.conn, &frame) {
+            return Err(frame);
+        }
+        {
+            // Only this reactor adds events to the mailbox, so none arrive while it runs
+            // the frame; `scheduled` keeps workers off it meanwhile.
+            let mut queue = mailbox.queue.lock();
+            if queue.scheduled || !queue.events.is_empty() {
+                return Err(frame);
+            }
+            queue.scheduled = true;
+        }
+        let ran = match mailbox.session.try_lock() {
+            Some(mut session) => {
+                let sends = SendBatch::begin();
+                self.handle(&mailbox.conn, &mut session, Event::Frame(frame));
+                drop(sends);
+                Ok(())
+            }
+            // A worker that has just finished the mailbox still holds it.
+            None => Err(frame),
+        };
+        mailbox.queue.lock().scheduled = false;
+        ran
+    }
+
     /// Drops the frames still waiting in a connection's mailbox (the connection is
     /// gone); its other events (connect, close) stay and run. Frames a worker has taken
     /// already are skipped when their turn comes (see `handle`).

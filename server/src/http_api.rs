@@ -14,7 +14,8 @@
 //! | any other path | `404 not_found` |
 //!
 //! `HEAD` is answered as `GET` without the body. `/healthz` reads the state the probe
-//! threads keep (`health.rs`), never the database, and `/metrics` reads atomics. The
+//! threads keep (`health.rs`), never the database, `/metrics` reads atomics and files
+//! are in memory, so these run on the reactor thread that read them (`Service::inline`). The
 //! engine has the chat port's threads and limits (`server.rs` builds both): WebSocket
 //! clients are chat clients.
 //!
@@ -104,6 +105,11 @@ impl Service for HttpApi {
             Response::text(200, CONTENT_TYPE, self.metrics.encode())
         };
         response.header("Cache-Control", "no-store")
+    }
+
+    /// Everything but the WebSocket endpoint reads memory only: answered on the reactor.
+    fn inline(&self, method: &str, _path: &str) -> bool {
+        matches!(method, "GET" | "HEAD")
     }
 }
 

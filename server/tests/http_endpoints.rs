@@ -424,7 +424,10 @@ fn unknown_paths_and_other_methods() {
     wait_health(http, 200, HTTP_READY);
     let page = get(http, "/");
     assert_eq!(page.status, 200);
-    assert_eq!(page.header("Content-Type"), Some("text/html; charset=utf-8"));
+    assert_eq!(
+        page.header("Content-Type"),
+        Some("text/html; charset=utf-8")
+    );
     assert!(page.body.contains("<html"), "{}", page.body);
     let ws = get(http, "/ws");
     assert_eq!(ws.status, 426);

@@ -20,11 +20,11 @@
 
 use reactor::{CloseReason, ConnHandle, FrameError, Handler, Rejection};
 
-use crate::handler::{HttpHandler, HttpSession};
+use crate::handler::{request_line, HttpHandler, HttpSession};
 use crate::request::Request;
 use crate::response::Response;
 use crate::service::Service;
-use crate::websocket::codec::MODE_WEBSOCKET;
+use crate::websocket::codec::{MODE_HTTP, MODE_WEBSOCKET};
 use crate::websocket::config::WsConfig;
 use crate::websocket::frame::{self, ClientFrame};
 use crate::websocket::handshake;
@@ -149,6 +149,13 @@ impl<S: Service, H: Handler> Handler for WsHandler<S, H> {
             WsSession::Ws(ws) => self.on_ws_frame(conn, ws, frame),
             WsSession::Http(_) => self.on_request(conn, session, &frame),
         }
+    }
+
+    fn inline(&self, conn: &ConnHandle, frame: &[u8]) -> bool {
+        // Upgraded connections' messages are the application's: always on a worker.
+        conn.mode() == MODE_HTTP
+            && request_line(frame).is_some_and(|(_, path)| path != self.config.path)
+            && self.http.inline(conn, frame)
     }
 
     fn on_frame_error(&self, conn: &ConnHandle, session: &mut Self::Session, error: &FrameError) {
