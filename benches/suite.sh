@@ -8,6 +8,8 @@
 #:      msg/s, after ÷ before, CPU µs of startserv and mariadbd per delivered message
 #:   1d. cluster: two nodes (--redis, one database), every message crossing nodes, closed
 #:      loop and open loop: msg/s against one node's, p99, 0 lost/dup/gaps/reorders
+#:   1e. websocket: one node on MariaDB with an HTTP port; the closed-loop relay over TCP
+#:      and over WebSocket (`chatload relay --ws`) against it, alternating: ws ÷ tcp msg/s
 #:   1b. abuse: the relay at a fixed rate plus a pinger, without and then with attackers
 #:      (big frames never read, pipelined logins, half-open frames) on a server with the
 #:      default per-address limits: latency, ping, peak RSS and losses side by side
@@ -50,7 +52,9 @@
 #:                              to keep the build between runs)
 #:   BENCH_CLUSTER_RATE [10000] open-loop msg/s offered to the two-node cluster
 #:   BENCH_REDIS [redis://127.0.0.1:6379/0]  the cluster's Redis
-#:   BENCH_SCENARIOS ["relay timeline cluster abuse floor conns login gateway echo"]  which to run
+#:   BENCH_WEBSOCKET_WINDOWS ["16"]  closed-loop windows of the websocket scenario
+#:   BENCH_WEBSOCKET_RUNS [2]   runs per transport and window (alternating tcp / ws)
+#:   BENCH_SCENARIOS ["relay timeline cluster websocket abuse floor conns login gateway echo"]  which to run
 #:   BENCH_REPORT [benches/results/<YYYY-MM-DD>.md]  the report's path (relative: to the
 #:                              current directory); the chart goes next to it
 #:   BENCH_SKIP_SERVICES [0]    1: do not run tools/services.sh
@@ -88,7 +92,9 @@ TL_RUNS=${BENCH_TIMELINE_RUNS:-2}
 BEFORE_COMMIT=${BENCH_BEFORE_COMMIT:-10482c8}
 CLUSTER_RATE=${BENCH_CLUSTER_RATE:-10000}
 REDIS_URL=${BENCH_REDIS:-redis://127.0.0.1:6379/0}
-SCENARIOS=" ${BENCH_SCENARIOS:-relay timeline cluster abuse floor conns login gateway echo} "
+read -r -a WS_WINDOWS <<<"${BENCH_WEBSOCKET_WINDOWS:-16}"
+WS_RUNS=${BENCH_WEBSOCKET_RUNS:-2}
+SCENARIOS=" ${BENCH_SCENARIOS:-relay timeline cluster websocket abuse floor conns login gateway echo} "
 MYSQL=(mysql -uroot -h127.0.0.1 -P3306)
 MYSQL_BASE=mysql://root@127.0.0.1:3306
 # Seconds a relay run may wait for outstanding acks and pushes after the load stops
@@ -123,6 +129,7 @@ if [[ "${BENCH_SKIP_SERVICES:-0}" != 1 ]]; then
 fi
 
 [[ "$TL_RUNS" =~ ^[1-9][0-9]*$ ]] || { echo "suite: BENCH_TIMELINE_RUNS must be a positive whole number, got '$TL_RUNS'" >&2; exit 1; }
+[[ "$WS_RUNS" =~ ^[1-9][0-9]*$ ]] || { echo "suite: BENCH_WEBSOCKET_RUNS must be a positive whole number, got '$WS_RUNS'" >&2; exit 1; }
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/chat-bench.XXXXXX")
 PIDS=()
@@ -889,6 +896,86 @@ if wants cluster; then
 fi
 
 # ---------------------------------------------------------------------------------------
+# 1e. websocket: one node on MariaDB, the relay over TCP and over WebSocket, alternating
+# ---------------------------------------------------------------------------------------
+# The line `GOALS websocket=<ws mean ÷ tcp mean>` printed last (as benches/gateway.sh
+# prints its own); empty when the scenario did not run.
+WS_GOALS_LINE=""
+if wants websocket; then
+    section "## 1e. WebSocket vs TCP: one node on MariaDB" ""
+    new_db websocket
+    start_chat websocket "$WORK/bench.toml" --mysql "$MYSQL_URL" --http-port 0
+    # Logged before the TCP listener's line, which start_chat waited for.
+    HTTP_ADDR=$(sed -n 's/.*startserv http listening on \([0-9.]*:[0-9]*\).*/\1/p' "$WORK/websocket.err" | head -n1)
+    [[ -n "$HTTP_ADDR" ]] || { echo "suite: startserv (websocket) logged no HTTP address" >&2; exit 1; }
+    section "One server (bench profile, MariaDB, \`--http-port 0\`: its HTTP port $HTTP_ADDR, TCP port $ADDR)." \
+        "Each run is \`chatload relay --conns $RELAY_CONNS --window W\` closed loop, ${WARMUP} s warm-up, ${SECS} s" \
+        "measured, against that same server: over TCP (\`--addr $ADDR\`) or over WebSocket" \
+        "(\`--ws --addr $HTTP_ADDR\`: every connection, set-up and measured traffic alike, opens" \
+        "\`ws://$HTTP_ADDR/ws\` and sends masked text frames). The transports alternate (tcp, ws, tcp," \
+        "ws, ...) so that drift hits both; each run registers fresh users. msg/s is min(acked/s," \
+        "delivered/s); p50 / p99 are send→delivery. Machine busy: the share of both cores in use" \
+        "over the chatload run, everything included (other people's processes too)." ""
+    section "| run | transport | window | msg/s | send→delivery p50 ms | send→delivery p99 ms | lost | dup | gaps / reorders | chatload CPU s | machine busy % | clean |"
+    section "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"
+    declare -A WS_RATES
+    WS_ORDER=1
+    WS_ALL_CLEAN=yes
+    for w in "${WS_WINDOWS[@]}"; do
+        for i in $(seq "$WS_RUNS"); do
+            for transport in tcp ws; do
+                wait_idle "$SPID"
+                [[ -z "$MARIADB_PID" ]] || wait_idle "$MARIADB_PID" mariadbd
+                if [[ $transport == ws ]]; then
+                    target=(--ws --addr "$HTTP_ADDR")
+                else
+                    target=(--addr "$ADDR")
+                fi
+                k0=$(machine_ticks)
+                load "websocket $transport window $w run $i" relay "${target[@]}" --conns "$RELAY_CONNS" \
+                    --window "$w" --duration "$SECS" --warmup "$WARMUP" --drain "$DRAIN"
+                k1=$(machine_ticks)
+                rate=$(jget "$JSON" msgs_per_sec)
+                ok=no
+                clean_json "$JSON" && ok=yes
+                section "| $WS_ORDER | $transport | $w | $(int "$rate") | $(ms "$(jget "$JSON" delivery_latency_us.p50_us)") | $(ms "$(jget "$JSON" delivery_latency_us.p99_us)") | $(jget "$JSON" lost) | $(jget "$JSON" duplicated) | $(jget "$JSON" gaps) / $(jget "$JSON" reorders) | $(jget "$JSON" client_cpu_s) | $(busy_pct "$k0" "$k1") | $ok |"
+                WS_ORDER=$((WS_ORDER + 1))
+                if [[ $ok == yes ]]; then
+                    WS_RATES[$transport:$w]+="$rate "
+                else
+                    WS_ALL_CLEAN=no
+                    NOTES+=("websocket: $transport window $w run $i was not clean (lost $(jget "$JSON" lost), duplicated $(jget "$JSON" duplicated), gaps $(jget "$JSON" gaps), reorders $(jget "$JSON" reorders); connect errors $(counts "$(jget "$JSON" health.connect_errors)"), closes $(counts "$(jget "$JSON" health.closes)")): left out of the mean")
+                fi
+            done
+        done
+    done
+    stop_chat websocket
+    section "" "| window | tcp: clean runs, msg/s | tcp mean | ws: clean runs, msg/s | ws mean | ws ÷ tcp |"
+    section "|---:|---|---:|---|---:|---:|"
+    ws_best_tcp="" ws_best_ws="" ws_best_w=""
+    for w in "${WS_WINDOWS[@]}"; do
+        read -r -a rt <<<"${WS_RATES[tcp:$w]:-}"
+        read -r -a rw <<<"${WS_RATES[ws:$w]:-}"
+        mt=$(mean "${rt[@]}")
+        mw=$(mean "${rw[@]}")
+        list_t=$(for r in "${rt[@]}"; do int "$r"; echo; done | paste -sd, - | sed 's/,/, /g')
+        list_w=$(for r in "${rw[@]}"; do int "$r"; echo; done | paste -sd, - | sed 's/,/, /g')
+        section "| $w | ${list_t:-none} | $([[ -n "$mt" ]] && int "$mt" || echo n/a) | ${list_w:-none} | $([[ -n "$mw" ]] && int "$mw" || echo n/a) | $(ratio "$mw" "$mt") |"
+        # The goal is quoted at the window where TCP does best.
+        if [[ -n "$mt" ]] && awk -v a="$mt" -v b="${ws_best_tcp:-0}" 'BEGIN { exit !(a > b) }'; then
+            ws_best_tcp=$mt ws_best_ws=$mw ws_best_w=$w
+        fi
+    done
+    section "" "Means are over the clean runs (0 lost, 0 duplicated, 0 gaps, 0 reorders)." ""
+    r=$(ratio "$ws_best_ws" "$ws_best_tcp")
+    met=no
+    [[ "$r" != n/a && $WS_ALL_CLEAN == yes ]] && awk -v r="$r" 'BEGIN { exit !(r >= 0.8) }' && met=yes
+    goal "websocket: relay over WebSocket ÷ over TCP, one node (MariaDB), mean closed-loop msg/s, $RELAY_CONNS conns, $WS_RUNS runs each, alternating; 0 lost" "≥ 0.8×, 0 lost" \
+        "${r}× ($([[ -n "$ws_best_ws" ]] && int "$ws_best_ws" || echo n/a) ÷ $([[ -n "$ws_best_tcp" ]] && int "$ws_best_tcp" || echo n/a) at window ${ws_best_w:-?})$([[ $WS_ALL_CLEAN == yes ]] || echo "; NOT every run clean")" "$met"
+    WS_GOALS_LINE="GOALS websocket=$r"
+fi
+
+# ---------------------------------------------------------------------------------------
 # 1b. abuse: the relay and a pinger, without and then with attackers (default limits)
 # ---------------------------------------------------------------------------------------
 # rss_mib KIB: "12.3" (MiB), or "n/a".
@@ -1148,6 +1235,9 @@ TOTAL_SECS=$(($(date +%s) - SUITE_START))
     if wants cluster; then
         echo "- cluster: 2 nodes (cluster ${CLUSTER_NAME:-?}, Redis $REDIS_URL: $(redis-cli -u "$REDIS_URL" info server 2>/dev/null | sed -n 's/^redis_version:\([^[:space:]]*\).*/\1/p' || echo unknown)), one database; $RELAY_CONNS connections, every pair split over the nodes; windows ${WINDOWS[*]}, open loop at $CLUSTER_RATE msg/s; ${WARMUP} s warm-up, ${SECS} s measured, ${DRAIN} s drain limit"
     fi
+    if wants websocket; then
+        echo "- websocket: one node (bench profile, MariaDB, --http-port 0); $RELAY_CONNS connections, windows ${WS_WINDOWS[*]}, $WS_RUNS runs per transport and window, alternating tcp / ws; ${WARMUP} s warm-up, ${SECS} s measured, ${DRAIN} s drain limit"
+    fi
     if wants abuse; then
         echo "- abuse: the bench profile's argon2, every per-address limit at its default; $ABUSE_ATTACKERS attackers, $RELAY_CONNS relay connections at $ABUSE_RATE msg/s, ${WARMUP} s + ${SECS} s per phase"
     fi
@@ -1194,5 +1284,9 @@ echo
 echo "| goal | target | measured | met |"
 echo "|---|---|---|---|"
 printf '%s\n' "${GOALS[@]}"
+if [[ -n "$WS_GOALS_LINE" ]]; then
+    echo
+    echo "$WS_GOALS_LINE"
+fi
 echo
 echo "written to ${RESULT#"$ROOT"/}$([[ -f "$SVG" ]] && echo " and ${SVG#"$ROOT"/}") in ${TOTAL_SECS} s"
