@@ -218,4 +218,8 @@ impl reactor_http::Service for SharedGateway {
     fn call(&self, req: &reactor_http::Request) -> reactor_http::Response {
         reactor_http::Service::call(&*self.0, req)
     }
+
+    fn inline(&self, method: &str, path: &str) -> bool {
+        reactor_http::Service::inline(&*self.0, method, path)
+    }
 }
