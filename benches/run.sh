@@ -10,7 +10,8 @@
 #: Environment: BENCH_SECS (measured seconds per run, default 10), BENCH_WARMUP (default 2),
 #: BENCH_SIZE (body bytes, default 64), BENCH_REPEAT (runs per server and scenario,
 #: default 1; the table keeps each server's best run, for machines shared with other
-#: work), CARGO_TARGET_DIR (as for cargo).
+#: work), BENCH_ECHO_INLINE (1: echo_reactor --inline, answers on the reactor thread),
+#: CARGO_TARGET_DIR (as for cargo).
 #: Usage: bash benches/run.sh     (or: make bench)
 
 set -euo pipefail
@@ -23,6 +24,8 @@ SIZE=${BENCH_SIZE:-64}
 REPEAT=${BENCH_REPEAT:-1}
 # One thread budget for both servers on this 2-core box; the client gets the same.
 REACTOR_ARGS=(--reactors 2 --workers 2)
+# BENCH_ECHO_INLINE=1: the echo is answered on the reactor thread (Handler::inline).
+[[ "${BENCH_ECHO_INLINE:-0}" == 1 ]] && REACTOR_ARGS+=(--inline)
 TOKIO_ARGS=(--threads 2)
 LOAD_THREADS=2
 CONNS_LIST=(100 1000)

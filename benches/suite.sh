@@ -501,13 +501,18 @@ relay_runs() {
     done
     section "" "#### Open loop (offered rate spread over $RELAY_CONNS senders; latency from the scheduled send time)" "" \
         "\`pushed, not acked\`: messages pushed to their recipient whose send got no ack (an error answer instead)." ""
-    section "| offered msg/s | sent/s | acked/s | delivered/s | send→delivery p50 / p99 / p99.9 / max ms | lost / dup | unanswered | send errors | pushed, not acked | chatload CPU s |"
-    section "|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|"
+    section "CPU µs/msg: CPU time (user + system, all threads, from \`/proc/PID/stat\`) over the measured window ÷ messages delivered in it (\`chatload relay --cpu-of\`); the store column is mariadbd's (with SQLite the store is inside the server)." ""
+    section "| offered msg/s | sent/s | acked/s | delivered/s | send→delivery p50 / p99 / p99.9 / max ms | lost / dup | unanswered | send errors | pushed, not acked | server CPU µs/msg | mariadbd CPU µs/msg | chatload CPU s |"
+    section "|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|"
+    local watch=(--cpu-of "server=$SPID")
+    local mpid
+    mpid=$(pgrep -x mariadbd | head -n1 || true)
+    [[ "$target" == MariaDB && -n "$mpid" ]] && watch+=(--cpu-of "mariadbd=$mpid")
     for r in "${RATES[@]}"; do
         wait_idle "$SPID"
         load "relay $target rate $r" relay --addr "$ADDR" --conns "$RELAY_CONNS" --rate "$r" \
-            --duration "$SECS" --warmup "$WARMUP" --drain "$DRAIN" "$@"
-        section "| $r | $(int "$(jget "$JSON" sends_per_sec)") | $(int "$(jget "$JSON" acked_per_sec)") | $(int "$(jget "$JSON" delivered_per_sec)") | $(ms "$(jget "$JSON" delivery_latency_us.p50_us)") / $(ms "$(jget "$JSON" delivery_latency_us.p99_us)") / $(ms "$(jget "$JSON" delivery_latency_us.p999_us)") / $(ms "$(jget "$JSON" delivery_latency_us.max_us)") | $(jget "$JSON" lost) / $(jget "$JSON" duplicated) | $(jget "$JSON" unanswered_sends) | $(counts "$(jget "$JSON" send_errors)") | $(jget "$JSON" exactly_once.unacked_pushes) | $(jget "$JSON" client_cpu_s) |"
+            --duration "$SECS" --warmup "$WARMUP" --drain "$DRAIN" "${watch[@]}" "$@"
+        section "| $r | $(int "$(jget "$JSON" sends_per_sec)") | $(int "$(jget "$JSON" acked_per_sec)") | $(int "$(jget "$JSON" delivered_per_sec)") | $(ms "$(jget "$JSON" delivery_latency_us.p50_us)") / $(ms "$(jget "$JSON" delivery_latency_us.p99_us)") / $(ms "$(jget "$JSON" delivery_latency_us.p999_us)") / $(ms "$(jget "$JSON" delivery_latency_us.max_us)") | $(jget "$JSON" lost) / $(jget "$JSON" duplicated) | $(jget "$JSON" unanswered_sends) | $(counts "$(jget "$JSON" send_errors)") | $(jget "$JSON" exactly_once.unacked_pushes) | $(jget "$JSON" cpu.server.us_per_msg) | $(jget "$JSON" cpu.mariadbd.us_per_msg) | $(jget "$JSON" client_cpu_s) |"
         unacked=$(jget "$JSON" exactly_once.unacked_pushes)
         if [[ -n "$unacked" && "$unacked" != 0 ]]; then
             NOTES+=("relay $target at $r msg/s offered: $unacked messages were pushed to their recipient although their send was not acked (answered $(counts "$(jget "$JSON" send_errors)"))")

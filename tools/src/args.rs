@@ -183,6 +183,10 @@ pub struct RelayArgs {
     /// else (pacing, latency, exactly-once and timeline checks, report) is unchanged.
     #[arg(long, conflicts_with = "floor")]
     pub ws: bool,
+    /// Also report the CPU time of these processes over the measured window, per
+    /// relayed message, e.g. `--cpu-of server=1234 --cpu-of mariadbd=567` (repeatable).
+    #[arg(long = "cpu-of", value_name = "NAME=PID")]
+    pub cpu_of: Vec<String>,
     /// Seconds the set-up (register, login, friends) may take.
     #[arg(long, default_value_t = 120.0)]
     pub setup_timeout: f64,
@@ -224,6 +228,8 @@ pub struct RelayPlan {
     pub transport: Transport,
     /// Set-up time limit.
     pub setup_timeout: Duration,
+    /// Processes whose CPU time over the measured window is reported (`--cpu-of`).
+    pub cpu_of: Vec<(String, u32)>,
 }
 
 fn secs(name: &str, v: f64, min: f64) -> Result<Duration, String> {
@@ -279,6 +285,11 @@ impl RelayArgs {
                 Transport::Tcp
             },
             setup_timeout: secs("setup-timeout", self.setup_timeout, 1.0)?,
+            cpu_of: self
+                .cpu_of
+                .iter()
+                .map(|s| crate::proc_cpu::parse_watch(s))
+                .collect::<Result<_, _>>()?,
         })
     }
 }

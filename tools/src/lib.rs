@@ -31,6 +31,8 @@
 //!   pairs straddling the nodes of a cluster); its set-up and its measured runs are
 //!   reusable pieces ([`relay::setup`], [`relay::phase`]).
 //! * [`ledger`]: the pure exactly-once accounting the relay scenario ends with.
+//! * [`proc_cpu`]: other processes' CPU time over the measured window (`relay
+//!   --cpu-of NAME=PID`: CPU per message of the server and the database).
 //! * [`timeline`]: the pure per-connection check that timeline positions (pushes and own
 //!   acks) arrive gapless, once each and pushes in order (protocol v2, guarantee 3).
 //! * [`conns`]: many idle logged-in connections, spread over processes (`--procs`).
@@ -65,6 +67,7 @@ pub mod floor;
 pub mod ledger;
 pub mod login;
 pub mod pinger;
+pub mod proc_cpu;
 pub mod rawconn;
 pub mod relay;
 pub mod report;

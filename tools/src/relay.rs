@@ -51,6 +51,7 @@ use crate::args::{Pace, RelayPlan, Resolved};
 use crate::client::{Engine, Health, Transport};
 use crate::dialect::Wire;
 use crate::error::LoadError;
+use crate::proc_cpu;
 use crate::report::{counts_line, num1, Report, Table};
 
 use phase::Relay;
@@ -86,6 +87,7 @@ fn run_on(
     let setup_secs = fleet.secs;
     let retry = &fleet.retry;
     let peers = &fleet.peers;
+    let watcher = proc_cpu::watch(plan.cpu_of.clone(), plan.warmup, plan.duration)?;
     relay.run(
         peers,
         plan.pace,
@@ -93,6 +95,7 @@ fn run_on(
         "relay",
         common.progress,
     )?;
+    let watched = watcher.join().unwrap_or_default();
     let o = relay.settle(peers, plan.drain, !plan.floor);
     for peer in peers {
         peer.close();
@@ -157,6 +160,21 @@ fn run_on(
     });
     // Outside the macro: one more key passes json!'s recursion limit.
     json["transport"] = Value::from(plan.transport.name());
+    // CPU of the watched processes per message delivered in the measured window.
+    let delivered = pushed_ps * secs;
+    json["cpu"] = watched
+        .iter()
+        .map(|(name, used)| {
+            let per_msg = used
+                .filter(|_| delivered > 0.0)
+                .map(|s| s * 1e6 / delivered);
+            (
+                name.clone(),
+                json!({"cpu_s": used.map(num1), "us_per_msg": per_msg.map(num1)}),
+            )
+        })
+        .collect::<serde_json::Map<_, _>>()
+        .into();
     let nodes = match common.addrs.len() {
         1 => String::new(),
         n => format!(", {n} nodes"),

@@ -180,8 +180,16 @@ fn relay_is_clean_with(addrs: &[String], extra: &[&str]) -> serde_json::Value {
 fn relay_delivers_every_acked_message_exactly_once() {
     let dir = std::env::temp_dir().join(format!("chatload-smoke-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("temp dir");
-    let (_server, addr) = start_server(&dir);
-    relay_is_clean(&[addr.to_string()]);
+    let (server, addr) = start_server(&dir);
+    // The server's CPU over the measured window, per delivered message (`--cpu-of`).
+    let watch = format!("server={}", server.0.id());
+    let report = relay_is_clean_with(&[addr.to_string()], &["--cpu-of", &watch]);
+    let cpu = &report["cpu"]["server"];
+    assert!(cpu["cpu_s"].as_f64().is_some_and(|s| s >= 0.0), "{report}");
+    assert!(
+        cpu["us_per_msg"].as_f64().is_some_and(|us| us >= 0.0),
+        "{report}"
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }
 

@@ -1,11 +1,13 @@
 //! `echo_reactor`: the echo server of the benchmark, built on our `reactor` engine.
 //!
 //! Every length-prefixed frame a client sends comes back unchanged on the same
-//! connection. The handler runs on the engine's worker pool, as any application's would:
-//! this measures the engine as applications use it (reactor → worker → reactor).
+//! connection. By default the handler runs on the engine's worker pool, as an
+//! application's that may block does: this measures the engine as such applications use
+//! it (reactor → worker → reactor). With `--inline` the handler says an echo never
+//! blocks (`Handler::inline`), and frames are answered on the reactor that read them.
 //!
 //! ```text
-//! echo_reactor --port P [--reactors N] [--workers M]
+//! echo_reactor --port P [--reactors N] [--workers M] [--inline]
 //! ```
 //!
 //! Once the listener is up it prints one line, `listening 127.0.0.1:P`, on stdout; it
@@ -32,10 +34,15 @@ struct Args {
     /// Worker threads running the handler (default: the engine's, two per core).
     #[arg(long)]
     workers: Option<usize>,
+    /// Answer on the reactor thread (`Handler::inline`), not on a worker.
+    #[arg(long)]
+    inline: bool,
 }
 
-/// Sends every frame straight back.
-struct Echo;
+/// Sends every frame straight back; `inline`: on the reactor thread that read it.
+struct Echo {
+    inline: bool,
+}
 
 impl reactor::Handler for Echo {
     type Session = ();
@@ -45,6 +52,10 @@ impl reactor::Handler for Echo {
     fn on_frame(&self, conn: &reactor::ConnHandle, _session: &mut (), frame: Vec<u8>) {
         // A false return means the connection is closing; there is nobody to answer.
         conn.send(&frame);
+    }
+
+    fn inline(&self, _conn: &reactor::ConnHandle, _frame: &[u8]) -> bool {
+        self.inline
     }
 }
 
@@ -62,7 +73,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     if let Some(n) = args.workers {
         builder = builder.workers(n);
     }
-    let server = builder.start(Echo)?;
+    let server = builder.start(Echo {
+        inline: args.inline,
+    })?;
     server.shutdown_handle().on_signals()?;
 
     let addr = server.local_addr().ok_or("the server is not listening")?;
