@@ -37,6 +37,7 @@ use crate::handler::Handler;
 use crate::input_rate::{InputRate, RateBucket};
 use crate::mailbox::{Event, Mailbox};
 use crate::notice::{Notice, Origin};
+use crate::send_batch::SendBatch;
 use crate::source_limit::SourceTicket;
 use crate::timer_queue::TimerQueue;
 use crate::worker_pool::WorkerPool;
@@ -464,21 +465,33 @@ impl<H: Handler> SubReactor<H> {
         // while none of the connection's events waits for a worker; the first one that
         // does not goes to the mailbox, and so does everything after it.
         let mut first = None;
+        // What inline frames send leaves in one write per connection, after the loop.
+        let sends = SendBatch::begin();
+        let mut turn = None;
         while error.is_none() {
             match codec.decode_in(mode, &buf[pos..]) {
                 Ok(Some(frame)) => {
                     let body = buf[pos + frame.body.start..pos + frame.body.end].to_vec();
                     pos += frame.consumed.max(1);
                     decoded += 1;
-                    if let Err(body) = self.pool.run_inline(&conn.mailbox, body) {
-                        first = Some(body);
-                        break;
+                    let inline = self.pool.takes_inline(&conn.mailbox, &body);
+                    if inline && turn.is_none() {
+                        turn = self.pool.inline_turn(&conn.mailbox);
+                    }
+                    match turn.as_mut() {
+                        Some(t) if inline => t.run(body),
+                        _ => {
+                            first = Some(body);
+                            break;
+                        }
                     }
                 }
                 Ok(None) => break,
                 Err(e) => error = Some(e),
             }
         }
+        drop(turn);
+        drop(sends);
         let inline = decoded - usize::from(first.is_some());
         self.counters.frames_in(inline);
         let more = first.is_some();

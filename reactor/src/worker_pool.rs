@@ -37,6 +37,7 @@ use crate::mailbox::{Event, Mailbox, Queue};
 use crate::notice::Notice;
 use crate::run_queue::RunQueue;
 use crate::send_batch::SendBatch;
+use parking_lot::MutexGuard;
 
 /// Events handled from one mailbox before it goes to the back of the run queue.
 const BATCH: usize = 32;
@@ -56,6 +57,29 @@ pub(crate) struct InputLimits {
     pub(crate) per_conn: Backlog,
     /// What all connections together may have waiting before every reactor stops.
     pub(crate) total: Backlog,
+}
+
+/// A reactor thread running one connection's frames itself (see
+/// [`WorkerPool::inline_turn`]).
+pub(crate) struct InlineTurn<'a, H: Handler> {
+    pool: &'a WorkerPool<H>,
+    mailbox: &'a Mailbox<H::Session>,
+    session: MutexGuard<'a, Option<H::Session>>,
+}
+
+impl<H: Handler> InlineTurn<'_, H> {
+    /// Runs one frame the handler takes inline; a panic is caught as on a worker.
+    pub(crate) fn run(&mut self, frame: Vec<u8>) {
+        let conn = &self.mailbox.conn;
+        self.pool
+            .handle(conn, &mut self.session, Event::Frame(frame));
+    }
+}
+
+impl<H: Handler> Drop for InlineTurn<'_, H> {
+    fn drop(&mut self) {
+        self.mailbox.queue.lock().scheduled = false;
+    }
 }
 
 /// State shared by the reactors (producers) and the workers (consumers).
@@ -159,39 +183,39 @@ impl<H: Handler> WorkerPool<H> {
         full
     }
 
-    /// Runs `frame` on the calling reactor thread when the handler takes it inline
-    /// ([`Handler::inline`]) and none of the connection's events waits for or is held by
-    /// a worker (so its callbacks still run one at a time, in order); else gives it back
-    /// for the mailbox. A panic is caught as on a worker.
-    pub(crate) fn run_inline(
-        &self,
-        mailbox: &Arc<Mailbox<H::Session>>,
-        frame: Vec<u8>,
-    ) -> Result<(), Vec<u8>> {
-        if !self.handler.inline(&mailbox.conn, &frame) {
-            return Err(frame);
-        }
+    /// Whether the handler takes `frame` of `mailbox`'s connection inline
+    /// ([`Handler::inline`]).
+    pub(crate) fn takes_inline(&self, mailbox: &Mailbox<H::Session>, frame: &[u8]) -> bool {
+        self.handler.inline(&mailbox.conn, frame)
+    }
+
+    /// A turn of the calling reactor thread at `mailbox`'s callbacks, if none of its
+    /// events waits for or is held by a worker (so they still run one at a time, in
+    /// order): the mailbox stays marked scheduled, keeping workers off it, until the
+    /// turn ends. Only this reactor adds events to the mailbox, so none arrive meanwhile.
+    pub(crate) fn inline_turn<'a>(
+        &'a self,
+        mailbox: &'a Mailbox<H::Session>,
+    ) -> Option<InlineTurn<'a, H>> {
         {
-            // Only this reactor adds events to the mailbox, so none arrive while it runs
-            // the frame; `scheduled` keeps workers off it meanwhile.
             let mut queue = mailbox.queue.lock();
             if queue.scheduled || !queue.events.is_empty() {
-                return Err(frame);
+                return None;
             }
             queue.scheduled = true;
         }
-        let ran = match mailbox.session.try_lock() {
-            Some(mut session) => {
-                let sends = SendBatch::begin();
-                self.handle(&mailbox.conn, &mut session, Event::Frame(frame));
-                drop(sends);
-                Ok(())
-            }
+        match mailbox.session.try_lock() {
+            Some(session) => Some(InlineTurn {
+                pool: self,
+                mailbox,
+                session,
+            }),
             // A worker that has just finished the mailbox still holds it.
-            None => Err(frame),
-        };
-        mailbox.queue.lock().scheduled = false;
-        ran
+            None => {
+                mailbox.queue.lock().scheduled = false;
+                None
+            }
+        }
     }
 
     /// Drops the frames still waiting in a connection's mailbox (the connection is
