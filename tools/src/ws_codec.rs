@@ -17,10 +17,10 @@
 //!
 //! May touch: nothing but the buffers it is given (pure framing, no I/O).
 
-use std::io::Cursor;
 use std::net::SocketAddr;
 
 use reactor::{Codec, Decoded, FrameError};
+use reactor_http::websocket::frame::parse_header;
 use tungstenite::handshake::derive_accept_key;
 use tungstenite::protocol::frame::coding::{Control, Data, OpCode};
 use tungstenite::protocol::frame::FrameHeader;
@@ -99,20 +99,6 @@ pub fn decode_head(buf: &[u8]) -> Result<Option<Decoded>, FrameError> {
             max: MAX_RESPONSE_HEAD,
         }),
         None => Ok(None),
-    }
-}
-
-/// The header at the front of `buf`, its length in bytes and the payload length.
-fn parse_header(buf: &[u8]) -> Result<Option<(FrameHeader, usize, u64)>, FrameError> {
-    let mut cursor = Cursor::new(buf);
-    match FrameHeader::parse(&mut cursor) {
-        Ok(Some((header, len))) => {
-            // The cursor stops inside `buf`, whose length is a usize.
-            let header_len = usize::try_from(cursor.position()).unwrap_or(usize::MAX);
-            Ok(Some((header, header_len, len)))
-        }
-        Ok(None) => Ok(None),
-        Err(e) => Err(malformed(&e.to_string())),
     }
 }
 

@@ -56,8 +56,9 @@ pub fn decode(buf: &[u8], max_payload: usize) -> Result<Option<Decoded>, FrameEr
     }))
 }
 
-/// The header at the front of `buf`, its length in bytes and the payload length.
-fn parse_header(buf: &[u8]) -> Result<Option<(FrameHeader, usize, u64)>, FrameError> {
+/// The header at the front of `buf` (tungstenite's parser), its length in bytes and the
+/// payload length; `None` while incomplete. Either side's frames.
+pub fn parse_header(buf: &[u8]) -> Result<Option<(FrameHeader, usize, u64)>, FrameError> {
     let mut cursor = Cursor::new(buf);
     match FrameHeader::parse(&mut cursor) {
         Ok(Some((header, len))) => {

@@ -96,28 +96,40 @@ export function renderAuth(root, opts) {
     return form;
   }
 
-  function registerFormNode() {
+  // The account fields both sign-up forms have: inputs, their rows, and a reader that
+  // checks them (an error message, or the values).
+  function accountFields() {
     const user = input('register-username', { autocomplete: 'username', placeholder: 'e.g. mei_lin', autocapitalize: 'none', spellcheck: 'false' });
     const nick = input('register-nickname', { autocomplete: 'nickname', placeholder: 'How friends see you (optional)' });
     const pass = input('register-password', { type: 'password', autocomplete: 'new-password', placeholder: 'At least 8 characters' });
     const submit = h('button.btn.btn-primary.btn-block', { type: 'submit', testid: 'register-submit' }, 'Create account');
+    const rows = [
+      field('Username', user, '3–32 letters, digits, _ . or -'),
+      field('Display name', nick),
+      field('Password', pass),
+    ];
+    const read = () => {
+      const account = { username: user.value.trim(), nickname: nick.value.trim(), password: pass.value };
+      const error = checkUsername(account.username) || checkNickname(account.nickname) || checkPassword(account.password);
+      return { error, account };
+    };
+    return { user, submit, rows, read };
+  }
+
+  function registerFormNode() {
+    const f = accountFields();
     const form = h('form.auth-form', {
       onsubmit: (ev) => {
         ev.preventDefault();
-        const username = user.value.trim();
-        const nickname = nick.value.trim();
-        const password = pass.value;
-        const err = checkUsername(username) || checkNickname(nickname) || checkPassword(password);
-        if (err) return showError(err);
-        busy(submit, () => actions.register({ username, nickname, password }));
+        const { error, account } = f.read();
+        if (error) return showError(error);
+        busy(f.submit, () => actions.register(account));
       },
     },
-    field('Username', user, '3–32 letters, digits, _ . or -'),
-    field('Display name', nick),
-    field('Password', pass),
-    submit,
+    ...f.rows,
+    f.submit,
     h('div.auth-links', h('button.link', { type: 'button', testid: 'show-login', onclick: () => go('login') }, 'I already have an account')));
-    queueMicrotask(() => user.focus());
+    queueMicrotask(() => f.user.focus());
     return form;
   }
 
@@ -165,29 +177,21 @@ export function renderAuth(root, opts) {
 
   function registerFormGateway(addr) {
     const code = input('code-input', { inputmode: 'numeric', autocomplete: 'one-time-code', placeholder: '6 digits', maxlength: 6 });
-    const user = input('register-username', { autocomplete: 'username', placeholder: 'e.g. mei_lin', autocapitalize: 'none', spellcheck: 'false' });
-    const nick = input('register-nickname', { autocomplete: 'nickname', placeholder: 'How friends see you (optional)' });
-    const pass = input('register-password', { type: 'password', autocomplete: 'new-password', placeholder: 'At least 8 characters' });
-    const submit = h('button.btn.btn-primary.btn-block', { type: 'submit', testid: 'register-submit' }, 'Create account');
+    const f = accountFields();
     const form = h('form.auth-form', {
       onsubmit: (ev) => {
         ev.preventDefault();
         const c = code.value.trim();
-        const username = user.value.trim();
-        const nickname = nick.value.trim();
-        const password = pass.value;
         if (!/^\d{6}$/.test(c)) return showError('The code is the 6 digits from the e-mail.');
-        const err = checkUsername(username) || checkNickname(nickname) || checkPassword(password);
-        if (err) return showError(err);
-        busy(submit, () => actions.register({ email: addr, code: c, username, nickname, password }));
+        const { error, account } = f.read();
+        if (error) return showError(error);
+        busy(f.submit, () => actions.register({ email: addr, code: c, ...account }));
       },
     },
     h('p.auth-lead', `We sent a code to ${addr}.`),
     field('Code', code),
-    field('Username', user, '3–32 letters, digits, _ . or -'),
-    field('Display name', nick),
-    field('Password', pass),
-    submit,
+    ...f.rows,
+    f.submit,
     h('div.auth-links', resendLink(addr, 'register'), h('button.link', { type: 'button', testid: 'show-login', onclick: () => go('login') }, 'Back to sign in')));
     queueMicrotask(() => code.focus());
     return form;
