@@ -34,6 +34,21 @@ pub trait Handler: Send + Sync + 'static {
         false
     }
 
+    /// Runs a frame [`Handler::inline`] said may run on the reactor thread, with the
+    /// connection's session at hand, or gives it back (`Err(frame)`) when the session
+    /// shows it would block after all (a cache miss, a request that needs the database):
+    /// it then goes to a worker's `on_frame` like any other frame, in order. The default
+    /// runs `on_frame`.
+    fn on_frame_inline(
+        &self,
+        conn: &ConnHandle,
+        session: &mut Self::Session,
+        frame: Vec<u8>,
+    ) -> Result<(), Vec<u8>> {
+        self.on_frame(conn, session, frame);
+        Ok(())
+    }
+
     /// The peer broke the framing. Frames sent from here are flushed before the
     /// connection closes; `on_close` follows with [`CloseReason::Frame`].
     fn on_frame_error(&self, conn: &ConnHandle, session: &mut Self::Session, error: &FrameError) {

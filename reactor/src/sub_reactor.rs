@@ -478,12 +478,13 @@ impl<H: Handler> SubReactor<H> {
                     if inline && turn.is_none() {
                         turn = self.pool.inline_turn(&conn.mailbox);
                     }
-                    match turn.as_mut() {
-                        Some(t) if inline => t.run(body),
-                        _ => {
-                            first = Some(body);
-                            break;
-                        }
+                    let given_back = match turn.as_mut() {
+                        Some(t) if inline => t.run(body).err(),
+                        _ => Some(body),
+                    };
+                    if given_back.is_some() {
+                        first = given_back;
+                        break;
                     }
                 }
                 Ok(None) => break,

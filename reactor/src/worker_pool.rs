@@ -68,11 +68,29 @@ pub(crate) struct InlineTurn<'a, H: Handler> {
 }
 
 impl<H: Handler> InlineTurn<'_, H> {
-    /// Runs one frame the handler takes inline; a panic is caught as on a worker.
-    pub(crate) fn run(&mut self, frame: Vec<u8>) {
+    /// Runs one frame the handler takes inline, or gives it back for a worker (see
+    /// [`Handler::on_frame_inline`]). A panic is caught as on a worker.
+    pub(crate) fn run(&mut self, frame: Vec<u8>) -> Result<(), Vec<u8>> {
         let conn = &self.mailbox.conn;
-        self.pool
-            .handle(conn, &mut self.session, Event::Frame(frame));
+        // A connection that is gone or closing could not be answered: skip (as `handle`).
+        let Some(session) = self.session.as_mut().filter(|_| conn.is_open()) else {
+            return Ok(());
+        };
+        let handler = &*self.pool.handler;
+        match catch_unwind(AssertUnwindSafe(|| {
+            handler.on_frame_inline(conn, session, frame)
+        })) {
+            Ok(done) => done,
+            Err(_) => {
+                log::error!(
+                    "handler panicked on connection {} ({}); closing it",
+                    conn.id(),
+                    conn.peer_addr()
+                );
+                conn.close();
+                Ok(())
+            }
+        }
     }
 }
 

@@ -1,7 +1,7 @@
 //! Frames a handler takes inline (`Handler::inline`) run on the reactor thread that read
-//! them, the others on workers; one connection's frames still run one at a time and in
-//! order when the two kinds are mixed, and a panic in an inline frame costs only its
-//! connection.
+//! them, unless `on_frame_inline` gives them back; the others run on workers. One
+//! connection's frames still run one at a time and in order when the kinds are mixed,
+//! and a panic in an inline frame costs only its connection.
 
 mod support;
 
@@ -46,6 +46,20 @@ impl Handler for Mixed {
     fn inline(&self, _conn: &ConnHandle, frame: &[u8]) -> bool {
         frame.first() == Some(&b'!')
     }
+
+    /// `!w…` turns out to need a worker after all: given back.
+    fn on_frame_inline(
+        &self,
+        conn: &ConnHandle,
+        count: &mut u64,
+        frame: Vec<u8>,
+    ) -> Result<(), Vec<u8>> {
+        if frame.starts_with(b"!w") {
+            return Err(frame);
+        }
+        self.on_frame(conn, count, frame);
+        Ok(())
+    }
 }
 
 #[test]
@@ -70,6 +84,13 @@ fn inline_frames_run_on_the_reactor_in_order() {
     c.write_all(&frame(b"!d")).unwrap();
     assert_eq!(expect_frame(&mut c), b"!d #5");
 
+    // A frame given back goes to a worker, and the frames after it follow it there.
+    c.write_all(&[frame(b"!e"), frame(b"!w"), frame(b"!f")].concat())
+        .unwrap();
+    assert_eq!(expect_frame(&mut c), b"!e #6");
+    assert_eq!(expect_frame(&mut c), b"!w #7");
+    assert_eq!(expect_frame(&mut c), b"!f #8");
+
     let seen = threads.lock().clone();
     let thread_of = |f: &[u8]| {
         seen.iter()
@@ -82,6 +103,8 @@ fn inline_frames_run_on_the_reactor_in_order() {
         thread_of(b"slow").starts_with("reactor-worker-"),
         "{seen:?}"
     );
+    assert!(thread_of(b"!e").starts_with("reactor-sub-"), "{seen:?}");
+    assert!(thread_of(b"!w").starts_with("reactor-worker-"), "{seen:?}");
 
     // A panic in an inline frame closes its connection only.
     let mut other = client(addr);

@@ -69,6 +69,16 @@ impl FriendCache {
         Ok(list)
     }
 
+    /// The user's friends if the list is cached and fresh; never reads the store
+    /// (`None`: ask [`FriendCache::friends_of`]).
+    pub fn cached(&self, user: UserId) -> Option<Arc<HashSet<UserId>>> {
+        let inner = self.inner.lock();
+        let (list, loaded) = inner.lists.get(&user)?;
+        self.max_age
+            .is_none_or(|age| loaded.elapsed() < age)
+            .then(|| Arc::clone(list))
+    }
+
     /// Whether `a` and `b` are friends.
     pub fn are_friends(&self, store: &dyn Store, a: UserId, b: UserId) -> StoreResult<bool> {
         Ok(self.friends_of(store, a)?.contains(&b))

@@ -6,16 +6,20 @@
 //! ```
 //! Every request gets exactly one response. Every request is counted by op, and every
 //! error answered here by code, in the metrics (one atomic add each). Runs on the
-//! reactor's worker threads; every store call here may block.
+//! reactor's worker threads, where every store call may block; a logged-in session's
+//! `ping` and `send_message` to a cached friend, which never block, run on the reactor
+//! thread that read them (`on_frame_inline`).
 
+use std::collections::HashSet;
 use std::sync::Arc;
 
 use proto::answer::{error_frame, frame_error_frame, not_a_request_frame, ok_frame};
-use proto::{Envelope, Op, Request};
+use proto::{Envelope, NotARequest, Op, Request};
 use reactor::{CloseReason, ConnHandle, FrameError, Handler, Rejection};
 
 use crate::app::App;
 use crate::cmd::{self, unauthenticated, Ctx, Reply};
+use crate::model::UserId;
 use crate::presence;
 use crate::protocol::{ChatError, ErrorCode};
 use crate::rate_limit::RateLimiter;
@@ -32,6 +36,57 @@ impl ChatHandler {
         Self { app }
     }
 
+    /// One frame, read as a request or refused, to its one response: the session's
+    /// deadline moves, the request is counted, run, and answered in order.
+    fn handle(
+        &self,
+        conn: &ConnHandle,
+        session: &mut Session,
+        parsed: Result<Envelope, NotARequest>,
+        friends: Option<Arc<HashSet<UserId>>>,
+    ) {
+        if session.identity.is_some() {
+            conn.set_deadline(self.app.settings.idle_timeout);
+        }
+        let metrics = &self.app.metrics;
+        let env = match parsed {
+            Ok(env) => env,
+            Err(bad) => {
+                metrics.request(None);
+                metrics.request_error(bad.error.code);
+                session
+                    .replies
+                    .send(not_a_request_frame(bad.seq, &bad.error));
+                return;
+            }
+        };
+        let op = Op::from_name(&env.op);
+        metrics.request(op);
+        let frame = match self.run(conn, session, &env, op, friends) {
+            Ok(Reply::Later) => return,
+            Ok(Reply::Now(answer)) => ok_frame(&env.op, env.seq, &answer),
+            Err(e) => {
+                metrics.request_error(e.code);
+                error_frame(&env.op, env.seq, &e)
+            }
+        };
+        // Lists are cut to fit and echoes are short, so this is a bug if it happens; the
+        // request still gets its one response.
+        let frame = if frame.len() > self.app.settings.max_frame {
+            log::error!(
+                "a `{}` response of {} bytes does not fit in a frame",
+                env.op,
+                frame.len()
+            );
+            let e = ChatError::new(ErrorCode::Internal, "the response did not fit in a frame");
+            metrics.request_error(e.code);
+            error_frame(&env.op, env.seq, &e)
+        } else {
+            frame
+        };
+        session.replies.send(frame);
+    }
+
     /// Everything between a readable request and its command: the checks every request
     /// shares, in the contract's order, then the typed parse and the command.
     /// `op` is `env.op` looked up (`None`: no such operation).
@@ -41,6 +96,7 @@ impl ChatHandler {
         session: &mut Session,
         env: &Envelope,
         op: Option<Op>,
+        friends: Option<Arc<HashSet<UserId>>>,
     ) -> cmd::CmdResult {
         if let Err(wait) = session.limiter.allow() {
             return Err(
@@ -60,6 +116,7 @@ impl ChatHandler {
                 conn,
                 session,
                 seq: env.seq,
+                friends,
             },
             request,
         )
@@ -88,46 +145,40 @@ impl Handler for ChatHandler {
     }
 
     fn on_frame(&self, conn: &ConnHandle, session: &mut Session, frame: Vec<u8>) {
-        if session.identity.is_some() {
-            conn.set_deadline(self.app.settings.idle_timeout);
-        }
-        let metrics = &self.app.metrics;
-        let env = match Envelope::parse(&frame) {
-            Ok(env) => env,
-            Err(bad) => {
-                metrics.request(None);
-                metrics.request_error(bad.error.code);
-                session
-                    .replies
-                    .send(not_a_request_frame(bad.seq, &bad.error));
-                return;
-            }
+        self.handle(conn, session, Envelope::parse(&frame), None);
+    }
+
+    /// Every frame may be: the session decides (`on_frame_inline`).
+    fn inline(&self, _conn: &ConnHandle, _frame: &[u8]) -> bool {
+        true
+    }
+
+    /// A logged-in session's `ping`, and its `send_message` to a friend whose friendship
+    /// is cached, never block (the message goes to the writer's queue): they run on the
+    /// reactor thread, saving the hand-off to a worker. Everything else, including every
+    /// frame that is not a readable request, goes to a worker.
+    fn on_frame_inline(
+        &self,
+        conn: &ConnHandle,
+        session: &mut Session,
+        frame: Vec<u8>,
+    ) -> Result<(), Vec<u8>> {
+        let Some(me) = session.identity.as_ref().map(|i| i.user.user_id) else {
+            return Err(frame);
         };
-        let op = Op::from_name(&env.op);
-        metrics.request(op);
-        let frame = match self.run(conn, session, &env, op) {
-            Ok(Reply::Later) => return,
-            Ok(Reply::Now(answer)) => ok_frame(&env.op, env.seq, &answer),
-            Err(e) => {
-                metrics.request_error(e.code);
-                error_frame(&env.op, env.seq, &e)
-            }
+        let Ok(env) = Envelope::parse(&frame) else {
+            return Err(frame);
         };
-        // Lists are cut to fit and echoes are short, so this is a bug if it happens; the
-        // request still gets its one response.
-        let frame = if frame.len() > self.app.settings.max_frame {
-            log::error!(
-                "a `{}` response of {} bytes does not fit in a frame",
-                env.op,
-                frame.len()
-            );
-            let e = ChatError::new(ErrorCode::Internal, "the response did not fit in a frame");
-            metrics.request_error(e.code);
-            error_frame(&env.op, env.seq, &e)
-        } else {
-            frame
+        let friends = match Op::from_name(&env.op) {
+            Some(Op::Ping) => None,
+            Some(Op::SendMessage) => match (env.fields.id("to"), self.app.friends.cached(me)) {
+                (Ok(to), Some(list)) if list.contains(&to) => Some(list),
+                _ => return Err(frame),
+            },
+            _ => return Err(frame),
         };
-        session.replies.send(frame);
+        self.handle(conn, session, Ok(env), friends);
+        Ok(())
     }
 
     fn on_frame_error(&self, conn: &ConnHandle, _session: &mut Session, error: &FrameError) {

@@ -25,6 +25,9 @@ mod store_error;
 mod sync;
 mod update_profile;
 
+use std::collections::HashSet;
+use std::sync::Arc;
+
 use proto::{Answer, Request};
 use reactor::ConnHandle;
 
@@ -57,6 +60,9 @@ pub struct Ctx<'a> {
     pub session: &'a mut Session,
     /// The request's `seq` (echoed by answers given later).
     pub seq: Option<u64>,
+    /// My friends as read from the cache before the request was taken on the reactor
+    /// thread (which must not wait for the store); `None`: ask the cache or the store.
+    pub friends: Option<Arc<HashSet<UserId>>>,
 }
 
 impl Ctx<'_> {
@@ -87,7 +93,11 @@ impl Ctx<'_> {
     pub fn require_friend(&self, peer: UserId) -> Result<(), ChatError> {
         let me = self.my_id()?;
         let app = self.app;
-        if peer != me && app.friends.are_friends(&*app.store, me, peer)? {
+        let friends = match &self.friends {
+            Some(list) => list.contains(&peer),
+            None => app.friends.are_friends(&*app.store, me, peer)?,
+        };
+        if peer != me && friends {
             return Ok(());
         }
         self.user(peer)?;
