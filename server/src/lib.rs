@@ -4,8 +4,9 @@
 //!
 //! ```text
 //! reactor (socket, frame) ─► handler.rs ─► cmd/send_message.rs ─► writer.rs ─► store/
-//!   (worker: parse, rate limit,   (friendship, a ticket in the     (batched commit,
-//!    dispatch; protocol/ shapes)   reply queue, a send_job::Job)    one transaction)
+//!   (reactor thread when it never   (friendship, a ticket in the     (batched commit,
+//!    blocks, else a worker: parse,  reply queue, a send_job::Job)    one transaction)
+//!    rate limit, dispatch)
 //!                                                                         │ Committed
 //!                  ack in request order ◄─ send_job.rs ◄─ delivery.rs ◄───┘
 //!                  `message` pushes ◄───── hub.rs ◄───────┘
@@ -37,12 +38,15 @@
 //! * [`cluster`]: cluster mode (`--redis`): routes, presence and pushes across nodes;
 //!   [`node_events`]: what the cluster asks of this node.
 //!
-//! Threads: reactors only do I/O; commands (and so every store call and password hash)
-//! run on the engine's workers; message commits run on the writer thread (watched by
+//! Threads: reactors do I/O, and run the requests that never block (a logged-in
+//! `ping`, `send_message` to a friend whose friendship is cached: `handler.rs`,
+//! `on_frame_inline`); every other command (and so every store call and password hash)
+//! runs on the engine's workers; message commits run on the writer thread (watched by
 //! the watchdog), their acks and pushes on the delivery thread. A panic on any of these
-//! but a worker ends the process (see [`reactor::spawn_essential`]). With
-//! `--http-port`, `/healthz` and `/metrics` are served by a small engine of their own,
-//! and the health probes run on threads of their own.
+//! but a worker or an inline request ends the process (see
+//! [`reactor::spawn_essential`]). With `--http-port`, the web client, the WebSocket
+//! transport, `/healthz` and `/metrics` are served by an engine of their own, and the
+//! health probes run on threads of their own.
 
 pub mod app;
 pub mod auth;
