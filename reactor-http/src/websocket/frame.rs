@@ -159,6 +159,31 @@ fn write(opcode: OpCode, payload: &[u8], out: &mut Vec<u8>) {
     out.extend_from_slice(payload);
 }
 
+/// `text` framed as a client frames it, with a zero mask: how a message the application
+/// gave back on the reactor thread reaches a worker (which reads it as any client frame).
+pub fn client_text(text: &[u8]) -> Vec<u8> {
+    let header = FrameHeader {
+        opcode: OpCode::Data(Data::Text),
+        mask: Some([0; 4]),
+        ..FrameHeader::default()
+    };
+    let len = text.len() as u64;
+    let mut out = Vec::with_capacity(header.len(len) + text.len());
+    // Formatting into a Vec cannot fail: writes to a Vec only grow it.
+    let _ = header.format(len, &mut out);
+    out.extend_from_slice(text);
+    out
+}
+
+/// Whether a whole client frame is a complete text message (text, FIN), the one kind an
+/// application may take on the reactor thread.
+pub fn is_whole_text(frame: &[u8]) -> bool {
+    matches!(
+        parse_header(frame),
+        Ok(Some((header, _, _))) if header.is_final && header.opcode == OpCode::Data(Data::Text)
+    )
+}
+
 /// Appends a text frame carrying `text`.
 pub fn write_text(text: &[u8], out: &mut Vec<u8>) {
     write(OpCode::Data(Data::Text), text, out);
@@ -275,6 +300,15 @@ pub(crate) mod tests {
         assert_eq!(&out[..4], &[0x81, 126, 0, 200]);
         assert_eq!(pong(b"p"), [0x8A, 1, b'p']);
         assert_eq!(close(1000, ""), [0x88, 2, 0x03, 0xE8]);
+        let given_back = client_text("é".as_bytes());
+        assert!(is_whole_text(&given_back));
+        assert!(!is_whole_text(&client(0x01, b"x", [1; 4])));
+        assert!(!is_whole_text(&client(0x89, b"x", [1; 4])));
+        let f = ClientFrame::parse(given_back).unwrap();
+        assert_eq!(
+            (f.kind, f.fin, f.payload()),
+            (Kind::Text, true, "é".as_bytes())
+        );
         let long = "é".repeat(100);
         let c = close(1009, &long);
         assert_eq!(c.len(), 2 + 125 - 1);

@@ -6,7 +6,9 @@
 //! its HTTP status, or accepted: the HTTP deadline is cleared, the connection switches to
 //! [`MODE_WEBSOCKET`], `101` goes out, and the application's `on_connect` runs. From then
 //! on each whole text message is one call of the application's `on_frame`, and what it
-//! sends leaves as text frames (the codec frames it). The application's deadlines, input
+//! sends leaves as text frames (the codec frames it). A message that arrives in one
+//! frame is first offered to the application's `on_frame_inline` on the reactor thread
+//! (`reactor::Handler::inline`); what it gives back goes to a worker as usual. The application's deadlines, input
 //! limits and rate limits apply as on its own port: they are the engine's.
 //!
 //! Control frames are answered here: a ping with a pong, a close with the same status
@@ -24,7 +26,7 @@ use crate::handler::{request_line, HttpHandler, HttpSession};
 use crate::request::Request;
 use crate::response::Response;
 use crate::service::Service;
-use crate::websocket::codec::{MODE_HTTP, MODE_WEBSOCKET};
+use crate::websocket::codec::MODE_WEBSOCKET;
 use crate::websocket::config::WsConfig;
 use crate::websocket::frame::{self, ClientFrame};
 use crate::websocket::handshake;
@@ -152,10 +154,47 @@ impl<S: Service, H: Handler> Handler for WsHandler<S, H> {
     }
 
     fn inline(&self, conn: &ConnHandle, frame: &[u8]) -> bool {
-        // Upgraded connections' messages are the application's: always on a worker.
-        conn.mode() == MODE_HTTP
-            && request_line(frame).is_some_and(|(_, path)| path != self.config.path)
+        if conn.mode() == MODE_WEBSOCKET {
+            // A whole text message: the application decides in `on_frame_inline`.
+            return frame::is_whole_text(frame);
+        }
+        request_line(frame).is_some_and(|(_, path)| path != self.config.path)
             && self.http.inline(conn, frame)
+    }
+
+    /// An HTTP request the service answers inline; or a whole text message, offered to
+    /// the application's `on_frame_inline` (given back as a frame if it declines).
+    fn on_frame_inline(
+        &self,
+        conn: &ConnHandle,
+        session: &mut Self::Session,
+        frame: Vec<u8>,
+    ) -> Result<(), Vec<u8>> {
+        let WsSession::Ws(ws) = session else {
+            self.on_frame(conn, session, frame);
+            return Ok(());
+        };
+        if ws.closing || !ws.messages.is_idle() {
+            return Err(frame);
+        }
+        let event = ClientFrame::parse(frame)
+            .map_err(|_| Refusal {
+                code: 1002,
+                reason: "malformed frame",
+            })
+            .and_then(|f| ws.messages.push(f));
+        match event {
+            Ok(Event::Message(text)) => self
+                .app
+                .on_frame_inline(conn, &mut ws.app, text)
+                .map_err(|text| frame::client_text(&text)),
+            Err(refusal) => {
+                ws.close(conn, refusal.code, refusal.reason);
+                Ok(())
+            }
+            // A whole text frame is a message or a refusal.
+            Ok(_) => Ok(()),
+        }
     }
 
     fn on_frame_error(&self, conn: &ConnHandle, session: &mut Self::Session, error: &FrameError) {

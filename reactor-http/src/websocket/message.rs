@@ -58,6 +58,11 @@ impl Assembler {
         }
     }
 
+    /// No fragmented message is open.
+    pub fn is_idle(&self) -> bool {
+        self.open.is_none()
+    }
+
     /// Takes the next frame of the connection.
     pub fn push(&mut self, frame: ClientFrame) -> Result<Event, Refusal> {
         match frame.kind {
