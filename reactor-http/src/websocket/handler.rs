@@ -81,13 +81,7 @@ impl<S: Service, H: Handler> WsHandler<S, H> {
         if ws.closing {
             return;
         }
-        let event = ClientFrame::parse(frame)
-            .map_err(|_| Refusal {
-                code: 1002,
-                reason: "malformed frame",
-            })
-            .and_then(|f| ws.messages.push(f));
-        match event {
+        match ws.take(frame) {
             Ok(Event::Message(text)) => self.app.on_frame(conn, &mut ws.app, text),
             Ok(Event::Ping(payload)) => {
                 let _ = conn.send_raw(&frame::pong(&payload));
@@ -116,6 +110,15 @@ pub struct Upgraded<T> {
 }
 
 impl<T> Upgraded<T> {
+    /// Reads one client frame into the message being assembled.
+    fn take(&mut self, frame: Vec<u8>) -> Result<Event, Refusal> {
+        let frame = ClientFrame::parse(frame).map_err(|_| Refusal {
+            code: 1002,
+            reason: "malformed frame",
+        })?;
+        self.messages.push(frame)
+    }
+
     /// Sends a close frame with `code` and `reason`, then closes the connection.
     fn close(&mut self, conn: &ConnHandle, code: u16, reason: &str) {
         self.send_close(conn, code, reason);
@@ -177,13 +180,7 @@ impl<S: Service, H: Handler> Handler for WsHandler<S, H> {
         if ws.closing || !ws.messages.is_idle() {
             return Err(frame);
         }
-        let event = ClientFrame::parse(frame)
-            .map_err(|_| Refusal {
-                code: 1002,
-                reason: "malformed frame",
-            })
-            .and_then(|f| ws.messages.push(f));
-        match event {
+        match ws.take(frame) {
             Ok(Event::Message(text)) => self
                 .app
                 .on_frame_inline(conn, &mut ws.app, text)
