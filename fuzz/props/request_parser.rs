@@ -82,26 +82,6 @@ const IDS: &[&str] = &[
     "type",
 ];
 
-/// Every error code, for `frame_error_frame`.
-const CODES: &[ErrorCode] = &[
-    ErrorCode::BadFrame,
-    ErrorCode::FrameTooLarge,
-    ErrorCode::BadJson,
-    ErrorCode::UnknownType,
-    ErrorCode::BadRequest,
-    ErrorCode::Unauthenticated,
-    ErrorCode::InvalidCredentials,
-    ErrorCode::UserExists,
-    ErrorCode::NoSuchUser,
-    ErrorCode::NotFriends,
-    ErrorCode::AlreadyFriends,
-    ErrorCode::NoSuchRequest,
-    ErrorCode::RateLimited,
-    ErrorCode::ServerBusy,
-    ErrorCode::ServerFull,
-    ErrorCode::Internal,
-];
-
 /// Runs every check on one frame body.
 pub fn check(frame: &[u8]) {
     let json: Option<Value> = serde_json::from_slice(frame).ok();
@@ -131,7 +111,7 @@ pub fn check(frame: &[u8]) {
         }
     }
     let text = String::from_utf8_lossy(frame);
-    respond_frame_error(CODES[frame.len() % CODES.len()], &text);
+    respond_frame_error(ErrorCode::ALL[frame.len() % ErrorCode::ALL.len()], &text);
 }
 
 /// An envelope, and the error messages whose responses were checked already.

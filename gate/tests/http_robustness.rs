@@ -48,13 +48,10 @@ mod mysql_db;
 #[path = "../../reactor-http/tests/support/mod.rs"]
 mod raw;
 
-use std::collections::BTreeMap;
 use std::io::{ErrorKind, Write};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use rand::rngs::StdRng;
-use rand::SeedableRng;
 use serde_json::{json, Value};
 
 use cluster::TestCluster;
@@ -500,53 +497,19 @@ fn random_malformed_requests_do_not_hurt_the_gateway() {
     let s = setup(1, |config| config.gateway.header_timeout_ms = 2_000);
     let addr = s.gate.addr;
     let started = Instant::now();
-    let threads: Vec<_> = (0..THREADS)
-        .map(|t| {
-            std::thread::spawn(move || {
-                let mut rng = StdRng::seed_from_u64(0x4741_5445 + t as u64);
-                let mut seen: BTreeMap<u16, usize> = BTreeMap::new();
-                let mut failures = Vec::new();
-                for i in 0..CASES / THREADS {
-                    let input = if i % 2 == 0 {
-                        raw::random_bytes(&mut rng)
-                    } else {
-                        raw::mutated(&mut rng, TEMPLATES, PIECES)
-                    };
-                    match run_case(addr, &input) {
-                        Ok(statuses) => {
-                            for s in statuses {
-                                *seen.entry(s).or_default() += 1;
-                            }
-                        }
-                        Err(e) => failures.push(format!(
-                            "thread {t} case {i}: {e}; input {:?}",
-                            String::from_utf8_lossy(&input[..input.len().min(300)])
-                        )),
-                    }
-                }
-                (seen, failures)
-            })
-        })
-        .collect();
-    let mut seen: BTreeMap<u16, usize> = BTreeMap::new();
-    let mut failures = Vec::new();
-    for t in threads {
-        let (s, f) = t.join().expect("client thread");
-        for (k, v) in s {
-            *seen.entry(k).or_default() += v;
-        }
-        failures.extend(f);
-    }
+    let storm = raw::storm(
+        addr,
+        (CASES, THREADS, 0x4741_5445),
+        TEMPLATES,
+        PIECES,
+        run_case,
+    );
+    let seen = &storm.seen;
     eprintln!(
         "{CASES} cases in {:?}; statuses seen: {seen:?}",
         started.elapsed()
     );
-    assert!(
-        failures.is_empty(),
-        "{} failures, first: {:#?}",
-        failures.len(),
-        &failures[..failures.len().min(5)]
-    );
+    storm.assert_no_failures();
     // The mix reached the routes and the HTTP layer's error paths.
     for status in [200, 400, 401, 404, 411, 431] {
         assert!(seen.contains_key(&status), "no {status} among {seen:?}");

@@ -47,6 +47,26 @@ pub enum ErrorCode {
 }
 
 impl ErrorCode {
+    /// Every code, in declaration order (so `ALL[code as usize] == code`).
+    pub const ALL: [ErrorCode; 16] = [
+        Self::BadFrame,
+        Self::FrameTooLarge,
+        Self::BadJson,
+        Self::UnknownType,
+        Self::BadRequest,
+        Self::Unauthenticated,
+        Self::InvalidCredentials,
+        Self::UserExists,
+        Self::NoSuchUser,
+        Self::NotFriends,
+        Self::AlreadyFriends,
+        Self::NoSuchRequest,
+        Self::RateLimited,
+        Self::ServerBusy,
+        Self::ServerFull,
+        Self::Internal,
+    ];
+
     /// The code as it appears on the wire.
     pub const fn as_str(self) -> &'static str {
         match self {
@@ -114,5 +134,23 @@ impl ChatError {
         let ms = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX);
         self.retry_after_ms = Some(ms.max(1));
         self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ErrorCode;
+
+    #[test]
+    fn all_is_every_code_in_declaration_order() {
+        for (i, code) in ErrorCode::ALL.iter().enumerate() {
+            assert_eq!(*code as usize, i, "{code:?}");
+        }
+        // `Internal` is the last variant: a code added after it must join ALL too.
+        assert_eq!(ErrorCode::ALL.len(), ErrorCode::Internal as usize + 1);
+        let mut names: Vec<&str> = ErrorCode::ALL.iter().map(|c| c.as_str()).collect();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), ErrorCode::ALL.len());
     }
 }

@@ -5,13 +5,10 @@
 
 mod support;
 
-use std::collections::BTreeMap;
 use std::io::ErrorKind;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use rand::rngs::StdRng;
-use rand::SeedableRng;
 use reactor_http::Limits;
 use support::{start, Client};
 
@@ -85,51 +82,16 @@ fn random_malformed_requests_do_not_hurt_the_server() {
         header_timeout: Duration::from_secs(5),
         ..Limits::default()
     });
-    let addr = server.addr;
-    let threads: Vec<_> = (0..THREADS)
-        .map(|t| {
-            std::thread::spawn(move || {
-                let mut rng = StdRng::seed_from_u64(0x4854_5450 + t as u64);
-                let mut seen: BTreeMap<u16, usize> = BTreeMap::new();
-                let mut failures = Vec::new();
-                for i in 0..CASES / THREADS {
-                    let input = if i % 2 == 0 {
-                        support::random_bytes(&mut rng)
-                    } else {
-                        support::mutated(&mut rng, TEMPLATES, PIECES)
-                    };
-                    match run_case(addr, &input) {
-                        Ok(statuses) => {
-                            for s in statuses {
-                                *seen.entry(s).or_default() += 1;
-                            }
-                        }
-                        Err(e) => failures.push(format!(
-                            "thread {t} case {i}: {e}; input {:?}",
-                            String::from_utf8_lossy(&input[..input.len().min(200)])
-                        )),
-                    }
-                }
-                (seen, failures)
-            })
-        })
-        .collect();
-    let mut seen: BTreeMap<u16, usize> = BTreeMap::new();
-    let mut failures = Vec::new();
-    for t in threads {
-        let (s, f) = t.join().expect("client thread");
-        for (k, v) in s {
-            *seen.entry(k).or_default() += v;
-        }
-        failures.extend(f);
-    }
-    eprintln!("statuses seen: {seen:?}");
-    assert!(
-        failures.is_empty(),
-        "{} failures, first: {:#?}",
-        failures.len(),
-        &failures[..failures.len().min(5)]
+    let storm = support::storm(
+        server.addr,
+        (CASES, THREADS, 0x4854_5450),
+        TEMPLATES,
+        PIECES,
+        run_case,
     );
+    let seen = &storm.seen;
+    eprintln!("statuses seen: {seen:?}");
+    storm.assert_no_failures();
     for status in seen.keys() {
         assert!(
             [200, 400, 404, 411, 413, 431, 501].contains(status),
@@ -141,7 +103,7 @@ fn random_malformed_requests_do_not_hurt_the_server() {
         assert!(seen.contains_key(&status), "no {status} among {seen:?}");
     }
 
-    let mut c = Client::connect(addr);
+    let mut c = Client::connect(server.addr);
     c.send("GET /healthz HTTP/1.1\r\n\r\n");
     assert_eq!(
         c.reply().raw,

@@ -68,49 +68,6 @@ use crate::protocol::ErrorCode;
 /// The `Content-Type` of [`Metrics::encode`]'s text (Prometheus text format 0.0.4).
 pub const CONTENT_TYPE: &str = prometheus_client::encoding::prometheus_text::CONTENT_TYPE;
 
-/// Every error code, in the order of `chat_request_errors_total`'s counters.
-const CODES: [ErrorCode; 16] = [
-    ErrorCode::BadFrame,
-    ErrorCode::FrameTooLarge,
-    ErrorCode::BadJson,
-    ErrorCode::UnknownType,
-    ErrorCode::BadRequest,
-    ErrorCode::Unauthenticated,
-    ErrorCode::InvalidCredentials,
-    ErrorCode::UserExists,
-    ErrorCode::NoSuchUser,
-    ErrorCode::NotFriends,
-    ErrorCode::AlreadyFriends,
-    ErrorCode::NoSuchRequest,
-    ErrorCode::RateLimited,
-    ErrorCode::ServerBusy,
-    ErrorCode::ServerFull,
-    ErrorCode::Internal,
-];
-
-/// The index of `code` in [`CODES`]. Exhaustive: a new code does not compile until it
-/// has a counter.
-const fn code_index(code: ErrorCode) -> usize {
-    match code {
-        ErrorCode::BadFrame => 0,
-        ErrorCode::FrameTooLarge => 1,
-        ErrorCode::BadJson => 2,
-        ErrorCode::UnknownType => 3,
-        ErrorCode::BadRequest => 4,
-        ErrorCode::Unauthenticated => 5,
-        ErrorCode::InvalidCredentials => 6,
-        ErrorCode::UserExists => 7,
-        ErrorCode::NoSuchUser => 8,
-        ErrorCode::NotFriends => 9,
-        ErrorCode::AlreadyFriends => 10,
-        ErrorCode::NoSuchRequest => 11,
-        ErrorCode::RateLimited => 12,
-        ErrorCode::ServerBusy => 13,
-        ErrorCode::ServerFull => 14,
-        ErrorCode::Internal => 15,
-    }
-}
-
 /// The `op` label of requests that name no known operation (or are not requests).
 pub const UNKNOWN_OP: &str = "unknown";
 
@@ -429,7 +386,7 @@ pub struct Metrics {
     sources: Arc<Sources>,
     /// Requests by op, in [`Op::ALL`] order, then [`UNKNOWN_OP`].
     requests: Vec<Counter>,
-    /// Error answers by code, in [`CODES`] order.
+    /// Error answers by code, in [`ErrorCode::ALL`] order (indexed by `code as usize`).
     errors: Vec<Counter>,
     committed: Counter,
     gap_filled: Counter,
@@ -460,7 +417,7 @@ impl Metrics {
             requests_family,
         );
         let errors_family = Family::<Label, Counter>::default();
-        let errors = CODES
+        let errors = ErrorCode::ALL
             .iter()
             .map(|code| errors_family.get_or_create_owned(&[("code", code.as_str())]))
             .collect();
@@ -557,7 +514,7 @@ impl Metrics {
 
     /// Counts one error answer.
     pub fn request_error(&self, code: ErrorCode) {
-        if let Some(counter) = self.errors.get(code_index(code)) {
+        if let Some(counter) = self.errors.get(code as usize) {
             counter.inc();
         }
     }

@@ -288,3 +288,79 @@ pub fn mutated(rng: &mut rand::rngs::StdRng, templates: &[&[u8]], pieces: &[&[u8
     }
     v
 }
+
+/// What a storm of malformed requests met (see [`storm`]).
+pub struct Storm {
+    /// Answers seen, by status.
+    pub seen: std::collections::BTreeMap<u16, usize>,
+    /// The cases that went wrong, each with its input.
+    pub failures: Vec<String>,
+}
+
+impl Storm {
+    /// Fails the test with the first failures, if there were any.
+    pub fn assert_no_failures(&self) {
+        assert!(
+            self.failures.is_empty(),
+            "{} failures, first: {:#?}",
+            self.failures.len(),
+            &self.failures[..self.failures.len().min(5)]
+        );
+    }
+}
+
+/// Sends `cases` malformed requests to `addr` from `threads` threads, each case on its
+/// own connection through `run_case` (the statuses answered, or what went wrong): every
+/// other one [`random_bytes`], the rest [`mutated`] from `templates` and `pieces`.
+/// Thread `t` seeds its RNG with `seed + t`, so a run repeats exactly.
+pub fn storm(
+    addr: SocketAddr,
+    (cases, threads, seed): (usize, usize, u64),
+    templates: &'static [&'static [u8]],
+    pieces: &'static [&'static [u8]],
+    run_case: fn(SocketAddr, &[u8]) -> Result<Vec<u16>, String>,
+) -> Storm {
+    use rand::SeedableRng;
+    let handles: Vec<_> = (0..threads)
+        .map(|t| {
+            std::thread::spawn(move || {
+                let mut rng = rand::rngs::StdRng::seed_from_u64(seed + t as u64);
+                let mut storm = Storm {
+                    seen: Default::default(),
+                    failures: Vec::new(),
+                };
+                for i in 0..cases / threads {
+                    let input = if i % 2 == 0 {
+                        random_bytes(&mut rng)
+                    } else {
+                        mutated(&mut rng, templates, pieces)
+                    };
+                    match run_case(addr, &input) {
+                        Ok(statuses) => {
+                            for s in statuses {
+                                *storm.seen.entry(s).or_default() += 1;
+                            }
+                        }
+                        Err(e) => storm.failures.push(format!(
+                            "thread {t} case {i}: {e}; input {:?}",
+                            String::from_utf8_lossy(&input[..input.len().min(300)])
+                        )),
+                    }
+                }
+                storm
+            })
+        })
+        .collect();
+    let mut total = Storm {
+        seen: Default::default(),
+        failures: Vec::new(),
+    };
+    for h in handles {
+        let part = h.join().expect("client thread");
+        for (k, v) in part.seen {
+            *total.seen.entry(k).or_default() += v;
+        }
+        total.failures.extend(part.failures);
+    }
+    total
+}
