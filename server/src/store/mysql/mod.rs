@@ -9,6 +9,8 @@
 //!   [`StoreError::Unavailable`] quickly instead of a hung worker. Waiting for a pooled
 //!   connection is bounded the same way. A connection that failed at the network level is
 //!   replaced, never handed out again with a half-read reply in its buffers.
+//! * Only a connection idle for over a second is pinged before use (`liveness`); one
+//!   that fails at the network level has its socket shut down and is replaced.
 //! * Transactions that die in a deadlock are retried (InnoDB rolled them back whole).
 //! * `insert_messages` is one transaction of a few multi-row statements per chunk in the
 //!   common case, whatever the batch size: lock and advance the timeline heads of the
@@ -30,6 +32,7 @@
 //! (`run`) and the [`Store`] implementation, one method per call, each a statement or
 //! a short transaction. Below it, each depending only on the ones after it in this list:
 //!
+//! * `liveness`: which pooled connections to ping before use, and killing a broken one.
 //! * `batch_insert`: the batched message insert behind `insert_messages`.
 //! * `timeline`: locking and advancing timeline heads, and correcting them (the
 //!   positions part of that insert).
@@ -42,6 +45,7 @@
 
 mod batch_insert;
 mod errors;
+mod liveness;
 mod migrate;
 mod rows;
 mod schema;
@@ -62,6 +66,7 @@ use crate::model::now_ms;
 use crate::model::{Conversation, FriendRequest, Message, MsgId, NewMessage, Pos, User, UserId};
 use batch_insert::insert_batch;
 use errors::{map_err, server_code, Fail, ER_BAD_DB_ERROR, ER_DUP_ENTRY, ER_LOCK_DEADLOCK};
+use liveness::Liveness;
 use rows::{
     all, conversation_of, first, message_of, user_of, ConversationRow, MessageRow, UserRow,
 };
@@ -115,6 +120,8 @@ pub struct MysqlStore {
     /// (MariaDB >= 10.5), so the upsert that advances the timeline heads also returns
     /// them; otherwise (MySQL has no `RETURNING`) they are read back. Probed at open.
     heads_returning: bool,
+    /// When each pooled connection last answered (only idle ones are pinged).
+    liveness: Liveness,
 }
 
 impl MysqlStore {
@@ -149,7 +156,9 @@ impl MysqlStore {
                 PoolOpts::default()
                     .with_constraints(constraints)
                     // Sessions keep no state between calls: keep prepared statements.
-                    .with_reset_connection(false),
+                    .with_reset_connection(false)
+                    // Only idle connections are pinged before use (`liveness`).
+                    .with_check_health(false),
             )
             .into();
         let pool = Pool::new(opts.clone()).map_err(|e| {
@@ -168,6 +177,7 @@ impl MysqlStore {
             described,
             consecutive_ids: false,
             heads_returning: false,
+            liveness: Liveness::default(),
         };
         store.apply_schema(&db)?;
         store.consecutive_ids = store.ids_are_consecutive()?;
@@ -263,13 +273,29 @@ impl MysqlStore {
                 .pool
                 .try_get_conn(POOL_WAIT)
                 .map_err(|e| map_err(what, e))?;
+            if self.liveness.needs_ping(pooled.as_ref()) {
+                if let Err(e) = pooled.as_mut().ping() {
+                    log::debug!("mysql: an idle connection did not answer a ping: {e}");
+                    if !self.discard(&mut pooled) {
+                        return Err(map_err(what, e));
+                    }
+                }
+            }
             let e = match f(pooled.as_mut()) {
-                Ok(value) => return Ok(value),
-                Err(Fail::Store(e)) => return Err(e),
+                Ok(value) => {
+                    self.liveness.heard(pooled.as_ref());
+                    return Ok(value);
+                }
+                Err(Fail::Store(e)) => {
+                    self.liveness.heard(pooled.as_ref());
+                    return Err(e);
+                }
                 Err(Fail::Db(e)) => e,
             };
             if e.is_connectivity_error() {
                 self.discard(&mut pooled);
+            } else {
+                self.liveness.heard(pooled.as_ref());
             }
             let code = server_code(&e);
             let retry =
@@ -286,15 +312,23 @@ impl MysqlStore {
         }
     }
 
-    /// Keeps a connection that failed at the network level out of the pool: it may hold a
-    /// half-read reply. Replaced by a fresh connection when one can be made; otherwise it
-    /// is reset on return, which fails on a dead link and drops it.
-    fn discard(&self, pooled: &mut PooledConn) {
+    /// Keeps a connection that failed at the network level out of use: it may hold a
+    /// half-read reply. Replaced by a fresh connection when one can be made (`true`);
+    /// otherwise its socket is shut down and it is reset on return, which then fails at
+    /// once and makes the pool drop it.
+    fn discard(&self, pooled: &mut PooledConn) -> bool {
+        self.liveness.forget(pooled.as_ref());
+        liveness::kill(pooled.as_ref());
         match Conn::new(self.opts.clone()) {
-            Ok(fresh) => *pooled.as_mut() = fresh,
+            Ok(fresh) => {
+                self.liveness.heard(&fresh);
+                *pooled.as_mut() = fresh;
+                true
+            }
             Err(e) => {
                 log::debug!("mysql: cannot replace a broken connection: {e}");
                 pooled.reset_connection(true);
+                false
             }
         }
     }
