@@ -19,7 +19,8 @@
 //! * [`protocol`]: request parsing, error codes, response and push shapes.
 //! * [`cmd`]: one file per operation of the contract.
 //! * [`send_job`]: a `send_message` on its way, and every answer it can get; [`writer`]:
-//!   the batched durable writer; [`watchdog`]: answers for jobs stuck behind a hung
+//!   the batched durable writer ([`admission`]: which messages it takes, by expected
+//!   wait); [`watchdog`]: answers for jobs stuck behind a hung
 //!   store; [`delivery`]: acks and pushes after commit ([`delivery_mark`]: how far it
 //!   has caught up); [`reply_queue`]: ordered
 //!   responses.
@@ -48,6 +49,7 @@
 //! transport, `/healthz` and `/metrics` are served by an engine of their own, and the
 //! health probes run on threads of their own.
 
+pub mod admission;
 pub mod app;
 pub mod auth;
 pub mod cluster;

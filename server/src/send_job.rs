@@ -10,7 +10,7 @@
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use reactor::ConnId;
 
@@ -67,12 +67,16 @@ impl Job {
         );
     }
 
-    /// `server_busy`: the writer's queue is full; nothing was stored.
-    pub fn answer_overloaded(&self) {
-        self.answer_error(
+    /// `server_busy` with `retry_after_ms`: the writer is too far behind to take the
+    /// message in time; nothing was stored.
+    pub fn answer_overloaded(&self, retry_after: Duration) {
+        let error = ChatError::new(
             ErrorCode::ServerBusy,
             "the server is overloaded; the message was not stored, retry",
-        );
+        )
+        .retry_after(retry_after);
+        self.replies
+            .answer(self.ticket, error_frame(OP, self.seq, &error));
     }
 }
 

@@ -214,6 +214,7 @@ pub fn run(config: Config) -> Result<(), StartError> {
             batch_wait: config.resolved_batch_wait(),
             queue_capacity: w.queue_capacity,
             commit_deadline: w.commit_deadline(),
+            max_queue_wait: w.max_queue_wait(),
         },
         committed,
         Arc::clone(&mark),

@@ -7,8 +7,10 @@
 //! back to the store. Whoever reads that channel (the delivery thread) acks and pushes.
 //!
 //! Bounds and failure:
-//! * The queue holds `queue_capacity` jobs; when it is full `send_message` answers
-//!   `server_busy` at once.
+//! * A job that can expect to wait over `max_queue_wait` before the writer takes it is
+//!   refused at once, `server_busy` with `retry_after_ms` (`admission`: the wait is
+//!   measured, not guessed from the queue's length). Behind that, the queue holds
+//!   `queue_capacity` jobs; when it is full `send_message` is refused the same way.
 //! * A job still waiting when its `commit_deadline` passes is answered `server_busy` and
 //!   never stored: before every attempt the writer drops expired jobs. Under overload
 //!   this sheds load instead of letting the queue's wait grow without bound.
@@ -31,6 +33,7 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TrySendError};
 
+use crate::admission::Admission;
 use crate::delivery_mark::DeliveryMark;
 use crate::metrics::Metrics;
 use crate::model::NewMessage;
@@ -51,12 +54,25 @@ pub struct WriterSettings {
     pub queue_capacity: usize,
     /// A job not committed within this is answered `server_busy`.
     pub commit_deadline: Duration,
+    /// A job that can expect to wait longer than this is refused at once (see
+    /// `admission`); zero: only the queue's capacity bounds the wait.
+    pub max_queue_wait: Duration,
+}
+
+/// Why [`Writer::submit`] gave a job back: it was not queued, and its sender should
+/// retry after `retry_after`.
+pub struct Refused {
+    /// The job, unqueued.
+    pub job: Box<Job>,
+    /// When the sender may retry.
+    pub retry_after: Duration,
 }
 
 /// The handle through which workers queue messages.
 pub struct Writer {
     jobs: Sender<Pending>,
     in_flight: Arc<AtomicUsize>,
+    admission: Arc<Admission>,
 }
 
 impl Writer {
@@ -86,7 +102,9 @@ impl Writer {
         // A receiver does not keep the queue open: the loop still ends with the handles.
         let queue = rx.clone();
         metrics.watch_writer_queue(Box::new(move || queue.len()));
+        let admission = Arc::new(Admission::new(settings.max_queue_wait));
         let writer_loop = WriterLoop {
+            admission: Arc::clone(&admission),
             store,
             committed,
             mark,
@@ -97,18 +115,33 @@ impl Writer {
             _stop_watchdog: stop_watchdog,
         };
         let in_flight = Arc::new(AtomicUsize::new(0));
-        (Writer { jobs, in_flight }, writer_loop, watchdog)
+        let writer = Writer {
+            jobs,
+            in_flight,
+            admission,
+        };
+        (writer, writer_loop, watchdog)
     }
 
-    /// Queues a job; gives it back when the queue is full or the writer is gone.
-    pub fn submit(&self, job: Job) -> Result<(), Box<Job>> {
+    /// Queues a job; gives it back when it can expect to wait too long (see
+    /// `admission`), when the queue is full or when the writer is gone.
+    pub fn submit(&self, job: Job) -> Result<(), Refused> {
+        if let Err(retry_after) = self.admission.admit() {
+            return Err(Refused {
+                job: Box::new(job),
+                retry_after,
+            });
+        }
         let entry = Pending {
             job,
             busy_sent: false,
             counted: InFlight::new(&self.in_flight),
         };
         self.jobs.try_send(entry).map_err(|e| match e {
-            TrySendError::Full(entry) | TrySendError::Disconnected(entry) => Box::new(entry.job),
+            TrySendError::Full(entry) | TrySendError::Disconnected(entry) => Refused {
+                job: Box::new(entry.job),
+                retry_after: self.admission.retry_after(self.admission.expected_wait()),
+            },
         })
     }
 
@@ -120,6 +153,8 @@ impl Writer {
 
 /// The writer's loop: collects jobs into batches and commits them.
 pub struct WriterLoop {
+    /// Told what the queue's wait is.
+    admission: Arc<Admission>,
     store: Arc<dyn Store>,
     committed: Sender<CommittedBatch>,
     /// Numbers each store call; delivery settles them in order.
@@ -141,6 +176,9 @@ impl WriterLoop {
     fn commit_until_closed(&self) {
         loop {
             if self.batch.current.lock().is_empty() {
+                if self.rx.is_empty() {
+                    self.admission.queue_empty();
+                }
                 match self.rx.recv() {
                     Ok(entry) => self.batch.current.lock().push(entry),
                     Err(_) => return, // every Writer handle is gone and the queue is empty
@@ -163,21 +201,27 @@ impl WriterLoop {
         let mut backoff = Duration::from_millis(20);
         let mut retried = false;
         loop {
-            let messages: Vec<NewMessage> = {
+            let (messages, oldest): (Vec<NewMessage>, Option<Instant>) = {
                 let mut batch = self.batch.current.lock();
                 // Expired jobs were never sent: answer them `server_busy`, store nothing.
                 expire(&mut batch, self.settings.commit_deadline, &self.metrics);
                 let n = batch.len().min(self.settings.batch_max.max(1) * 4);
-                batch[..n].iter().map(|e| e.job.msg.clone()).collect()
+                let oldest = batch[..n].iter().map(|e| e.job.accepted).min();
+                (
+                    batch[..n].iter().map(|e| e.job.msg.clone()).collect(),
+                    oldest,
+                )
             };
-            if messages.is_empty() {
+            let Some(oldest) = oldest else {
                 return;
-            }
+            };
             *self.batch.in_store_since.lock() = Some(Instant::now());
+            self.admission.store_call(oldest);
             let attempt = self.mark.begin();
             let started = Instant::now();
             let outcome = self.store.insert_messages(&messages);
             let took = started.elapsed();
+            self.admission.store_done();
             *self.batch.in_store_since.lock() = None;
             if let Err(e) = &outcome {
                 count_store_error(e);

@@ -32,8 +32,8 @@ pub fn run(ctx: &mut Ctx, to: UserId, text: String, client_msg_id: String) -> Cm
         origin: ctx.conn.id(),
         accepted: Instant::now(),
     };
-    if let Err(job) = ctx.app.writer.submit(job) {
-        job.answer_overloaded();
+    if let Err(refused) = ctx.app.writer.submit(job) {
+        refused.job.answer_overloaded(refused.retry_after);
         ctx.app.metrics.request_error(ErrorCode::ServerBusy);
     }
     Ok(Reply::Later)

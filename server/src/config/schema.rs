@@ -186,6 +186,10 @@ pub struct WriterConfig {
     /// Milliseconds within which a message must be committed, else its sender gets
     /// `server_busy`.
     pub commit_deadline_ms: u64,
+    /// Milliseconds a message may expect to wait for the writer (0..=60000); a message
+    /// that would wait longer is refused at once with `server_busy` and
+    /// `retry_after_ms`. 0: only `queue_capacity` bounds the wait.
+    pub max_queue_wait_ms: u64,
 }
 
 impl Default for WriterConfig {
@@ -195,6 +199,7 @@ impl Default for WriterConfig {
             batch_wait_ms: None,
             queue_capacity: 65536,
             commit_deadline_ms: 5000,
+            max_queue_wait_ms: 100,
         }
     }
 }
@@ -203,6 +208,11 @@ impl WriterConfig {
     /// `commit_deadline_ms` as a [`Duration`].
     pub fn commit_deadline(&self) -> Duration {
         Duration::from_millis(self.commit_deadline_ms)
+    }
+
+    /// `max_queue_wait_ms` as a [`Duration`].
+    pub fn max_queue_wait(&self) -> Duration {
+        Duration::from_millis(self.max_queue_wait_ms)
     }
 }
 

@@ -211,6 +211,7 @@ impl Config {
         }
         self.at_least("writer.queue_capacity", w.queue_capacity, 1)?;
         self.at_least("writer.commit_deadline_ms", w.commit_deadline_ms, 1)?;
+        self.range("writer.max_queue_wait_ms", w.max_queue_wait_ms, 0, 60_000)?;
 
         let a = &self.auth;
         self.range("auth.argon2_parallelism", a.argon2_parallelism, 1, 64)?;
@@ -557,6 +558,9 @@ mod tests {
                 c.writer.batch_wait_ms = Some(1001)
             }),
             ("writer.queue_capacity", |c| c.writer.queue_capacity = 0),
+            ("writer.max_queue_wait_ms", |c| {
+                c.writer.max_queue_wait_ms = 60_001
+            }),
             ("writer.commit_deadline_ms", |c| {
                 c.writer.commit_deadline_ms = 0
             }),
