@@ -3,6 +3,12 @@
 #:
 #:   1. relay, durable ack, 1,000 connections: closed loop at a few windows (best with
 #:      0 lost / 0 duplicated) and open loop at a few offered rates, on MariaDB and SQLite
+#:   1f. overload: one node on MariaDB, open loop, a fresh server and database per run,
+#:      before (BENCH_PERF_BEFORE, built in a git worktree) and after, alternating: CPU µs
+#:      of startserv and mariadbd per relayed message at 5,000 and 10,000 msg/s; capacity
+#:      (highest rate of a ladder with p99 ≤ 20 ms, no errors, 0 lost); then the current
+#:      code at 2 × its capacity: goodput ÷ capacity, p99 of accepted messages, refusals
+#:      (codes, time to refuse, retry_after_ms), 0 lost
 #:   1c. timeline: one node on MariaDB before the timelines (BENCH_BEFORE_COMMIT, built in
 #:      a git worktree, driven by its own chatload) and after, alternating, closed loop:
 #:      msg/s, after ÷ before, CPU µs of startserv and mariadbd per delivered message
@@ -48,13 +54,20 @@
 #:   BENCH_TIMELINE_WINDOWS ["16"]  closed-loop windows of the timeline scenario
 #:   BENCH_TIMELINE_RUNS [2]    runs per binary and window (alternating before / after)
 #:   BENCH_BEFORE_COMMIT [10482c8]  the "before" of the timeline scenario
-#:   BENCH_BEFORE_TARGET_DIR [<work>/before-target]  CARGO_TARGET_DIR of that build (set it
-#:                              to keep the build between runs)
+#:   BENCH_BEFORE_TARGET_DIR [<work>/before-target]  CARGO_TARGET_DIR of the "before" builds
+#:                              (timeline and overload; set it to keep them between runs)
+#:   BENCH_PERF_BEFORE [7fff3ef]  the "before" of the overload scenario (speaks the
+#:                              current protocol: the current chatload drives both)
+#:   BENCH_PERF_RATES ["5000 10000"]  offered msg/s of the CPU-per-message table
+#:   BENCH_PERF_RUNS [2]        runs per binary and rate there (alternating before / after)
+#:   BENCH_CAPACITY_RATES ["2500 5000 7500 10000 12500 15000 20000 25000 30000"]  the
+#:                              capacity ladder (each binary climbs it up to its first failure)
 #:   BENCH_CLUSTER_RATE [10000] open-loop msg/s offered to the two-node cluster
 #:   BENCH_REDIS [redis://127.0.0.1:6379/0]  the cluster's Redis
 #:   BENCH_WEBSOCKET_WINDOWS ["16"]  closed-loop windows of the websocket scenario
 #:   BENCH_WEBSOCKET_RUNS [2]   runs per transport and window (alternating tcp / ws)
-#:   BENCH_SCENARIOS ["relay timeline cluster websocket abuse floor conns login gateway echo"]  which to run
+#:   BENCH_SCENARIOS ["relay overload timeline cluster websocket abuse floor conns login gateway echo"]
+#:                              which to run
 #:   BENCH_REPORT [benches/results/<YYYY-MM-DD>.md]  the report's path (relative: to the
 #:                              current directory); the chart goes next to it
 #:   BENCH_SKIP_SERVICES [0]    1: do not run tools/services.sh
@@ -94,7 +107,11 @@ CLUSTER_RATE=${BENCH_CLUSTER_RATE:-10000}
 REDIS_URL=${BENCH_REDIS:-redis://127.0.0.1:6379/0}
 read -r -a WS_WINDOWS <<<"${BENCH_WEBSOCKET_WINDOWS:-16}"
 WS_RUNS=${BENCH_WEBSOCKET_RUNS:-2}
-SCENARIOS=" ${BENCH_SCENARIOS:-relay timeline cluster websocket abuse floor conns login gateway echo} "
+PERF_BEFORE=${BENCH_PERF_BEFORE:-7fff3ef}
+read -r -a PERF_RATES <<<"${BENCH_PERF_RATES:-5000 10000}"
+PERF_RUNS=${BENCH_PERF_RUNS:-2}
+read -r -a CAP_RATES <<<"${BENCH_CAPACITY_RATES:-2500 5000 7500 10000 12500 15000 20000 25000 30000}"
+SCENARIOS=" ${BENCH_SCENARIOS:-relay overload timeline cluster websocket abuse floor conns login gateway echo} "
 MYSQL=(mysql -uroot -h127.0.0.1 -P3306)
 MYSQL_BASE=mysql://root@127.0.0.1:3306
 # Seconds a relay run may wait for outstanding acks and pushes after the load stops
@@ -130,13 +147,20 @@ fi
 
 [[ "$TL_RUNS" =~ ^[1-9][0-9]*$ ]] || { echo "suite: BENCH_TIMELINE_RUNS must be a positive whole number, got '$TL_RUNS'" >&2; exit 1; }
 [[ "$WS_RUNS" =~ ^[1-9][0-9]*$ ]] || { echo "suite: BENCH_WEBSOCKET_RUNS must be a positive whole number, got '$WS_RUNS'" >&2; exit 1; }
+[[ "$PERF_RUNS" =~ ^[1-9][0-9]*$ ]] || { echo "suite: BENCH_PERF_RUNS must be a positive whole number, got '$PERF_RUNS'" >&2; exit 1; }
+for r in "${PERF_RATES[@]}" "${CAP_RATES[@]}"; do
+    [[ "$r" =~ ^[1-9][0-9]*$ ]] || { echo "suite: BENCH_PERF_RATES and BENCH_CAPACITY_RATES must be positive whole numbers (msg/s), got '$r'" >&2; exit 1; }
+done
+((${#PERF_RATES[@]} > 0 && ${#CAP_RATES[@]} > 0)) || { echo "suite: BENCH_PERF_RATES and BENCH_CAPACITY_RATES must not be empty" >&2; exit 1; }
+# The ladder is climbed from its lowest rate.
+read -r -a CAP_RATES <<<"$(printf '%s\n' "${CAP_RATES[@]}" | sort -n -u | paste -sd' ' -)"
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/chat-bench.XXXXXX")
 PIDS=()
 DBS=()
-# The timeline scenario's git worktree of BENCH_BEFORE_COMMIT, and the cluster's name
-# (prefix of its Redis keys): both removed on exit.
-BEFORE_SRC=""
+# The git worktrees of the "before" builds (timeline, overload), and the cluster's name
+# (prefix of its Redis keys): removed on exit.
+BEFORE_SRCS=()
 CLUSTER_NAME=""
 
 stop_pid() {
@@ -153,15 +177,17 @@ stop_pid() {
 }
 
 cleanup() {
-    local pid db
+    local pid db src
     for pid in "${PIDS[@]}"; do stop_pid "$pid"; done
     for db in "${DBS[@]}"; do "${MYSQL[@]}" -e "DROP DATABASE IF EXISTS $db" 2>/dev/null || true; done
     if [[ -n "$CLUSTER_NAME" ]]; then
         redis-cli -u "$REDIS_URL" --scan --pattern "$CLUSTER_NAME:*" 2>/dev/null |
             xargs -r redis-cli -u "$REDIS_URL" del >/dev/null 2>&1 || true
     fi
-    if [[ -n "$BEFORE_SRC" ]]; then
-        git -C "$ROOT" worktree remove --force "$BEFORE_SRC" 2>/dev/null || true
+    if ((${#BEFORE_SRCS[@]} > 0)); then
+        for src in "${BEFORE_SRCS[@]}"; do
+            git -C "$ROOT" worktree remove --force "$src" 2>/dev/null || true
+        done
         git -C "$ROOT" worktree prune 2>/dev/null || true
     fi
     if [[ "${BENCH_KEEP:-0}" == 1 ]]; then
@@ -605,7 +631,7 @@ mariadb_pid() {
     echo "$pid"
 }
 MARIADB_PID=$(mariadb_pid)
-if [[ -z "$MARIADB_PID" ]] && { wants timeline || wants cluster; }; then
+if [[ -z "$MARIADB_PID" ]] && { wants timeline || wants cluster || wants overload; }; then
     NOTES+=("could not tell which process is MariaDB on 127.0.0.1:3306: its CPU per message is n/a")
 fi
 # The single node's best closed-loop mean on the current code (msg/s), its window and
@@ -614,34 +640,52 @@ SINGLE_RATE=""
 SINGLE_WINDOW=""
 SINGLE_FROM=""
 
-# build_before: a git worktree of BEFORE_COMMIT under the work directory (removed on
-# exit), built with its own CARGO_TARGET_DIR; sets BEFORE_BIN.
+# build_before COMMIT VARIABLE: a git worktree of COMMIT (named by the environment
+# VARIABLE, for messages) under the work directory (removed on exit), built with its own
+# CARGO_TARGET_DIR (BENCH_BEFORE_TARGET_DIR, shared by every "before" build: the
+# dependencies are built once). Its startserv and chatload are copied to
+# <work>/before-bin-<sha>, so that building another commit in the same target directory
+# does not replace them; a commit already built in this suite run is not built again.
+# Sets BEFORE_BIN (the directory of the two binaries), BEFORE_SHA and BEFORE_BUILD_SECS.
+declare -A BUILT_BIN BUILT_SECS
 build_before() {
-    local sha target
-    sha=$(git -C "$ROOT" rev-parse --verify --quiet "$BEFORE_COMMIT^{commit}") ||
-        { echo "suite: BENCH_BEFORE_COMMIT $BEFORE_COMMIT is not a commit of $ROOT" >&2; exit 1; }
-    BEFORE_SRC="$WORK/before-src"
+    local commit=$1 what=$2 sha target src
+    sha=$(git -C "$ROOT" rev-parse --verify --quiet "$commit^{commit}") ||
+        { echo "suite: $what $commit is not a commit of $ROOT" >&2; exit 1; }
+    BEFORE_SHA=$sha
+    if [[ -n "${BUILT_BIN[$sha]:-}" ]]; then
+        BEFORE_BIN=${BUILT_BIN[$sha]}
+        BEFORE_BUILD_SECS=${BUILT_SECS[$sha]}
+        echo "== before: ${sha:0:10} already built in this run ($BEFORE_BIN)" >&2
+        return 0
+    fi
+    src="$WORK/before-src-${sha:0:10}"
     target=${BENCH_BEFORE_TARGET_DIR:-$WORK/before-target}
-    echo "== before: git worktree add --detach $BEFORE_SRC $sha" >&2
-    git -C "$ROOT" worktree add --detach "$BEFORE_SRC" "$sha" >&2 ||
+    echo "== before: git worktree add --detach $src $sha" >&2
+    git -C "$ROOT" worktree add --detach "$src" "$sha" >&2 ||
         { echo "suite: git worktree add of $sha failed" >&2; exit 1; }
+    BEFORE_SRCS+=("$src")
     echo "== before: cargo build --release -p server -p tools (CARGO_TARGET_DIR=$target)" >&2
     local t0=$SECONDS
-    (cd "$BEFORE_SRC" && CARGO_TARGET_DIR="$target" cargo build --release -p server -p tools) >&2 ||
-        { echo "suite: building $sha (cargo build --release -p server -p tools in $BEFORE_SRC) failed" >&2; exit 1; }
+    (cd "$src" && CARGO_TARGET_DIR="$target" cargo build --release -p server -p tools) >&2 ||
+        { echo "suite: building $sha (cargo build --release -p server -p tools in $src) failed" >&2; exit 1; }
     BEFORE_BUILD_SECS=$((SECONDS - t0))
-    BEFORE_BIN="$target/release"
+    BEFORE_BIN="$WORK/before-bin-${sha:0:10}"
+    mkdir -p "$BEFORE_BIN"
     local b
     for b in startserv chatload; do
-        [[ -x "$BEFORE_BIN/$b" ]] || { echo "suite: missing $BEFORE_BIN/$b after building $sha" >&2; exit 1; }
+        [[ -x "$target/release/$b" ]] || { echo "suite: missing $target/release/$b after building $sha" >&2; exit 1; }
+        cp "$target/release/$b" "$BEFORE_BIN/$b"
     done
     if [[ -n "$LIMIT_KEYS" ]] && ! grep -qa "$LIMIT_KEYS" "$BEFORE_BIN/startserv"; then
         echo "suite: the startserv of $sha does not know $LIMIT_KEYS (bench.toml); it cannot run the same profile" >&2
         exit 1
     fi
-    BEFORE_SHA=$sha
-    COMMANDS+=("git worktree add --detach <work>/before-src ${sha:0:10}   # removed on exit"
-        "(cd <work>/before-src && CARGO_TARGET_DIR=$(shown "$target") cargo build --release -p server -p tools)   # ${BEFORE_BUILD_SECS} s")
+    BUILT_BIN[$sha]=$BEFORE_BIN
+    BUILT_SECS[$sha]=$BEFORE_BUILD_SECS
+    COMMANDS+=("git worktree add --detach <work>/before-src-${sha:0:10} ${sha:0:10}   # removed on exit"
+        "(cd <work>/before-src-${sha:0:10} && CARGO_TARGET_DIR=$(shown "$target") cargo build --release -p server -p tools)   # ${BEFORE_BUILD_SECS} s"
+        "cp $(shown "$target")/release/{startserv,chatload} <work>/before-bin-${sha:0:10}/")
 }
 
 # tl_run WHICH(before|after) WINDOW RUN: one closed-loop relay run on a fresh server and a
@@ -718,9 +762,222 @@ tl_run() {
     fi
 }
 
+# ---------------------------------------------------------------------------------------
+# 1f. overload: one node on MariaDB, open loop; CPU per message and capacity before
+# (BENCH_PERF_BEFORE) and after, alternating; then the current code at 2 × its capacity
+# ---------------------------------------------------------------------------------------
+# num_mean VALUES...: the mean of the numeric values ("12.3"), empty without any.
+num_mean() {
+    printf '%s\n' "$@" | awk '$1 ~ /^[0-9.eE+-]+$/ { s += $1; n++ } END { if (n) printf "%.1f", s / n }'
+}
+# na VALUE: VALUE with one decimal ("98.0"), or "n/a" when empty.
+na() { [[ -n "$1" ]] && awk -v x="$1" 'BEGIN { printf "%.1f", x }' || echo "n/a"; }
+# times RATIO: "0.912×", or "n/a".
+times() { [[ "$1" == n/a ]] && echo n/a || echo "$1×"; }
+# ov_run WHICH(before|after) RATE TAG: one open-loop relay run at RATE msg/s offered, on a
+# fresh server (WHICH's startserv, bench profile) and a fresh database (dropped right
+# after), driven by this tree's chatload with the CPU of startserv and mariadbd over its
+# measured window (--cpu-of). Sets JSON and OV_BUSY (how busy the machine was, %).
+ov_run() {
+    local which=$1 rate=$2 tag=$3 name="overload-$1-$2-$3" k0 k1
+    new_db "ov_${which}_${rate}_$tag"
+    [[ $which == before ]] && SERVER_BIN="$PERF_BIN/startserv"
+    start_chat "$name" "$WORK/bench.toml" --mysql "$MYSQL_URL"
+    SERVER_BIN="$BIN/startserv"
+    wait_idle "$SPID"
+    [[ -z "$MARIADB_PID" ]] || wait_idle "$MARIADB_PID" mariadbd
+    local watch=(--cpu-of "server=$SPID")
+    [[ -z "$MARIADB_PID" ]] || watch+=(--cpu-of "mariadbd=$MARIADB_PID")
+    k0=$(machine_ticks)
+    load "overload $which $rate msg/s $tag" relay --addr "$ADDR" --conns "$RELAY_CONNS" --rate "$rate" \
+        --duration "$SECS" --warmup "$WARMUP" --drain "$DRAIN" "${watch[@]}"
+    k1=$(machine_ticks)
+    OV_BUSY=$(busy_pct "$k0" "$k1")
+    stop_chat "$name"
+    # Dropped now rather than on exit: the next run starts on an idle MariaDB.
+    "${MYSQL[@]}" -e "DROP DATABASE IF EXISTS $DB" || true
+}
+# ov_fail JSON: why the run does not count towards the capacity (p99 send→delivery over
+# 20 ms, an error answer, a send unanswered, a message lost or duplicated, no delivery,
+# chatload failed); empty when it passes.
+ov_fail() {
+    local reasons=() p99
+    [[ -z "$(jget "$1" error)" ]] || { echo "chatload failed"; return; }
+    p99=$(jget "$1" delivery_latency_us.p99_us)
+    [[ "$(jget "$1" delivery_latency_us.count)" =~ ^[1-9] ]] || reasons+=("nothing delivered")
+    awk -v p="$p99" 'BEGIN { exit !(p != "" && p <= 20000) }' || reasons+=("p99 $(ms "$p99") ms")
+    [[ "$(counts "$(jget "$1" send_errors)")" == none ]] || reasons+=("errors")
+    [[ "$(jget "$1" unanswered_sends)" == 0 ]] || reasons+=("$(jget "$1" unanswered_sends) unanswered")
+    [[ "$(jget "$1" lost)" == 0 ]] || reasons+=("$(jget "$1" lost) lost")
+    [[ "$(jget "$1" duplicated)" == 0 ]] || reasons+=("$(jget "$1" duplicated) duplicated")
+    if ((${#reasons[@]} > 0)); then
+        printf '%s\n' "${reasons[@]}" | paste -sd, - | sed 's/,/, /g'
+    fi
+}
+if wants overload; then
+    section "## 1f. Overload: CPU per message, open-loop capacity, graceful overload (one node, MariaDB)" ""
+    build_before "$PERF_BEFORE" BENCH_PERF_BEFORE
+    PERF_SHA=$BEFORE_SHA
+    PERF_BIN=$BEFORE_BIN
+    PERF_BUILD_SECS=$BEFORE_BUILD_SECS
+    section "\"before\" is ${PERF_SHA:0:10} (\"$(git -C "$ROOT" log -1 --format=%s "$PERF_SHA")\")," \
+        "built in a git worktree; \"after\" is this tree. Both servers are driven by this tree's" \
+        "chatload (the same load generator; both speak the current protocol). Every run: a fresh" \
+        "server (bench profile) on a fresh database, \`chatload relay --conns $RELAY_CONNS --rate R\` open loop" \
+        "(latency from each message's scheduled send), ${WARMUP} s warm-up, ${SECS} s measured, up to ${DRAIN} s" \
+        "drain, \`--cpu-of server=PID --cpu-of mariadbd=PID\` (mariadbd pid ${MARIADB_PID:-not found}; it also" \
+        "serves whatever else uses it): CPU time (user + system, every thread, \`/proc/PID/stat\`)" \
+        "over the measured window ÷ messages delivered in it. Machine busy: the share of both" \
+        "cores in use over the chatload run, everything included (other people's processes too)." ""
+
+    # a. CPU per message, before and after alternating.
+    section "### CPU per relayed message" ""
+    section "| offered msg/s | binary | run | delivered/s | send→delivery p50 ms | p99 ms | server µs/msg | mariadbd µs/msg | lost / dup | send errors | machine busy % |"
+    section "|---:|---|---|---:|---:|---:|---:|---:|---:|---|---:|"
+    declare -A OVC_DEL OVC_P50 OVC_P99 OVC_SRV OVC_DB
+    for r in "${PERF_RATES[@]}"; do
+        for i in $(seq "$PERF_RUNS"); do
+            for which in before after; do
+                ov_run "$which" "$r" "cpu$i"
+                key="$r:$which"
+                OVC_DEL[$key]+="$(jget "$JSON" delivered_per_sec) "
+                OVC_P50[$key]+="$(jget "$JSON" delivery_latency_us.p50_us) "
+                OVC_P99[$key]+="$(jget "$JSON" delivery_latency_us.p99_us) "
+                OVC_SRV[$key]+="$(jget "$JSON" cpu.server.us_per_msg) "
+                OVC_DB[$key]+="$(jget "$JSON" cpu.mariadbd.us_per_msg) "
+                section "| $r | $which | $i | $(int "$(jget "$JSON" delivered_per_sec)") | $(ms "$(jget "$JSON" delivery_latency_us.p50_us)") | $(ms "$(jget "$JSON" delivery_latency_us.p99_us)") | $(na "$(jget "$JSON" cpu.server.us_per_msg)") | $(na "$(jget "$JSON" cpu.mariadbd.us_per_msg)") | $(jget "$JSON" lost) / $(jget "$JSON" duplicated) | $(counts "$(jget "$JSON" send_errors)") | $OV_BUSY |"
+                if [[ "$(jget "$JSON" lost)" != 0 || "$(jget "$JSON" duplicated)" != 0 ]]; then
+                    NOTES+=("overload: $which at $r msg/s run $i lost $(jget "$JSON" lost), duplicated $(jget "$JSON" duplicated) messages")
+                fi
+            done
+        done
+    done
+    # Means per (rate, binary) and after ÷ before; "mean" rows average the runs' figures
+    # (p50 and p99 included: a mean of percentiles, not a percentile).
+    declare -A OVC_M
+    for r in "${PERF_RATES[@]}"; do
+        for which in before after; do
+            key="$r:$which"
+            for m in DEL P50 P99 SRV DB; do
+                declare -n vals="OVC_$m"
+                read -r -a v <<<"${vals[$key]:-}"
+                OVC_M[$key:$m]=$(num_mean "${v[@]}")
+                unset -n vals
+            done
+            section "| $r | $which | mean | $(int "${OVC_M[$key:DEL]}") | $(ms "${OVC_M[$key:P50]}") | $(ms "${OVC_M[$key:P99]}") | $(na "${OVC_M[$key:SRV]}") | $(na "${OVC_M[$key:DB]}") | | | |"
+        done
+    done
+    cpu_goal=""
+    for r in "${PERF_RATES[@]}"; do
+        b="$r:before" a="$r:after"
+        rs=$(ratio "${OVC_M[$a:SRV]}" "${OVC_M[$b:SRV]}")
+        rd=$(ratio "${OVC_M[$a:DB]}" "${OVC_M[$b:DB]}")
+        section "| $r | after ÷ before | | $(times "$(ratio "${OVC_M[$a:DEL]}" "${OVC_M[$b:DEL]}")") | $(times "$(ratio "${OVC_M[$a:P50]}" "${OVC_M[$b:P50]}")") | $(times "$(ratio "${OVC_M[$a:P99]}" "${OVC_M[$b:P99]}")") | $(times "$rs") | $(times "$rd") | | | |"
+        cpu_goal+="${cpu_goal:+; }$r msg/s: server $(na "${OVC_M[$b:SRV]}") → $(na "${OVC_M[$a:SRV]}") µs ($(times "$rs")), mariadbd $(na "${OVC_M[$b:DB]}") → $(na "${OVC_M[$a:DB]}") µs ($(times "$rd"))"
+    done
+    section "" "Means over the $PERF_RUNS runs of each binary at each rate; after ÷ before divides the means." ""
+    goal "overload: CPU µs per relayed message, after ÷ before (one node, MariaDB, open loop, $RELAY_CONNS conns, $PERF_RUNS runs each, alternating)" "report" "$cpu_goal" "n/a"
+
+    # b. Capacity: each binary climbs the ladder up to its first failure.
+    section "### Open-loop capacity" "" \
+        "Offered rates ${CAP_RATES[*]} msg/s, before and after alternating at each rate; a binary stops" \
+        "climbing at its first failure. A rate passes with p99 send→delivery ≤ 20 ms, no error" \
+        "answer, no send unanswered and 0 lost / 0 duplicated; the capacity is the highest rate" \
+        "passed below the first failure." ""
+    section "| offered msg/s | binary | delivered/s | send→delivery p50 ms | p99 ms | send errors | lost / dup | unanswered | server µs/msg | machine busy % | passes |"
+    section "|---:|---|---:|---:|---:|---|---:|---:|---:|---:|---|"
+    declare -A OV_CAP OV_STOP
+    for r in "${CAP_RATES[@]}"; do
+        for which in before after; do
+            [[ -z "${OV_STOP[$which]:-}" ]] || continue
+            ov_run "$which" "$r" cap
+            why=$(ov_fail "$JSON")
+            section "| $r | $which | $(int "$(jget "$JSON" delivered_per_sec)") | $(ms "$(jget "$JSON" delivery_latency_us.p50_us)") | $(ms "$(jget "$JSON" delivery_latency_us.p99_us)") | $(counts "$(jget "$JSON" send_errors)") | $(jget "$JSON" lost) / $(jget "$JSON" duplicated) | $(jget "$JSON" unanswered_sends) | $(na "$(jget "$JSON" cpu.server.us_per_msg)") | $OV_BUSY | $([[ -z "$why" ]] && echo yes || echo "no: $why") |"
+            if [[ -z "$why" ]]; then
+                OV_CAP[$which]=$r
+            else
+                OV_STOP[$which]=$r
+            fi
+        done
+        [[ -n "${OV_STOP[before]:-}" && -n "${OV_STOP[after]:-}" ]] && break
+    done
+    # cap_text WHICH: "7500 msg/s", "≥ 30000 msg/s (never failed)" or "none (failed at 2500)".
+    cap_text() {
+        if [[ -z "${OV_CAP[$1]:-}" ]]; then
+            echo "none (failed at ${OV_STOP[$1]:-?} msg/s)"
+        elif [[ -z "${OV_STOP[$1]:-}" ]]; then
+            echo "≥ ${OV_CAP[$1]} msg/s (passed the whole ladder)"
+        else
+            echo "${OV_CAP[$1]} msg/s (failed at ${OV_STOP[$1]})"
+        fi
+    }
+    cap_ratio=$(ratio "${OV_CAP[after]:-}" "${OV_CAP[before]:-}")
+    section "" "Capacity: before $(cap_text before), after $(cap_text after); after ÷ before $(times "$cap_ratio")." ""
+    goal "overload: open-loop capacity (highest offered msg/s with p99 send→delivery ≤ 20 ms, no errors, 0 lost), after ÷ before" "report" \
+        "$(times "$cap_ratio") (after $(cap_text after) ÷ before $(cap_text before))" "n/a"
+
+    # c. The current code at twice its capacity.
+    if [[ -n "${OV_CAP[after]:-}" ]]; then
+        cap=${OV_CAP[after]}
+        cap_from="the current code's capacity"
+    else
+        cap=${CAP_RATES[0]}
+        cap_from="the lowest rate of the ladder: the current code's capacity was not found"
+        NOTES+=("overload: the current code passed no rate of the capacity ladder; the overload run offered 2 × the lowest rate ($cap msg/s)")
+    fi
+    over=$((2 * cap))
+    section "### Overload: the current code at 2 × capacity" "" \
+        "Offered $over msg/s = 2 × $cap msg/s ($cap_from), ${SECS} s measured. Goodput: messages" \
+        "delivered per second; p99 of the accepted (delivered) messages, from their scheduled" \
+        "send; refusals: error answers to sends scheduled in the measured window (\`refusal\` in" \
+        "chatload's JSON), time to refuse from the scheduled send to the error answer. The" \
+        "capacity is a rung of the ladder, a lower bound of the rate the code sustains within" \
+        "the limits: goodput ÷ capacity may exceed 1." ""
+    ov_run after "$over" overload
+    goodput=$(jget "$JSON" delivered_per_sec)
+    good_ratio=$(ratio "$goodput" "$cap")
+    p99=$(jget "$JSON" delivery_latency_us.p99_us)
+    refused=$(jget "$JSON" refusal.count)
+    refused_ps=$(awk -v n="$refused" -v d="$(jget "$JSON" duration_s)" 'BEGIN { if (n == "" || d + 0 <= 0) print "n/a"; else printf "%.0f", n / d }')
+    lost=$(jget "$JSON" lost)
+    section "| at $over msg/s offered (2 × $cap) | measured | goal |"
+    section "|---|---:|---|"
+    section "| sent/s | $(int "$(jget "$JSON" sends_per_sec)") | |"
+    section "| goodput (delivered/s) | $(int "$goodput") | |"
+    section "| goodput ÷ capacity | $(times "$good_ratio") | ≥ 0.95× |"
+    section "| accepted messages, send→delivery p50 / p99 / max ms | $(ms "$(jget "$JSON" delivery_latency_us.p50_us)") / $(ms "$p99") / $(ms "$(jget "$JSON" delivery_latency_us.max_us)") | p99 ≤ 200 ms |"
+    section "| refusals/s | $refused_ps | |"
+    section "| refusals by code | $(counts "$(jget "$JSON" refusal.codes)") | |"
+    if [[ "$refused" =~ ^[1-9] ]]; then
+        refuse_ms="$(ms "$(jget "$JSON" refusal.p50_us)") / $(ms "$(jget "$JSON" refusal.p99_us)") / $(ms "$(jget "$JSON" refusal.max_us)") ms"
+    else
+        refuse_ms="n/a (no refusal)"
+    fi
+    section "| time to refuse p50 / p99 / max | $refuse_ms | |"
+    section "| refusals with retry_after_ms | $(jget "$JSON" refusal.with_retry_after) of ${refused:-?} | |"
+    section "| send errors, whole run (warm-up and drain included) | $(counts "$(jget "$JSON" send_errors)") | |"
+    section "| lost / duplicated | ${lost:-?} / $(jget "$JSON" duplicated) | 0 lost |"
+    section "| unanswered sends | $(jget "$JSON" unanswered_sends) | |"
+    section "| server / mariadbd µs per delivered message | $(na "$(jget "$JSON" cpu.server.us_per_msg)") / $(na "$(jget "$JSON" cpu.mariadbd.us_per_msg)") | |"
+    section "| machine busy % | $OV_BUSY | |"
+    section ""
+    met=no
+    [[ "$good_ratio" != n/a && -n "${OV_CAP[after]:-}" ]] && awk -v r="$good_ratio" 'BEGIN { exit !(r >= 0.95) }' && met=yes
+    goal "overload: goodput at 2 × capacity ($over msg/s offered) ÷ capacity ($cap msg/s$([[ -n "${OV_CAP[after]:-}" ]] || echo ", not found: the lowest ladder rate"))" "≥ 0.95×" \
+        "$(times "$good_ratio") ($(int "$goodput") delivered/s; $refused_ps refusals/s: $(counts "$(jget "$JSON" refusal.codes)"); time to refuse p50 / p99 / max $refuse_ms; $(jget "$JSON" refusal.with_retry_after) of ${refused:-?} with retry_after_ms)" "$met"
+    met=no
+    awk -v p="$p99" 'BEGIN { exit !(p != "" && p <= 200000) }' && met=yes
+    goal "overload: p99 send→delivery of accepted messages at 2 × capacity" "≤ 200 ms" "$(ms "$p99") ms" "$met"
+    met=no
+    [[ "$lost" == 0 ]] && met=yes
+    goal "overload: lost at 2 × capacity" "0" "${lost:-n/a} (duplicated $(jget "$JSON" duplicated))" "$met"
+fi
+
 if wants timeline; then
     section "## 1c. Timelines: one node on MariaDB, before and after" ""
-    build_before
+    build_before "$BEFORE_COMMIT" BENCH_BEFORE_COMMIT
+    TL_SHA=$BEFORE_SHA
+    TL_BUILD_SECS=$BEFORE_BUILD_SECS
     section "\"before\" is ${BEFORE_SHA:0:10} (\"$(git -C "$ROOT" log -1 --format=%s "$BEFORE_SHA")\"), the last commit" \
         "before protocol v2, built in a git worktree and driven by its own chatload (protocol v1);" \
         "\"after\" is this tree, driven by this chatload (which also checks every connection's" \
@@ -1235,7 +1492,10 @@ TOTAL_SECS=$(($(date +%s) - SUITE_START))
         echo "- relay: $RELAY_CONNS connections, ${WARMUP} s warm-up, ${SECS} s measured, ${DRAIN} s drain limit, 32-byte texts, windows ${WINDOWS[*]}, rates ${RATES[*]}"
     fi
     if wants timeline; then
-        echo "- timeline: before = ${BEFORE_SHA:-$BEFORE_COMMIT} (built in a worktree in ${BEFORE_BUILD_SECS:-?} s, its own chatload), after = this tree; $RELAY_CONNS connections, windows ${TL_WINDOWS[*]}, $TL_RUNS runs per binary and window, alternating; ${WARMUP} s warm-up, ${SECS} s measured, ${DRAIN} s drain limit; fresh server and database per run"
+        echo "- timeline: before = ${TL_SHA:-$BEFORE_COMMIT} (built in a worktree in ${TL_BUILD_SECS:-?} s, its own chatload), after = this tree; $RELAY_CONNS connections, windows ${TL_WINDOWS[*]}, $TL_RUNS runs per binary and window, alternating; ${WARMUP} s warm-up, ${SECS} s measured, ${DRAIN} s drain limit; fresh server and database per run"
+    fi
+    if wants overload; then
+        echo "- overload: before = ${PERF_SHA:-$PERF_BEFORE} (built in a worktree in ${PERF_BUILD_SECS:-?} s), after = this tree, both driven by this chatload; one node (bench profile, MariaDB), $RELAY_CONNS connections, open loop; CPU per message at ${PERF_RATES[*]} msg/s, $PERF_RUNS runs per binary and rate, alternating; capacity ladder ${CAP_RATES[*]} msg/s (p99 ≤ 20 ms, no errors, 0 lost); overload at 2 × the current code's capacity; ${WARMUP} s warm-up, ${SECS} s measured, ${DRAIN} s drain limit; fresh server and database per run"
     fi
     if wants cluster; then
         echo "- cluster: 2 nodes (cluster ${CLUSTER_NAME:-?}, Redis $REDIS_URL: $(redis-cli -u "$REDIS_URL" info server 2>/dev/null | sed -n 's/^redis_version:\([^[:space:]]*\).*/\1/p' || echo unknown)), one database; $RELAY_CONNS connections, every pair split over the nodes; windows ${WINDOWS[*]}, open loop at $CLUSTER_RATE msg/s; ${WARMUP} s warm-up, ${SECS} s measured, ${DRAIN} s drain limit"

@@ -510,6 +510,7 @@ mod tests {
             ack: lat,
             delivery: lat,
             send_errors: json!({}),
+            refusal: Default::default(),
             closed_sends: 0,
             unanswered: 0,
             drained: true,

@@ -16,9 +16,12 @@
 //! Every message's `client_msg_id` is `<n>.<scheduled µs since the run began>`, so the
 //! recipient measures send→delivery latency from the push alone. Rates count events
 //! whose completion falls in the measured window; latencies count messages scheduled in
-//! it. After the run chatload waits (`--drain`) for outstanding acks and pushes, then
-//! checks exactly-once delivery ([`crate::ledger`]): acked messages never pushed are
-//! looked up with `sync` on the recipient to tell *late* (stored) from *lost*.
+//! it. Sends scheduled in the measured window that are answered with an error are
+//! *refusals*: their time to refuse (scheduled send → error answer), codes and how many
+//! carried `retry_after_ms` are reported apart (`refusal`); every error answer counts in
+//! `send_errors`. After the run chatload waits (`--drain`) for outstanding acks and
+//! pushes, then checks exactly-once delivery ([`crate::ledger`]): acked messages never
+//! pushed are looked up with `sync` on the recipient to tell *late* (stored) from *lost*.
 //! Per-pair order (guarantee 4) is checked on arrival, and so is each connection's
 //! timeline (guarantee 3): the positions of its pushes and of its own sends' acks must
 //! follow its login's `last_pos` without gap or repeat, pushes in increasing order
@@ -160,6 +163,9 @@ fn run_on(
     });
     // Outside the macro: one more key passes json!'s recursion limit.
     json["transport"] = Value::from(plan.transport.name());
+    // Error answers to sends scheduled in the measured window: time to refuse (µs, from
+    // the scheduled send), by code, how many said when to retry.
+    json["refusal"] = o.refusal.json();
     // CPU of the watched processes per message delivered in the measured window.
     let delivered = pushed_ps * secs;
     json["cpu"] = watched
@@ -216,6 +222,8 @@ fn run_on(
         .row("send→ack p50/p90/p99/p99.9/max", ack_p.row_ms())
         .row("send→delivery p50/p90/p99/p99.9/max", del_p.row_ms())
         .row("send errors", counts_line(&o.send_errors))
+        .row("refused in window: codes", counts_line(&o.refusal.codes))
+        .row("send→refusal p50/p90/p99/p99.9/max", o.refusal.row())
         .row(
             "acked / pushed (all)",
             format!("{} / {}", rec.acked, rec.pushes),

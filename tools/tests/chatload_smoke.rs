@@ -172,6 +172,10 @@ fn relay_is_clean_with(addrs: &[String], extra: &[&str]) -> serde_json::Value {
     assert_eq!(j["exactly_once"]["missing_after_drain"], 0, "{j}");
     assert_eq!(j["unanswered_sends"], 0, "{j}");
     assert_eq!(j["nodes"], addrs.len(), "{j}");
+    // Error answers to sends of the measured window (none expected here) and their
+    // time to refuse.
+    assert!(j["refusal"]["count"].is_u64(), "{j}");
+    assert!(j["refusal"]["with_retry_after"].is_u64(), "{j}");
     assert!(report.clean, "{j}");
     report.json
 }

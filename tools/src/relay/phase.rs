@@ -21,11 +21,12 @@
 //! (`n` counts each sender's messages over every run, so ids never repeat), and the
 //! recipient measures send→delivery latency from the push alone. Rates count events
 //! whose completion falls in the measured window; latencies count messages scheduled in
-//! it. Settling checks exactly-once delivery ([`crate::ledger`]): acked messages never
-//! pushed are looked up with `sync` on the recipient to tell *late* (stored) from
-//! *lost*; the look-up pages by `pos` from the highest position up to which the
-//! recipient holds its whole timeline ([`PosCheck::held_through`]). Per-pair order
-//! (guarantee 4) is checked on arrival.
+//! it, and so do [`Refusals`] (error answers: time to refuse from the scheduled send,
+//! codes, `retry_after_ms`). Settling checks exactly-once delivery ([`crate::ledger`]):
+//! acked messages never pushed are looked up with `sync` on the recipient to tell *late*
+//! (stored) from *lost*; the look-up pages by `pos` from the highest position up to
+//! which the recipient holds its whole timeline ([`PosCheck::held_through`]). Per-pair
+//! order (guarantee 4) is checked on arrival.
 //!
 //! Each connection also checks its timeline (guarantee 3, [`crate::timeline`]): from the
 //! `last_pos` of its login ([`Relay::logged_in`]), the positions of its `message` pushes
@@ -50,7 +51,7 @@ use proto::{Op, Request};
 use serde_json::Value;
 
 use crate::args::Pace;
-use crate::client::{wait_until, Failure, Peer, PushSink};
+use crate::client::{wait_until, Failure, Peer, PushSink, ServerError};
 use crate::dialect::Wire;
 use crate::error::LoadError;
 use crate::ledger::{self, Reconciliation};
@@ -93,6 +94,12 @@ pub struct Phase {
     pushed: AtomicU64,
     pushed_window: AtomicU64,
     send_errors: Counts,
+    /// Scheduled send → error answer, for sends scheduled in the measured window.
+    refusal_latency: Recorder,
+    /// Error answers to sends scheduled in the measured window, by code.
+    refusal_codes: Counts,
+    /// Of those, the ones that carried `retry_after_ms`.
+    refused_with_retry_after: AtomicU64,
     closed_sends: AtomicU64,
     ack_without_msg_id: AtomicU64,
     out_of_order: AtomicU64,
@@ -127,6 +134,9 @@ impl Phase {
             pushed: AtomicU64::new(0),
             pushed_window: AtomicU64::new(0),
             send_errors: Counts::default(),
+            refusal_latency: Recorder::default(),
+            refusal_codes: Counts::default(),
+            refused_with_retry_after: AtomicU64::new(0),
             closed_sends: AtomicU64::new(0),
             ack_without_msg_id: AtomicU64::new(0),
             out_of_order: AtomicU64::new(0),
@@ -141,6 +151,29 @@ impl Phase {
     fn in_window(&self, t_us: u64) -> bool {
         t_us >= self.warm_end_us.load(Ordering::Relaxed)
             && t_us < self.end_us.load(Ordering::Relaxed)
+    }
+
+    /// Connection `i`'s send scheduled at `sched_us` was answered with `error` at `now_us`.
+    fn refused(&self, i: usize, sched_us: u64, now_us: u64, error: &ServerError) {
+        self.send_errors.inc(error.code.as_str());
+        if self.in_window(sched_us) {
+            self.refusal_latency
+                .record(i, now_us.saturating_sub(sched_us));
+            self.refusal_codes.inc(error.code.as_str());
+            if error.retry_after.is_some() {
+                self.refused_with_retry_after
+                    .fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    }
+
+    /// The refusals counted so far (see [`Refusals`]).
+    fn refusals(&self) -> Refusals {
+        Refusals {
+            latency: Percentiles::of(&self.refusal_latency.merged()),
+            codes: self.refusal_codes.json(),
+            with_retry_after: self.refused_with_retry_after.load(Ordering::Relaxed),
+        }
     }
 
     fn count(&self, t: Tally) {
@@ -170,6 +203,45 @@ pub struct Relay {
     phase: RwLock<Arc<Phase>>,
 }
 
+/// The error answers to sends scheduled in the measured window: the server refusing
+/// messages (`server_busy` when it sheds load), and how fast it said so.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Refusals {
+    /// Scheduled send → error answer ("time to refuse"); `count` is how many.
+    pub latency: Percentiles,
+    /// How many of them, by error code.
+    pub codes: Value,
+    /// How many of them carried `retry_after_ms`.
+    pub with_retry_after: u64,
+}
+
+impl Refusals {
+    /// `{"count", "mean_us", "p50_us", ..., "max_us", "codes": {...}, "with_retry_after"}`.
+    pub fn json(&self) -> Value {
+        let mut v = self.latency.json();
+        if let Some(map) = v.as_object_mut() {
+            map.insert("codes".into(), self.codes.clone());
+            map.insert(
+                "with_retry_after".into(),
+                Value::from(self.with_retry_after),
+            );
+        }
+        v
+    }
+
+    /// The summary table's row: how many, time to refuse, how many said when to retry.
+    pub fn row(&self) -> String {
+        if self.latency.count == 0 {
+            return "none".into();
+        }
+        format!(
+            "{}; {} with retry_after_ms",
+            self.latency.row_ms(),
+            self.with_retry_after
+        )
+    }
+}
+
 /// What [`Relay::settle`] found about one run.
 #[derive(Debug, Clone)]
 pub struct Outcome {
@@ -193,6 +265,9 @@ pub struct Outcome {
     pub delivery: Percentiles,
     /// Error answers to sends, by code.
     pub send_errors: Value,
+    /// Error answers to sends scheduled in the measured window: time to refuse, codes,
+    /// `retry_after_ms`.
+    pub refusal: Refusals,
     /// Sends whose connection closed before the answer.
     pub closed_sends: u64,
     /// Sends still unanswered after the drain.
@@ -349,7 +424,7 @@ impl Relay {
                     phase.ack_without_msg_id.fetch_add(1, Ordering::Relaxed);
                 }
             },
-            Err(Failure::Server(e)) => phase.send_errors.inc(e.code.as_str()),
+            Err(Failure::Server(e)) => phase.refused(i, sched_us, now, &e),
             Err(Failure::Closed) => {
                 phase.closed_sends.fetch_add(1, Ordering::Relaxed);
                 return;
@@ -504,6 +579,7 @@ impl Relay {
             ack: Percentiles::of(&phase.ack_latency.merged()),
             delivery: Percentiles::of(&phase.delivery_latency.merged()),
             send_errors: phase.send_errors.json(),
+            refusal: phase.refusals(),
             closed_sends: phase.closed_sends.load(Ordering::Relaxed),
             unanswered,
             drained,
@@ -652,6 +728,52 @@ fn sync_missing(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Error answers to sends scheduled in the measured window count as refusals, timed
+    /// from the scheduled send; all of them count in `send_errors`.
+    #[test]
+    fn refusals_of_the_measured_window_are_timed_and_counted() {
+        let phase = Phase::new(4);
+        phase.warm_end_us.store(1_000, Ordering::Relaxed);
+        phase.end_us.store(10_000, Ordering::Relaxed);
+        let busy = |ms: Option<u64>| ServerError {
+            code: proto::ErrorCode::ServerBusy,
+            retry_after: ms.map(Duration::from_millis),
+        };
+        let limited = ServerError {
+            code: proto::ErrorCode::RateLimited,
+            retry_after: None,
+        };
+        // Scheduled in the warm-up, and after the window: errors, not refusals.
+        phase.refused(0, 500, 600, &busy(Some(5)));
+        phase.refused(1, 10_000, 10_100, &busy(Some(5)));
+        // Scheduled in the window (answered after it ends, for the last one).
+        phase.refused(0, 1_000, 1_200, &busy(Some(5)));
+        phase.refused(1, 2_000, 2_400, &busy(None));
+        phase.refused(2, 3_000, 3_800, &limited);
+        phase.refused(3, 9_999, 11_599, &busy(Some(0)));
+
+        let r = phase.refusals();
+        assert_eq!(r.latency.count, 4);
+        assert_eq!(r.latency.p50_us, 400);
+        assert_eq!(r.latency.max_us, 1_600);
+        assert_eq!(r.with_retry_after, 2);
+        assert_eq!(
+            r.codes,
+            serde_json::json!({"rate_limited": 1, "server_busy": 3})
+        );
+        assert_eq!(
+            phase.send_errors.json(),
+            serde_json::json!({"rate_limited": 1, "server_busy": 5})
+        );
+        let j = r.json();
+        assert_eq!(j["count"], 4);
+        assert_eq!(j["max_us"], 1_600);
+        assert_eq!(j["with_retry_after"], 2);
+        assert_eq!(j["codes"]["server_busy"], 3);
+        assert!(r.row().ends_with("; 2 with retry_after_ms"), "{}", r.row());
+        assert_eq!(Refusals::default().row(), "none");
+    }
 
     #[test]
     fn stamps_parse_from_client_msg_ids() {
