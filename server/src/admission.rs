@@ -15,6 +15,14 @@
 //! the limit is never refused, whatever its length. The queue's capacity and the commit
 //! deadline stay as the hard bounds behind this.
 //!
+//! The limit must sit above the wait that clients' own pipelining makes: a bounded
+//! population of messages in flight is not an overload (the wait is the population
+//! over the writer's rate), and refusing it only burns CPU on refusals and retries.
+//! Measured on this project's bench machine, 1,000 connections keeping 16 sends each in
+//! flight relayed 30,900 and 33,700 msg/s with no limit and 14,400 and 13,900 msg/s with
+//! a 100 ms one; hence the default of 1 s, with lower values for operators who prefer
+//! tighter latency under overload to throughput under heavy pipelining.
+//!
 //! The writer reports ([`Admission::store_call`], [`Admission::store_done`],
 //! [`Admission::queue_empty`]); senders ask
 //! ([`Admission::admit`]) on worker and reactor threads: atomics only, never a lock.

@@ -199,7 +199,7 @@ impl Default for WriterConfig {
             batch_wait_ms: None,
             queue_capacity: 65536,
             commit_deadline_ms: 5000,
-            max_queue_wait_ms: 100,
+            max_queue_wait_ms: 1000,
         }
     }
 }

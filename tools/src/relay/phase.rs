@@ -11,7 +11,9 @@
 //! that count in the new phase (as pushes nobody acked there, and as *late* in the old).
 //!
 //! * Closed loop (`Pace::Closed`): each sender keeps `W` un-acked sends in flight; an
-//!   answer (ack or error) triggers the next send.
+//!   answer triggers the next send, at once, or after the server's `retry_after_ms` when
+//!   it refused the last one with one (a well-behaved client backs off; a back-off
+//!   thread sends those when due).
 //! * Open loop (`Pace::Open`): one pacer thread schedules send `k` at `start + k/R` on
 //!   sender `k mod C`. Latency counts from the *scheduled* time, so a stalled server
 //!   shows up in the percentiles instead of silently slowing the load (no coordinated
@@ -41,7 +43,8 @@
 //! look-up is a `proto::Request` (JSON only).
 //! May touch: the relay connections it is given (sending on them) and its own figures.
 
-use std::collections::HashSet;
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashSet};
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
@@ -201,6 +204,9 @@ pub struct Relay {
     /// Each connection's timeline check (it outlives phases, like the connection).
     timelines: Vec<Mutex<PosCheck>>,
     phase: RwLock<Arc<Phase>>,
+    /// Closed loop: sends held back after a refusal with `retry_after_ms`, as (due µs,
+    /// connection index), earliest first.
+    backoff: Mutex<BinaryHeap<Reverse<(u64, usize)>>>,
 }
 
 /// The error answers to sends scheduled in the measured window: the server refusing
@@ -336,6 +342,7 @@ impl Relay {
                 .map(|_| Mutex::new(PosCheck::default()))
                 .collect(),
             phase: RwLock::new(Arc::new(Phase::new(conns))),
+            backoff: Mutex::new(BinaryHeap::new()),
         })
     }
 
@@ -424,7 +431,15 @@ impl Relay {
                     phase.ack_without_msg_id.fetch_add(1, Ordering::Relaxed);
                 }
             },
-            Err(Failure::Server(e)) => phase.refused(i, sched_us, now, &e),
+            Err(Failure::Server(e)) => {
+                phase.refused(i, sched_us, now, &e);
+                let closed_loop = phase.window.load(Ordering::Relaxed) > 0;
+                if let (true, Some(wait)) = (closed_loop, e.retry_after) {
+                    let due = now.saturating_add(wait.as_micros() as u64);
+                    self.backoff.lock().push(Reverse((due, i)));
+                    return;
+                }
+            }
             Err(Failure::Closed) => {
                 phase.closed_sends.fetch_add(1, Ordering::Relaxed);
                 return;
@@ -434,6 +449,35 @@ impl Relay {
         if window > 0 && phase.running.load(Ordering::Relaxed) {
             self.send(phase, peer, now);
         }
+    }
+
+    /// Closed loop: sends each send held back after a refusal once it is due, until the
+    /// phase stops running (what is still held then is dropped).
+    fn back_off(self: &Arc<Self>, phase: &Arc<Phase>, peers: &[Arc<Peer>]) {
+        let mut by_index: Vec<Option<&Arc<Peer>>> = vec![None; self.next.len()];
+        for peer in peers {
+            if let Some(slot) = by_index.get_mut(peer.index()) {
+                *slot = Some(peer);
+            }
+        }
+        while phase.running.load(Ordering::Relaxed) {
+            let now = self.now_us();
+            loop {
+                let due = {
+                    let mut held = self.backoff.lock();
+                    match held.peek() {
+                        Some(Reverse((at, _))) if *at <= now => held.pop(),
+                        _ => None,
+                    }
+                };
+                let Some(Reverse((_, i))) = due else { break };
+                if let Some(Some(peer)) = by_index.get(i) {
+                    self.send(phase, peer, now);
+                }
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        self.backoff.lock().clear();
     }
 
     /// Runs the current phase: `warmup` then `duration` of sends paced as `pace` says
@@ -470,7 +514,13 @@ impl Relay {
                         self.send(&phase, peer, self.now_us());
                     }
                 }
-                None
+                let (r, ph, p) = (Arc::clone(self), Arc::clone(&phase), peers.to_vec());
+                Some(
+                    std::thread::Builder::new()
+                        .name("chatload-backoff".into())
+                        .spawn(move || r.back_off(&ph, &p))
+                        .map_err(LoadError::io("spawn the back-off thread"))?,
+                )
             }
             Pace::Open { rate } => {
                 let (r, ph, p) = (Arc::clone(self), Arc::clone(&phase), peers.to_vec());
