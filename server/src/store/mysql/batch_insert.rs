@@ -43,8 +43,8 @@ use mysql::{Transaction, Value};
 use super::errors::{server_code, Fail, ER_DUP_ENTRY};
 use super::rows::{all, original_of, OriginalRow};
 use super::sql::{
-    pow2_pieces, sql_ids_by_keys, sql_insert_messages, sql_messages_by_keys,
-    sql_upsert_conversations, CHUNK,
+    pieces, sql_ids_by_keys, sql_insert_messages, sql_messages_by_keys, sql_upsert_conversations,
+    CHUNK,
 };
 use super::timeline;
 #[cfg(doc)]
@@ -78,7 +78,7 @@ fn insert_chunks<'a>(messages: &'a [&'a NewMessage]) -> Vec<&'a [&'a NewMessage]
     if start < messages.len() {
         chunks.push(&messages[start..]);
     }
-    chunks.into_iter().flat_map(pow2_pieces).collect()
+    chunks.into_iter().flat_map(pieces).collect()
 }
 
 /// The `(from_id, client_msg_id)` key of a message.
@@ -294,7 +294,7 @@ pub(super) fn insert_batch(
 
     // Both participants' conversation lists, in key order (a stable lock order).
     let conversations: Vec<((UserId, UserId), MsgId)> = conversations.0.into_iter().collect();
-    for chunk in conversations.chunks(CHUNK).flat_map(pow2_pieces) {
+    for chunk in conversations.chunks(CHUNK).flat_map(pieces) {
         let values: Vec<Value> = chunk
             .iter()
             .flat_map(|&((user, peer), last)| {

@@ -21,7 +21,7 @@ use mysql::{Transaction, Value};
 use super::errors::Fail;
 use super::rows::all;
 use super::sql::{
-    padded_len, pow2_pieces, sql_advance_heads, sql_advance_heads_returning, sql_read_heads,
+    padded_len, pieces, sql_advance_heads, sql_advance_heads_returning, sql_read_heads,
     sql_timeline_ends, sql_upsert_heads, CHUNK, SQL_MOVE_HEAD,
 };
 #[cfg(doc)]
@@ -115,7 +115,7 @@ pub(super) fn advance_heads(
 /// [`advance_heads`] moved too far: the batch held keys stored before (a client's
 /// retry), which took no position after all. The rows are locked by this transaction.
 pub(super) fn correct_heads(tx: &mut Transaction<'_>, heads: &[(UserId, Pos)]) -> Result<(), Fail> {
-    for piece in heads.chunks(CHUNK).flat_map(pow2_pieces) {
+    for piece in heads.chunks(CHUNK).flat_map(pieces) {
         let values: Vec<Value> = piece
             .iter()
             .flat_map(|&(user, last)| [Value::from(user), Value::from(last)])
