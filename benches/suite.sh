@@ -944,7 +944,7 @@ if wants overload; then
             cfg="$WORK/bench-tight.toml"
             label="Bench profile plus \`[writer] max_queue_wait_ms = 100\` (an operator bounding latency under overload):"
         fi
-        OV_CONFIG=$cfg ov_run after "$over" "overload-$prof"
+        OV_CONFIG=$cfg ov_run after "$over" "overload_$prof"
         goodput=$(jget "$JSON" delivered_per_sec)
         good_ratio=$(ratio "$goodput" "$cap")
         p99=$(jget "$JSON" delivery_latency_us.p99_us)
