@@ -6,6 +6,7 @@
 //! | name | type | labels | what |
 //! | --- | --- | --- | --- |
 //! | `chat_connections_open` | gauge | | TCP connections open |
+//! | `chat_http_connections_open` | gauge | | connections open on the HTTP port (`--http-port`): pages, scrapes and WebSocket chat clients |
 //! | `chat_connections_logged_in` | gauge | | logged-in connections on this node |
 //! | `chat_connections_accepted_total` | counter | | connections accepted |
 //! | `chat_connections_rejected_total` | counter | | connections turned away (`server_full`) |
@@ -179,6 +180,7 @@ impl EncodeMetric for AtomicHistogram {
 #[derive(Default)]
 struct Sources {
     engine: OnceLock<Arc<reactor::Counters>>,
+    http_engine: OnceLock<Arc<reactor::Counters>>,
     hub: OnceLock<Arc<Hub>>,
     writer_queue: OnceLock<Box<dyn Fn() -> usize + Send + Sync>>,
     cluster: OnceLock<Arc<Cluster>>,
@@ -231,6 +233,14 @@ impl Collector for LiveCollector {
             "TCP connections open",
             None,
             &gauge(e.open),
+        )?;
+        let http_open = s.http_engine.get().map_or(0, |c| c.snapshot().open);
+        put(
+            enc,
+            "http_connections_open",
+            "Connections open on the HTTP port (pages, scrapes and WebSocket chat clients)",
+            None,
+            &gauge(http_open),
         )?;
         let logged_in = s.hub.get().map_or(0, |hub| hub.logged_in());
         put(
@@ -480,6 +490,11 @@ impl Metrics {
     /// Reads the engine's connection, frame and byte counters from now on.
     pub fn watch_engine(&self, counters: Arc<reactor::Counters>) {
         let _ = self.sources.engine.set(counters);
+    }
+
+    /// Reads the HTTP port's engine's open connections from now on.
+    pub fn watch_http_engine(&self, counters: Arc<reactor::Counters>) {
+        let _ = self.sources.http_engine.set(counters);
     }
 
     /// Reads the hub's logged-in count from now on.

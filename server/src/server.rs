@@ -307,6 +307,9 @@ pub fn run(config: Config) -> Result<(), StartError> {
     let local = server.local_addr().map_or(addr, |a| a);
     log::info!("startserv listening on {local}");
     metrics.watch_engine(Arc::clone(server.counters()));
+    if let Some(http) = &http {
+        metrics.watch_http_engine(Arc::clone(http.counters()));
+    }
     if let Some(cluster) = &cluster {
         cluster.set_events(Arc::new(NodeEvents(Arc::downgrade(&app))));
         let advertise = config.resolved_advertise(local);

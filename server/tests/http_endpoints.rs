@@ -51,6 +51,7 @@ const HEALTH_CHANGE: Duration = Duration::from_secs(20);
 /// Every metric name the documentation lists (`server/src/metrics.rs`), as written.
 const DOCUMENTED: &[&str] = &[
     "chat_connections_open",
+    "chat_http_connections_open",
     "chat_connections_logged_in",
     "chat_connections_accepted_total",
     "chat_connections_rejected_total",

@@ -274,6 +274,11 @@ fn chat_over_websocket_beside_tcp() {
     );
     assert_eq!(login["ok"], json!(true), "{login}");
     assert_eq!(login["user_id"], json!(bob_tcp.id()));
+    // The metrics count the WebSocket client among the HTTP port's connections (with the
+    // scrape's own), not among the TCP port's, and among the logged-in ones.
+    assert_eq!(metric(http, "chat_connections_open"), 2.0);
+    assert_eq!(metric(http, "chat_connections_logged_in"), 3.0);
+    assert!(metric(http, "chat_http_connections_open") >= 2.0);
 
     // Alice → Bob: pushed to both of Bob's sessions.
     let sent = alice.send_text(bob_tcp.id(), "héllo 世界 😀");
@@ -315,6 +320,33 @@ fn chat_over_websocket_beside_tcp() {
             Err(e) => panic!("close handshake: {e}"),
         }
     }
+    // Closed: only the scrape itself is left on the HTTP port.
+    let deadline = Instant::now() + TIMEOUT;
+    while metric(http, "chat_http_connections_open") != 1.0 {
+        assert!(
+            Instant::now() < deadline,
+            "the closed WebSocket is still counted"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(metric(http, "chat_connections_logged_in"), 2.0);
+}
+
+/// The value of the unlabelled metric `name` in the node's `/metrics` (one request on a
+/// connection of its own, which counts among the HTTP port's connections).
+fn metric(http: SocketAddr, name: &str) -> f64 {
+    let mut s = TcpStream::connect(http).expect("connect to the HTTP port");
+    s.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let mut text = String::new();
+    s.read_to_string(&mut text).unwrap();
+    let prefix = format!("{name} ");
+    text.lines()
+        .find_map(|l| l.strip_prefix(prefix.as_str()))
+        .unwrap_or_else(|| panic!("/metrics lacks {name}: {text}"))
+        .trim()
+        .parse()
+        .unwrap_or_else(|e| panic!("{name}: {e}"))
 }
 
 /// Fragments with a ping between them make one message; the ping is answered with a
