@@ -310,6 +310,10 @@ counts() {
 d = json.loads(sys.argv[1] or "{}")
 print(", ".join(f"{k}={v}" for k, v in d.items()) or "none")' "$1"
 }
+# commas: its input lines joined with ", ".
+commas() { paste -sd, - | sed 's/,/, /g'; }
+# int_list VALUES...: the values as integers, joined with ", " (empty without any).
+int_list() { local r; for r in "$@"; do int "$r"; echo; done | commas; }
 # goal NAME TARGET MEASURED MET(yes/no/n/a)
 goal() { GOALS+=("| $1 | $2 | $3 | $4 |"); }
 
@@ -811,7 +815,7 @@ ov_fail() {
     [[ "$(jget "$1" lost)" == 0 ]] || reasons+=("$(jget "$1" lost) lost")
     [[ "$(jget "$1" duplicated)" == 0 ]] || reasons+=("$(jget "$1" duplicated) duplicated")
     if ((${#reasons[@]} > 0)); then
-        printf '%s\n' "${reasons[@]}" | paste -sd, - | sed 's/,/, /g'
+        printf '%s\n' "${reasons[@]}" | commas
     fi
 }
 if wants overload; then
@@ -1023,8 +1027,8 @@ if wants timeline; then
         read -r -a ra <<<"${TL_RATES[after:$w]:-}"
         mb=$(mean "${rb[@]}")
         ma=$(mean "${ra[@]}")
-        list_b=$(for r in "${rb[@]}"; do int "$r"; echo; done | paste -sd, - | sed 's/,/, /g')
-        list_a=$(for r in "${ra[@]}"; do int "$r"; echo; done | paste -sd, - | sed 's/,/, /g')
+        list_b=$(int_list "${rb[@]}")
+        list_a=$(int_list "${ra[@]}")
         read -r wbs wbd <<<"$(cpu2 "${TL_WIN[before:$w]:-}")"
         read -r was wad <<<"$(cpu2 "${TL_WIN[after:$w]:-}")"
         read -r rbs rbd <<<"$(cpu2 "${TL_RUN[before:$w]:-}")"
@@ -1232,8 +1236,8 @@ if wants websocket; then
         read -r -a rw <<<"${WS_RATES[ws:$w]:-}"
         mt=$(mean "${rt[@]}")
         mw=$(mean "${rw[@]}")
-        list_t=$(for r in "${rt[@]}"; do int "$r"; echo; done | paste -sd, - | sed 's/,/, /g')
-        list_w=$(for r in "${rw[@]}"; do int "$r"; echo; done | paste -sd, - | sed 's/,/, /g')
+        list_t=$(int_list "${rt[@]}")
+        list_w=$(int_list "${rw[@]}")
         section "| $w | ${list_t:-none} | $([[ -n "$mt" ]] && int "$mt" || echo n/a) | ${list_w:-none} | $([[ -n "$mw" ]] && int "$mw" || echo n/a) | $(ratio "$mw" "$mt") |"
         # The goal is quoted at the window where TCP does best.
         if [[ -n "$mt" ]] && awk -v a="$mt" -v b="${ws_best_tcp:-0}" 'BEGIN { exit !(a > b) }'; then

@@ -24,7 +24,7 @@
 //! tighter latency under overload to throughput under heavy pipelining.
 //!
 //! The writer reports ([`Admission::store_call`], [`Admission::store_done`],
-//! [`Admission::queue_empty`]); senders ask
+//! [`Admission::queue_empty`]); its watchdog reads how long a call has run; senders ask
 //! ([`Admission::admit`]) on worker and reactor threads: atomics only, never a lock.
 //! May touch: nothing but its own counters.
 
@@ -80,17 +80,17 @@ impl Admission {
         self.sojourn_us.store(0, Ordering::Relaxed);
     }
 
+    /// How long the writer's store call in progress has run, if one is.
+    pub fn store_call_running(&self) -> Option<Duration> {
+        let started = self.call_started_us.load(Ordering::Relaxed);
+        (started != IDLE).then(|| Duration::from_micros(self.now_us().saturating_sub(started)))
+    }
+
     /// How long a message queued now can expect to wait for the writer (see the module
     /// docs).
     pub fn expected_wait(&self) -> Duration {
-        let sojourn = self.sojourn_us.load(Ordering::Relaxed);
-        let started = self.call_started_us.load(Ordering::Relaxed);
-        let running = if started == IDLE {
-            0
-        } else {
-            self.now_us().saturating_sub(started)
-        };
-        Duration::from_micros(sojourn.max(running))
+        let sojourn = Duration::from_micros(self.sojourn_us.load(Ordering::Relaxed));
+        sojourn.max(self.store_call_running().unwrap_or_default())
     }
 
     /// `Ok` when a message may be queued now; otherwise the time after which the sender

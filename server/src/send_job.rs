@@ -55,8 +55,12 @@ impl Job {
 
     /// An error answer (unless the job was answered already).
     pub fn answer_error(&self, code: ErrorCode, message: &str) {
-        let frame = error_frame(OP, self.seq, &ChatError::new(code, message));
-        self.replies.answer(self.ticket, frame);
+        self.answer(&ChatError::new(code, message));
+    }
+
+    fn answer(&self, error: &ChatError) {
+        self.replies
+            .answer(self.ticket, error_frame(OP, self.seq, error));
     }
 
     /// `server_busy`: the store did not take the message in time; nothing was stored.
@@ -70,13 +74,13 @@ impl Job {
     /// `server_busy` with `retry_after_ms`: the writer is too far behind to take the
     /// message in time; nothing was stored.
     pub fn answer_overloaded(&self, retry_after: Duration) {
-        let error = ChatError::new(
-            ErrorCode::ServerBusy,
-            "the server is overloaded; the message was not stored, retry",
-        )
-        .retry_after(retry_after);
-        self.replies
-            .answer(self.ticket, error_frame(OP, self.seq, &error));
+        self.answer(
+            &ChatError::new(
+                ErrorCode::ServerBusy,
+                "the server is overloaded; the message was not stored, retry",
+            )
+            .retry_after(retry_after),
+        );
     }
 }
 

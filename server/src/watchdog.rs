@@ -8,15 +8,18 @@
 //! so the outcome is unknown; the client's retry with the same `client_msg_id` returns
 //! the message (first answer wins, see `reply_queue`). Nothing is acked before its
 //! commit.
+//! How long the call has run it reads from the writer's `admission`, which the writer
+//! tells of each store call.
 //! May touch: the [`CommitBatch`] it shares with the writer, the writer's queue, and the
 //! answers of the jobs in them (each counted in the metrics).
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crossbeam_channel::{Receiver, RecvTimeoutError};
 use parking_lot::Mutex;
 
+use crate::admission::Admission;
 use crate::metrics::Metrics;
 use crate::protocol::ErrorCode;
 use crate::send_job::{InFlight, Job};
@@ -41,8 +44,6 @@ pub struct CommitBatch {
     /// The batch being committed. The writer sends its first `n` entries to the store;
     /// the watchdog may append (never remove) while the writer is blocked.
     pub current: Mutex<Vec<Pending>>,
-    /// When the writer entered its current store call, if it is in one.
-    pub in_store_since: Mutex<Option<Instant>>,
     /// Jobs the batch may hold at most (the queue's capacity).
     pub capacity: usize,
 }
@@ -52,7 +53,6 @@ impl CommitBatch {
     pub fn new(capacity: usize) -> Self {
         Self {
             current: Mutex::new(Vec::new()),
-            in_store_since: Mutex::new(None),
             capacity,
         }
     }
@@ -72,6 +72,8 @@ impl CommitBatch {
 /// The watchdog of one writer.
 pub struct Watchdog {
     batch: Arc<CommitBatch>,
+    /// Tells how long the writer's store call in progress has run.
+    admission: Arc<Admission>,
     queue: Receiver<Pending>,
     deadline: Duration,
     stopped: Receiver<()>,
@@ -79,10 +81,12 @@ pub struct Watchdog {
 }
 
 impl Watchdog {
-    /// Watches `batch` (and the writer's `queue`), answering jobs older than `deadline`
-    /// (counted in `metrics`); stops when `stopped` closes.
+    /// Watches `batch` (and the writer's `queue`) while the writer's store call, as
+    /// `admission` sees it, runs too long, answering jobs older than `deadline` (counted
+    /// in `metrics`); stops when `stopped` closes.
     pub fn new(
         batch: Arc<CommitBatch>,
+        admission: Arc<Admission>,
         queue: Receiver<Pending>,
         deadline: Duration,
         stopped: Receiver<()>,
@@ -90,6 +94,7 @@ impl Watchdog {
     ) -> Self {
         Self {
             batch,
+            admission,
             queue,
             deadline,
             stopped,
@@ -101,6 +106,7 @@ impl Watchdog {
     pub fn run(self) {
         watch(
             &self.batch,
+            &self.admission,
             &self.queue,
             self.deadline,
             &self.stopped,
@@ -111,16 +117,16 @@ impl Watchdog {
 
 fn watch(
     batch: &CommitBatch,
+    admission: &Admission,
     queue: &Receiver<Pending>,
     deadline: Duration,
     stopped: &Receiver<()>,
     metrics: &Metrics,
 ) {
     while let Err(RecvTimeoutError::Timeout) = stopped.recv_timeout(PERIOD) {
-        let stuck = batch
-            .in_store_since
-            .lock()
-            .is_some_and(|since| since.elapsed() >= STUCK);
+        let stuck = admission
+            .store_call_running()
+            .is_some_and(|ran| ran >= STUCK);
         if !stuck {
             continue;
         }

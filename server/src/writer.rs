@@ -92,8 +92,10 @@ impl Writer {
         let (jobs, rx) = crossbeam_channel::bounded(settings.queue_capacity.max(1));
         let batch = Arc::new(CommitBatch::new(settings.queue_capacity.max(1)));
         let (stop_watchdog, stopped) = crossbeam_channel::bounded::<()>(0);
+        let admission = Arc::new(Admission::new(settings.max_queue_wait));
         let watchdog = Watchdog::new(
             Arc::clone(&batch),
+            Arc::clone(&admission),
             rx.clone(),
             settings.commit_deadline,
             stopped,
@@ -102,7 +104,6 @@ impl Writer {
         // A receiver does not keep the queue open: the loop still ends with the handles.
         let queue = rx.clone();
         metrics.watch_writer_queue(Box::new(move || queue.len()));
-        let admission = Arc::new(Admission::new(settings.max_queue_wait));
         let writer_loop = WriterLoop {
             admission: Arc::clone(&admission),
             store,
@@ -215,14 +216,12 @@ impl WriterLoop {
             let Some(oldest) = oldest else {
                 return;
             };
-            *self.batch.in_store_since.lock() = Some(Instant::now());
             self.admission.store_call(oldest);
             let attempt = self.mark.begin();
             let started = Instant::now();
             let outcome = self.store.insert_messages(&messages);
             let took = started.elapsed();
             self.admission.store_done();
-            *self.batch.in_store_since.lock() = None;
             if let Err(e) = &outcome {
                 count_store_error(e);
                 self.hand_on(attempt, Vec::new());
