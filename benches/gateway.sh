@@ -12,15 +12,17 @@
 #:      hashes/s on the same cores (`chatload argon2-rate`): the ratio (goal >= 0.9). The
 #:      gateway's per-address limits are lifted for the run (every request comes from
 #:      127.0.0.1); the argon2 cost and the hashing admission are the defaults. Only
-#:      2xx answers count as logins (wrk counts every answer). The two alternate
-#:      (logins, hashes, logins, hashes, ...) so that drift hits both.
+#:      2xx answers count as logins (wrk counts every answer). The two alternate in
+#:      short runs, the order flipping each time (logins, hashes, hashes, logins, ...),
+#:      so that the machine's drift hits both; the ratio is of the pooled means.
 #:
 #: Both servers get as many threads as there are cores (startgate: reactors = cores,
 #: workers 4 x cores; nginx: worker_processes = cores). Prints markdown tables on stdout,
 #: the commands it ran, and last a line `GOALS healthz=<ratio> logins=<ratio>`.
 #: Needs MariaDB and Redis (tools/services.sh); installs wrk and nginx with apt-get when
 #: missing (as root). Environment: GW_SECS [10] seconds per wrk run, GW_RUNS [2] runs per
-#: server, GW_CONNS [64] wrk connections, GW_LOGIN_CONNS [2 x cores: the hashing
+#: server (healthz), GW_LOGIN_SECS [5] and GW_LOGIN_RUNS [8] the same for the login
+#: runs and the raw hashing runs, GW_CONNS [64] wrk connections, GW_LOGIN_CONNS [2 x cores: the hashing
 #: admission lets half the workers hash at once; more would be refused with 503 at once
 #: and only inflate wrk's request count], GW_REDIS
 #: [redis://127.0.0.1:6379/0], CARGO_TARGET_DIR honoured.
@@ -32,6 +34,8 @@ SECS=${GW_SECS:-10}
 RUNS=${GW_RUNS:-2}
 CONNS=${GW_CONNS:-64}
 LOGIN_CONNS=${GW_LOGIN_CONNS:-$((2 * $(nproc)))}
+LOGIN_SECS=${GW_LOGIN_SECS:-5}
+LOGIN_RUNS=${GW_LOGIN_RUNS:-8}
 REDIS_URL=${GW_REDIS:-redis://127.0.0.1:6379/0}
 CORES=$(nproc)
 STAMP=$(date +%Y%m%d%H%M%S)_$$
@@ -202,24 +206,39 @@ echo "| run | what | per second | non-2xx |"
 echo "|---:|---|---:|---:|"
 LOGIN_SUM=0
 HASH_SUM=0
-for ((i = 1; i <= RUNS; i++)); do
-    read -r l lbad <<<"$(CONNS=$LOGIN_CONNS wrk_rps "http://127.0.0.1:$GATE_PORT/api/v1/login" -s "$WORK/login.lua")"
+login_run() {
+    read -r l lbad <<<"$(SECS=$LOGIN_SECS CONNS=$LOGIN_CONNS wrk_rps "http://127.0.0.1:$GATE_PORT/api/v1/login" -s "$WORK/login.lua")"
     echo "| $i | logins through startgate (wrk -c $LOGIN_CONNS) | $l | $lbad |"
     LOGIN_SUM=$(awk -v a="$LOGIN_SUM" -v b="$l" 'BEGIN { print a + b }')
-    ARGON_JSON=$("$BIN/chatload" argon2-rate --secs "$SECS" | tail -n1)
-    h=$(python3 -c 'import json, sys; print(json.loads(sys.argv[1])["hashes_per_sec"])' "$ARGON_JSON")
-    THREADS=$(python3 -c 'import json, sys; print(json.loads(sys.argv[1])["threads"])' "$ARGON_JSON")
-    echo "| $i | raw argon2id (m=19456 KiB, t=2, p=1) on $THREADS threads, chatload argon2-rate | $h | - |"
+}
+hash_run() {
+    local json h threads
+    json=$("$BIN/chatload" argon2-rate --secs "$LOGIN_SECS" --no-progress 2>/dev/null | tail -n1)
+    h=$(python3 -c 'import json, sys; print(json.loads(sys.argv[1])["hashes_per_sec"])' "$json")
+    threads=$(python3 -c 'import json, sys; print(json.loads(sys.argv[1])["threads"])' "$json")
+    echo "| $i | raw argon2id (m=19456 KiB, t=2, p=1) on $threads threads, chatload argon2-rate | $h | - |"
     HASH_SUM=$(awk -v a="$HASH_SUM" -v b="$h" 'BEGIN { print a + b }')
+}
+# Short runs in alternating order (logins then hashes, hashes then logins, ...): the
+# machine's speed drifts by tens of percent over minutes here, and this way the drift
+# falls on both sides alike.
+for ((i = 1; i <= LOGIN_RUNS; i++)); do
+    if ((i % 2)); then
+        login_run
+        hash_run
+    else
+        hash_run
+        login_run
+    fi
 done
-LOGINS=$(awk -v a="$LOGIN_SUM" -v r="$RUNS" 'BEGIN { printf "%.1f", a / r }')
-HASHES=$(awk -v a="$HASH_SUM" -v r="$RUNS" 'BEGIN { printf "%.1f", a / r }')
+LOGINS=$(awk -v a="$LOGIN_SUM" -v r="$LOGIN_RUNS" 'BEGIN { printf "%.1f", a / r }')
+HASHES=$(awk -v a="$HASH_SUM" -v r="$LOGIN_RUNS" 'BEGIN { printf "%.1f", a / r }')
 LOGIN_RATIO=$(awk -v a="$LOGINS" -v b="$HASHES" 'BEGIN { printf "%.3f", (b > 0 ? a / b : 0) }')
 echo
 echo "Mean: $LOGINS logins/s against $HASHES hashes/s: **${LOGIN_RATIO}×**."
 echo
-COMMANDS+=("wrk -t $CORES -c $LOGIN_CONNS -d ${SECS}s -s login.lua http://127.0.0.1:PORT/api/v1/login   # POST {username, password}, $RUNS runs")
-COMMANDS+=("chatload argon2-rate --secs $SECS")
+COMMANDS+=("wrk -t $CORES -c $LOGIN_CONNS -d ${LOGIN_SECS}s -s login.lua http://127.0.0.1:PORT/api/v1/login   # POST {username, password}, $LOGIN_RUNS runs")
+COMMANDS+=("chatload argon2-rate --secs $LOGIN_SECS   # $LOGIN_RUNS runs, alternating with the logins")
 # Sanity: the logins did succeed (non-2xx would say otherwise) and the gateway is healthy.
 curl -fsS "http://127.0.0.1:$GATE_PORT/healthz" >/dev/null
 

@@ -15,12 +15,33 @@
 //! for up to one heartbeat. May touch: Redis (reads), through the link it is given.
 
 use std::collections::HashMap;
+use std::sync::LazyLock;
 
 use parking_lot::Mutex;
+use redis::Script;
 
 use chat::cluster::keys::Keys;
 use chat::cluster::link::Link;
 use chat::cluster::registry::NodeInfo;
+
+/// KEYS: the registry. ARGV: a liveness key's text before and after the node id.
+/// Returns `[id, info, id, info, ...]` of the registered nodes whose liveness key exists:
+/// the registry and the liveness checks in one round trip, as one consistent read.
+static LIVE_NODES: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+        local registry = redis.call('HGETALL', KEYS[1])
+        local live = {}
+        for i = 1, #registry, 2 do
+            if redis.call('EXISTS', ARGV[1] .. registry[i] .. ARGV[2]) == 1 then
+                live[#live + 1] = registry[i]
+                live[#live + 1] = registry[i + 1]
+            end
+        end
+        return live
+        ",
+    )
+});
 
 /// A node a login is sent to.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -68,42 +89,35 @@ impl NodePicker {
         }
     }
 
-    /// The live nodes, by id (two round trips: the registry, then the liveness keys in
-    /// one pipeline).
+    /// The live nodes, by id, in one round trip ([`LIVE_NODES`]).
     pub fn live_nodes(&self, link: &Link) -> Result<Vec<(String, NodeInfo)>, PickError> {
-        let registry: HashMap<String, String> = link
-            .call("reading the node registry", |conn| {
-                redis::cmd("HGETALL").arg(self.keys.nodes()).query(conn)
+        const MARK: &str = "\u{1}";
+        let template = self.keys.alive(MARK);
+        let (before, after) = template.split_once(MARK).unwrap_or((&template, ""));
+        let flat: Vec<String> = link
+            .call("reading the live nodes", |conn| {
+                LIVE_NODES
+                    .key(self.keys.nodes())
+                    .arg(before)
+                    .arg(after)
+                    .invoke(conn)
             })
             .ok_or(PickError::Unavailable)?;
-        let mut nodes: Vec<(String, NodeInfo)> = registry
-            .into_iter()
-            .filter_map(|(id, json)| match serde_json::from_str::<NodeInfo>(&json) {
-                Ok(info) => Some((id, info)),
+        let mut nodes: Vec<(String, NodeInfo)> = flat
+            .chunks_exact(2)
+            .filter_map(|pair| match serde_json::from_str::<NodeInfo>(&pair[1]) {
+                Ok(info) => Some((pair[0].clone(), info)),
                 Err(e) => {
-                    log::warn!("node registry: entry of {id:?} unreadable ({e}); skipped");
+                    log::warn!(
+                        "node registry: entry of {:?} unreadable ({e}); skipped",
+                        pair[0]
+                    );
                     None
                 }
             })
             .collect();
         nodes.sort_by(|a, b| a.0.cmp(&b.0));
-        if nodes.is_empty() {
-            return Ok(nodes);
-        }
-        let alive: Vec<bool> = link
-            .call("reading node liveness", |conn| {
-                let mut pipe = redis::pipe();
-                for (id, _) in &nodes {
-                    pipe.cmd("EXISTS").arg(self.keys.alive(id));
-                }
-                pipe.query(conn)
-            })
-            .ok_or(PickError::Unavailable)?;
-        Ok(nodes
-            .into_iter()
-            .zip(alive)
-            .filter_map(|(node, alive)| alive.then_some(node))
-            .collect())
+        Ok(nodes)
     }
 
     /// Chooses the node for one login (see the module docs) and counts it.
