@@ -62,6 +62,15 @@ pub trait Codec: Send + Sync + 'static {
         let _ = mode;
         self.encode(body, out)
     }
+
+    /// Appends to `out` the bytes a connection in framing `mode` ends with when the
+    /// application closes it ([`crate::ConnHandle::close`]): written once, after
+    /// everything sent before the close (a WebSocket close frame, for instance). At most
+    /// a few bytes; the output's high-water mark does not apply to them. The default
+    /// appends nothing.
+    fn farewell_in(&self, mode: u8, out: &mut Vec<u8>) {
+        let _ = (mode, out);
+    }
 }
 
 /// The wire contract's framing: a 4-byte big-endian length `N`, then `N` bytes of body,

@@ -99,13 +99,24 @@ impl ConnShared {
         self.queued.store(0, Ordering::Release);
     }
 
-    /// Asks the reactor to flush and close. Returns false if already closing or closed.
+    /// Asks the reactor to flush and close, after the codec's farewell for the current
+    /// mode (`Codec::farewell_in`). Returns false if already closing or closed.
     pub(crate) fn request_close(self: &Arc<Self>) -> bool {
         let asked = self
             .state
             .compare_exchange(OPEN, CLOSING, Ordering::AcqRel, Ordering::Acquire)
             .is_ok();
         if asked {
+            // No sender can queue now (the state is no longer OPEN): the farewell is last.
+            let mut outbox = self.outbox.lock();
+            let before = outbox.buf.len();
+            self.codec
+                .farewell_in(self.mode.load(Ordering::Acquire), &mut outbox.buf);
+            let added = outbox.buf.len() - before;
+            if added > 0 {
+                self.queued.fetch_add(added, Ordering::AcqRel);
+            }
+            drop(outbox);
             self.notifier.notify(Notice::Close(Arc::clone(self)));
         }
         asked

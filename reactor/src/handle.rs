@@ -132,10 +132,12 @@ impl ConnHandle {
         write: impl FnOnce(&mut Vec<u8>) -> Result<(), FrameError>,
     ) -> Result<(), SendError> {
         let shared = &self.shared;
+        // The state is read under the outbox's lock: a close's farewell, appended under
+        // it too, stays the last thing queued.
+        let mut outbox = shared.outbox.lock();
         if shared.state() != OPEN {
             return Err(SendError::Closed);
         }
-        let mut outbox = shared.outbox.lock();
         let before = outbox.buf.len();
         write(&mut outbox.buf)?;
         let added = outbox.buf.len() - before;

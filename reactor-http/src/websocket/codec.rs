@@ -4,7 +4,9 @@
 //! the handler accepts an upgrade it switches the connection to [`MODE_WEBSOCKET`]
 //! (`ConnHandle::set_mode`) before it answers `101`; from then on input is cut into
 //! whole client frames (`frame::decode`) and every frame the application sends with
-//! `ConnHandle::send` leaves as one text frame. Bytes a client sends after its upgrade
+//! `ConnHandle::send` leaves as one text frame. Once a close frame has gone out the
+//! connection is in [`MODE_WEBSOCKET_CLOSING`]: frames are still read, none is sent. When
+//! the application closes an upgraded connection, a close frame (1000) ends it. Bytes a client sends after its upgrade
 //! request but before it has read the `101` are still read as HTTP (RFC 6455 forbids
 //! sending them), and end the connection.
 
@@ -17,6 +19,9 @@ use crate::websocket::frame;
 pub const MODE_HTTP: u8 = 0;
 /// The mode of a connection upgraded to WebSocket.
 pub const MODE_WEBSOCKET: u8 = 1;
+/// The mode of a WebSocket connection whose close frame has gone out: the peer's frames
+/// are still read (its close reply), nothing more is sent (RFC 6455 5.5.1).
+pub const MODE_WEBSOCKET_CLOSING: u8 = 2;
 
 /// HTTP/1.1 requests, then (after an upgrade) WebSocket frames.
 #[derive(Debug, Clone, Copy)]
@@ -43,7 +48,7 @@ impl Codec for HttpWsCodec {
 
     fn decode_in(&self, mode: u8, buf: &[u8]) -> Result<Option<Decoded>, FrameError> {
         match mode {
-            MODE_WEBSOCKET => frame::decode(buf, self.max_message),
+            MODE_WEBSOCKET | MODE_WEBSOCKET_CLOSING => frame::decode(buf, self.max_message),
             _ => self.http.decode(buf),
         }
     }
@@ -58,7 +63,18 @@ impl Codec for HttpWsCodec {
                 frame::write_text(body, out);
                 Ok(())
             }
+            MODE_WEBSOCKET_CLOSING => Err(FrameError::Malformed(
+                "the connection's close frame has been sent".to_string(),
+            )),
             _ => self.http.encode(body, out),
+        }
+    }
+
+    /// An upgraded connection the application closes ends with a close frame, status
+    /// 1000, after what it sent last (the chat's `logged_out`, say).
+    fn farewell_in(&self, mode: u8, out: &mut Vec<u8>) {
+        if mode == MODE_WEBSOCKET {
+            out.extend_from_slice(&frame::close(1000, ""));
         }
     }
 }

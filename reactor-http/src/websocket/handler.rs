@@ -15,10 +15,11 @@
 //! (then the connection closes). A protocol violation sends a close frame with its status
 //! (1002, 1003, 1007, 1009; see `message` and `frame`) and closes. When the engine
 //! closes the connection for a deadline or a shutdown a close frame goes out first (1008
-//! `timed out`, 1001 `server shutting down`); a connection dropped for not reading its output, or closed by
-//! the application through a handle, ends without one, as sends stop at that moment:
-//! the peer sees 1006, after whatever the application sent last (the chat's
-//! `logged_out`, for instance).
+//! `timed out`, 1001 `server shutting down`). One the application closes through its
+//! handle ends with a close frame 1000 after whatever it sent last (the chat's
+//! `logged_out`, for instance): the codec's farewell, queued by the close itself. A
+//! connection dropped for not reading its output ends without one (the peer sees 1006):
+//! its output is over its bound and nothing more is queued.
 
 use reactor::{CloseReason, ConnHandle, FrameError, Handler, Rejection};
 
@@ -26,7 +27,7 @@ use crate::handler::{request_line, HttpHandler, HttpSession};
 use crate::request::Request;
 use crate::response::Response;
 use crate::service::Service;
-use crate::websocket::codec::MODE_WEBSOCKET;
+use crate::websocket::codec::{MODE_HTTP, MODE_WEBSOCKET, MODE_WEBSOCKET_CLOSING};
 use crate::websocket::config::WsConfig;
 use crate::websocket::frame::{self, ClientFrame};
 use crate::websocket::handshake;
@@ -125,9 +126,13 @@ impl<T> Upgraded<T> {
         conn.close();
     }
 
+    /// Sends one close frame, unless one went out already (from here, or the engine's
+    /// farewell when the application closed the connection: the mode says).
     fn send_close(&mut self, conn: &ConnHandle, code: u16, reason: &str) {
-        if !self.closing {
-            self.closing = true;
+        self.closing = true;
+        if conn.mode() == MODE_WEBSOCKET {
+            // Sends encoded from now on are refused: nothing may follow a close frame.
+            conn.set_mode(MODE_WEBSOCKET_CLOSING);
             let _ = conn.send_raw(&frame::close(code, reason));
         }
     }
@@ -157,7 +162,7 @@ impl<S: Service, H: Handler> Handler for WsHandler<S, H> {
     }
 
     fn inline(&self, conn: &ConnHandle, frame: &[u8]) -> bool {
-        if conn.mode() == MODE_WEBSOCKET {
+        if conn.mode() != MODE_HTTP {
             // A whole text message: the application decides in `on_frame_inline`.
             return frame::is_whole_text(frame);
         }

@@ -28,7 +28,7 @@ pub mod handler;
 mod handshake;
 pub mod message;
 
-pub use codec::{HttpWsCodec, MODE_HTTP, MODE_WEBSOCKET};
+pub use codec::{HttpWsCodec, MODE_HTTP, MODE_WEBSOCKET, MODE_WEBSOCKET_CLOSING};
 pub use config::{Origins, WsConfig};
 pub use handler::{WsHandler, WsSession};
 
