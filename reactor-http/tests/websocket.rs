@@ -51,19 +51,19 @@ impl Drop for WsServer {
 }
 
 fn start() -> WsServer {
-    let builder = Server::builder()
-        .name("ws-test")
-        .bind(SocketAddr::from(([127, 0, 0, 1], 0)))
-        .reactors(1)
-        .workers(2)
-        .shutdown_grace(Duration::from_millis(500));
     let ws = WsConfig {
         path: "/ws".to_string(),
         max_message: 1024,
         origins: Origins::SameHost,
     };
-    let server = serve(builder, Limits::default(), support::service, ws, Farewells)
-        .expect("start the server");
+    let server = serve(
+        support::builder("ws-test"),
+        Limits::default(),
+        support::service,
+        ws,
+        Farewells,
+    )
+    .expect("start the server");
     let addr = server.local_addr().expect("bound");
     WsServer {
         server: Some(server),

@@ -42,15 +42,19 @@ impl Drop for TestServer {
     }
 }
 
-/// Starts the test service with `limits` on a free loopback port.
-pub fn start(limits: Limits) -> TestServer {
-    let builder = Server::builder()
-        .name("http-test")
+/// The engine the tests run on: a free loopback port, one reactor, two workers.
+pub fn builder(name: &str) -> reactor::Builder {
+    Server::builder()
+        .name(name)
         .bind(SocketAddr::from(([127, 0, 0, 1], 0)))
         .reactors(1)
         .workers(2)
-        .shutdown_grace(Duration::from_millis(500));
-    let server = serve(builder, limits, service).expect("start the server");
+        .shutdown_grace(Duration::from_millis(500))
+}
+
+/// Starts the test service with `limits` on a free loopback port.
+pub fn start(limits: Limits) -> TestServer {
+    let server = serve(builder("http-test"), limits, service).expect("start the server");
     let addr = server.local_addr().expect("bound");
     TestServer {
         server: Some(server),
