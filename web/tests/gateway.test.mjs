@@ -72,7 +72,7 @@ function codeFor(mailDir, to, since) {
   return m || null;
 }
 
-test('through the gateway: e-mail sign-up, login by name and by address, chat, password reset', { timeout: 240000 }, async (t) => {
+test('through the gateway: e-mail sign-up, login by name and by address, chat, password reset, a dead node', { timeout: 240000 }, async (t) => {
   const lacking = await missing();
   assert.equal(lacking, null, `the gateway test cannot run: ${lacking}`);
   const dir = tempDir('web-gateway-test');
@@ -83,6 +83,7 @@ test('through the gateway: e-mail sign-up, login by name and by address, chat, p
   const mailDir = path.join(dir, 'gate', 'mail');
   const logs = [];
   let nodeProc;
+  let node2Proc;
   let gateProc;
   let browser;
   let failed = true;
@@ -91,11 +92,13 @@ test('through the gateway: e-mail sign-up, login by name and by address, chat, p
     if (failed) {
       t.diagnostic(`page log:\n${logs.join('\n') || '(empty)'}`);
       if (nodeProc) t.diagnostic(nodeProc.tail(80));
+      if (node2Proc) t.diagnostic(node2Proc.tail(80));
       if (gateProc) t.diagnostic(gateProc.tail(80));
     }
     if (browser) await browser.close().catch(() => {});
     if (gateProc) await gateProc.stop().catch(() => {});
     if (nodeProc) await nodeProc.stop().catch(() => {});
+    if (node2Proc) await node2Proc.stop().catch(() => {});
     try { sql(`DROP DATABASE IF EXISTS \`${db}\``); } catch (_) { /* best effort */ }
     try {
       const keys = redisCli('--scan', '--pattern', `${cluster}:*`).split('\n').filter(Boolean);
@@ -197,6 +200,32 @@ test('through the gateway: e-mail sign-up, login by name and by address, chat, p
   await C.getByTestId('main-screen').waitFor();
   await openConversation(C, 'bob');
   await expectTexts(paneTexts(C), ['via the gateway 🚪', '收到 👍'], "A's pane in the new session");
+
+  // A's node dies for good while a second one runs: after a few failed reconnects the
+  // banner offers to sign in again, and that login lands on the live node.
+  const port2 = await freePort();
+  const httpPort2 = await freePort();
+  fs.mkdirSync(path.join(dir, 'node2'), { recursive: true });
+  node2Proc = spawnLogged('startserv', STARTSERV, [
+    String(port2), '--bind', '127.0.0.1', '--http-port', String(httpPort2), '--mysql', mysqlUrl, '--redis', REDIS_URL,
+    '--cluster', cluster, '--node-id', 'web2', '--advertise', `127.0.0.1:${port2}`, '--data-dir', path.join(dir, 'node2'),
+  ], path.join(dir, 'startserv2.log'));
+  await waitHealthy(`http://127.0.0.1:${httpPort2}/healthz`, node2Proc, 60000);
+  await until('the second node to register in the cluster', () => redisCli('EXISTS', `${cluster}:node:web2:alive`).trim() === '1', 30000);
+  const dying = nodeProc;
+  nodeProc = null;
+  await dying.stop();
+  await C.getByTestId('conn-banner').waitFor();
+  await C.getByTestId('sign-in-again').click({ timeout: 30000 });
+  await C.getByTestId('auth-info').filter({ hasText: 'not answering' }).waitFor();
+  assert.equal(await C.evaluate(() => localStorage.getItem('chat.session')), null, 'the dead session is forgotten');
+  await C.getByTestId('login-username').fill('alice');
+  await C.getByTestId('login-password').fill(newPassword);
+  await C.getByTestId('login-submit').click();
+  await C.getByTestId('main-screen').waitFor();
+  assert.equal(await C.evaluate(() => JSON.parse(localStorage.getItem('chat.session')).wsUrl), `ws://127.0.0.1:${httpPort2}/ws`);
+  await openConversation(C, 'bob');
+  await expectTexts(paneTexts(C), ['via the gateway 🚪', '收到 👍'], "A's pane on the second node");
   assert.deepEqual(logs.filter((l) => l.startsWith('[pageerror]') || /Content Security Policy/i.test(l)), []);
   failed = false;
 });

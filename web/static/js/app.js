@@ -32,6 +32,7 @@ const NOTICES = {
   password_reset: 'Your password was changed, so you were signed out. Sign in with the new password.',
   other_tab: 'You were signed out in another tab.',
   signed_out: 'You have signed out.',
+  node_gone: 'The server you were on is not answering. Sign in again to be moved to another one.',
 };
 
 function newSession(wsUrl) {
@@ -53,7 +54,8 @@ function newSession(wsUrl) {
 function showMain() {
   view = 'main';
   if (main) main.destroy();
-  main = mountMain(root, { store, getSession: () => session, onLogout: logout, toast });
+  const onRelogin = config.mode === 'gateway' ? relogin : null;
+  main = mountMain(root, { store, getSession: () => session, onLogout: logout, onRelogin, toast });
 }
 
 function showAuth(notice) {
@@ -72,6 +74,19 @@ async function logout() {
   session = null;
   if (s) await s.logout();
   showAuth(NOTICES.signed_out);
+}
+
+/**
+ * Gateway mode: the node this session was assigned keeps refusing. Its token would work
+ * on any node, but only the gateway's login says which are alive: drop the session (and
+ * the saved one, so a reload does not return to the dead node) and sign in again.
+ */
+function relogin() {
+  const s = session;
+  session = null;
+  if (s) s.stop();
+  saved.clear();
+  showAuth(NOTICES.node_gone);
 }
 
 /** Starts a session and waits for its first login; the main screen follows. */

@@ -3,8 +3,10 @@ import { h, setChildren, icon } from './dom.js';
 import { avatar, displayName, formatTime, formatFull, formatDay, formatListTime, dayKey, plainError } from './format.js';
 
 const GROUP_GAP_MS = 5 * 60 * 1000;
+/** Failed reconnects after which the banner offers to sign in again (gateway mode). */
+const RELOGIN_AFTER_ATTEMPTS = 3;
 
-export function mountMain(root, { store, getSession, onLogout, toast }) {
+export function mountMain(root, { store, getSession, onLogout, onRelogin, toast }) {
   const session = () => getSession();
 
   // ---- skeleton (built once; parts re-render on store changes) -----------------------
@@ -466,8 +468,14 @@ export function mountMain(root, { store, getSession, onLogout, toast }) {
         const secs = Math.max(0, Math.ceil((s.retryAt - Date.now()) / 1000));
         text = `${offlineNet ? 'No network.' : 'Offline.'} Reconnecting in ${secs} s…`;
       }
+      // Through the gateway, a node that keeps refusing may be gone for good: signing in
+      // again gets a live one (the gateway skips dead nodes).
+      const moveOn = onRelogin && (s.attempt || 0) >= RELOGIN_AFTER_ATTEMPTS
+        ? h('button.banner-btn', { type: 'button', testid: 'sign-in-again', onclick: () => onRelogin() }, 'Sign in again')
+        : null;
       setChildren(banner, h('span.banner-dot', { 'aria-hidden': 'true' }), h('span.banner-text', { testid: 'conn-banner-text' }, text),
-        s.retryAt && !s.connecting ? h('button.banner-btn', { type: 'button', testid: 'reconnect-now', onclick: () => session()?.conn?.reconnectNow() }, 'Retry now') : null);
+        s.retryAt && !s.connecting ? h('button.banner-btn', { type: 'button', testid: 'reconnect-now', onclick: () => session()?.conn?.reconnectNow() }, 'Retry now') : null,
+        moveOn);
     };
     draw();
     if (s.retryAt && !s.connecting) bannerTimer = setInterval(draw, 1000);
