@@ -905,7 +905,8 @@ if wants overload; then
         done
         [[ -n "${OV_STOP[before]:-}" && -n "${OV_STOP[after]:-}" ]] && break
     done
-    # cap_text WHICH: "7500 msg/s", "≥ 30000 msg/s (never failed)" or "none (failed at 2500)".
+    # cap_text WHICH: "7500 msg/s (failed at 10000)", "≥ 30000 msg/s (passed the whole ladder)" or
+    # "none (failed at 2500 msg/s)".
     cap_text() {
         if [[ -z "${OV_CAP[$1]:-}" ]]; then
             echo "none (failed at ${OV_STOP[$1]:-?} msg/s)"

@@ -507,31 +507,23 @@ impl Relay {
         phase.running.store(true, Ordering::Relaxed);
         let total_ms = (end - start) / 1000;
         let pb = bar(total_ms, label, progress);
-        let pacer_thread = match pace {
-            Pace::Closed { window } => {
-                for peer in peers {
-                    for _ in 0..window {
-                        self.send(&phase, peer, self.now_us());
-                    }
+        // Closed loop: the first window of sends, then a thread sending what the server
+        // asked to hold back. Open loop: a thread sending on schedule.
+        if let Pace::Closed { window } = pace {
+            for peer in peers {
+                for _ in 0..window {
+                    self.send(&phase, peer, self.now_us());
                 }
-                let (r, ph, p) = (Arc::clone(self), Arc::clone(&phase), peers.to_vec());
-                Some(
-                    std::thread::Builder::new()
-                        .name("chatload-backoff".into())
-                        .spawn(move || r.back_off(&ph, &p))
-                        .map_err(LoadError::io("spawn the back-off thread"))?,
-                )
             }
-            Pace::Open { rate } => {
-                let (r, ph, p) = (Arc::clone(self), Arc::clone(&phase), peers.to_vec());
-                Some(
-                    std::thread::Builder::new()
-                        .name("chatload-pacer".into())
-                        .spawn(move || r.pacer(&ph, &p, rate))
-                        .map_err(LoadError::io("spawn the pacer thread"))?,
-                )
-            }
-        };
+        }
+        let (r, ph, p) = (Arc::clone(self), Arc::clone(&phase), peers.to_vec());
+        let pacer_thread = std::thread::Builder::new()
+            .name("chatload-pacer".into())
+            .spawn(move || match pace {
+                Pace::Closed { .. } => r.back_off(&ph, &p),
+                Pace::Open { rate } => r.pacer(&ph, &p, rate),
+            })
+            .map_err(LoadError::io("spawn the pacer thread"))?;
         loop {
             let now = self.now_us();
             if now >= end {
@@ -547,9 +539,7 @@ impl Relay {
         }
         phase.running.store(false, Ordering::Relaxed);
         *phase.client_cpu.lock() = cpu_secs() - cpu_before;
-        if let Some(t) = pacer_thread {
-            let _ = t.join();
-        }
+        let _ = pacer_thread.join();
         pb.finish_and_clear();
         Ok(())
     }

@@ -281,22 +281,17 @@ impl MysqlStore {
                     }
                 }
             }
-            let e = match f(pooled.as_mut()) {
-                Ok(value) => {
-                    self.liveness.heard(pooled.as_ref());
-                    return Ok(value);
-                }
-                Err(Fail::Store(e)) => {
-                    self.liveness.heard(pooled.as_ref());
-                    return Err(e);
-                }
-                Err(Fail::Db(e)) => e,
-            };
-            if e.is_connectivity_error() {
+            let outcome = f(pooled.as_mut());
+            if matches!(&outcome, Err(Fail::Db(e)) if e.is_connectivity_error()) {
                 self.discard(&mut pooled);
             } else {
                 self.liveness.heard(pooled.as_ref());
             }
+            let e = match outcome {
+                Ok(value) => return Ok(value),
+                Err(Fail::Store(e)) => return Err(e),
+                Err(Fail::Db(e)) => e,
+            };
             let code = server_code(&e);
             let retry =
                 code == Some(ER_LOCK_DEADLOCK) || (retry_duplicates && code == Some(ER_DUP_ENTRY));
